@@ -39,9 +39,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.remove(temp)
 
 
-def save_json(path: str | os.PathLike, data: Any) -> None:
+def save_json(path: str | os.PathLike, data: Any, default: Any = None) -> None:
+    """Writes ``data`` as JSON atomically and durably (fsync before the rename)."""
     with atomic_path(path) as temp:
-        temp.write_text(json.dumps(data, indent=2, sort_keys=True))
+        with open(temp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, default=default)
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def save_array_dict(path: str | os.PathLike, data: dict[str, Any]) -> None:

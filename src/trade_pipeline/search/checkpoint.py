@@ -1,0 +1,104 @@
+"""Search-state checkpoints: saved every iteration so a killed search resumes where it stopped.
+
+The state (optimizer observations, trust regions, RNG) is plain JSON written atomically, so a
+kill mid-write leaves the previous checkpoint intact. A fingerprint of the settings that shape
+the search is stored with it, and resuming is refused when they changed: mixing candidates
+scored under another space, strategy or teacher would corrupt the optimizer's model.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from trade_pipeline.serialization import save_json
+
+logger = logging.getLogger(__name__)
+
+# Key of the saved state under which the caller stores ``search_fingerprint(...)``.
+FINGERPRINT_KEY = "fingerprint"
+FRESH_START_HINT = "kedro run --pipelines=search --params=search.resume=false"
+
+
+def to_json_value(value: Any) -> Any:
+    """``json`` fallback: datetimes as ISO 8601, numpy/torch arrays and scalars as lists/numbers."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable: convert it to plain types")
+
+
+def save_search_state(path: str | os.PathLike, state: Mapping[str, Any]) -> None:
+    """Write ``state`` as JSON to ``path`` atomically (temp file in the same folder + rename)."""
+    save_json(path, dict(state), default=to_json_value)
+
+
+def load_search_state(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The saved state, or None when no search has been checkpointed at ``path`` yet."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"search state {path} is not valid JSON ({error}); delete it or start fresh with "
+            f"`{FRESH_START_HINT}`"
+        ) from error
+    if not isinstance(state, dict):
+        raise ValueError(f"search state {path} holds a {type(state).__name__}, expected an object")
+    return state
+
+
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=to_json_value)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def search_fingerprint(
+    space_config: Mapping[str, Any], strategy: str, extra: Mapping[str, Any]
+) -> dict[str, str]:
+    """One stable sha256 per setting that shapes the search, so a mismatch can be named.
+
+    ``extra`` holds the other such settings by name (e.g. ``seed``, ``teacher``,
+    ``acc_target``, ``proxy``); each becomes its own entry. Store the result in the state under
+    ``FINGERPRINT_KEY``.
+    """
+    settings = {"search space": space_config, "strategy": strategy, **extra}
+    return {name: _digest(value) for name, value in settings.items()}
+
+
+def check_resume(
+    saved_state: Mapping[str, Any] | None,
+    fingerprint: Mapping[str, str],
+    resume: bool,
+    fresh_on_mismatch: bool,
+) -> bool:
+    """Whether to resume from ``saved_state``; raises if it was made under other settings.
+
+    False means start fresh: nothing saved, resuming switched off, or a mismatch with
+    ``fresh_on_mismatch`` set (then the caller should set the old trials aside).
+    """
+    if saved_state is None or not resume:
+        return False
+    saved = saved_state.get(FINGERPRINT_KEY) or {}
+    changed = sorted(
+        name for name in set(saved) | set(fingerprint) if saved.get(name) != fingerprint.get(name)
+    )
+    if not changed:
+        return True
+    what = ", ".join(changed) if saved else "set of settings (it records no fingerprint)"
+    if fresh_on_mismatch:
+        logger.warning("Saved search state was made with a different %s; starting fresh.", what)
+        return False
+    raise ValueError(
+        f"refusing to resume the search: the saved state was made with a different {what}, "
+        f"and mixing its candidates with the current settings would mislead the optimizer. "
+        f"Restore the previous settings, or start fresh with `{FRESH_START_HINT}`."
+    )

@@ -1,0 +1,111 @@
+"""Search figures: progress per strategy, the Pareto scatter of Fig. 6, the trust-region trace.
+
+Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so nothing touches the
+global backend or pyplot's figure registry: they render with Agg when saved (the catalog's
+matplotlib dataset calls ``savefig``) and are freed like any object, on a headless machine too.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from trade_pipeline.search.pareto import ACCURACY
+from trade_pipeline.search.trials import ok_trials, require_columns
+
+# Fig. 6 panels: (trials column, axis label, divisor for display units).
+PARETO_PANELS = (
+    ("params", "params (M)", 1e6),
+    ("macs", "MACs (M)", 1e6),
+    ("latency_ms", "latency (ms)", 1.0),
+)
+TRACE_KEYS = ("evaluations", "region", "length")
+
+
+def _say_empty(axes: Axes, message: str) -> None:
+    axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes, color="grey")
+
+
+def plot_search_progress(trials: pd.DataFrame) -> Figure:
+    """Best score so far against evaluations, one line per strategy (log y, lower is better).
+
+    Every candidate counts as an evaluation, failed and over-budget ones included, since they
+    cost search time too; the line starts at the first scored candidate.
+    """
+    require_columns(trials, ["trial_id", "strategy", "status", "score"])
+    figure = Figure(figsize=(6, 4), layout="constrained")
+    axes = figure.add_subplot()
+    axes.set(xlabel="evaluations", ylabel="best score so far (Eq. 2)", yscale="log")
+    if trials.empty:
+        _say_empty(axes, "no trials yet")
+        return figure
+    for strategy, runs in trials.sort_values("trial_id", kind="stable").groupby("strategy"):
+        score = runs["score"].where(runs["status"] == "ok").astype(float)
+        best = score.replace(np.inf, np.nan).cummin().ffill()
+        axes.step(np.arange(1, len(runs) + 1), best.to_numpy(), where="post", label=str(strategy))
+    axes.legend(title="strategy")
+    return figure
+
+
+def plot_pareto(trials: pd.DataFrame, front: pd.DataFrame) -> Figure:
+    """Fig. 6: proxy accuracy against params, MACs and latency, Pareto front in red.
+
+    Every scored trial is a dot coloured by the iteration it came from, so the drift of the
+    search towards the front is visible. Three panels, plus a colour bar when there are trials.
+    """
+    require_columns(trials, ["status", "iteration", ACCURACY, *(c for c, _, _ in PARETO_PANELS)])
+    scored = ok_trials(trials)
+    figure = Figure(figsize=(13, 4), layout="constrained")
+    panels = figure.subplots(1, len(PARETO_PANELS), sharey=True)
+    dots = None
+    for axes, (column, label, unit) in zip(panels, PARETO_PANELS):
+        axes.set(xlabel=label, xscale="log")
+        if scored.empty:
+            _say_empty(axes, "no successful trials")
+            continue
+        dots = axes.scatter(
+            scored[column] / unit, scored[ACCURACY], c=scored["iteration"].astype(float),
+            cmap="viridis", s=18, alpha=0.7,
+        )
+        axes.scatter(
+            front[column] / unit, front[ACCURACY], s=40, facecolors="none",
+            edgecolors="red", linewidths=1.5, label="Pareto front",
+        )
+    panels[0].set_ylabel("proxy accuracy")
+    if dots is not None:
+        panels[0].legend(loc="lower right")
+        figure.colorbar(dots, ax=list(panels), label="iteration")
+    return figure
+
+
+def plot_trust_region_trace(trace: Sequence[Mapping[str, float]]) -> Figure:
+    """Trust-region length against evaluations, one line per region (log2 y).
+
+    Successes double the length and failures halve it; a restart shows as the jump back up
+    after the length fell below its minimum. Rows whose optional ``restarted`` is true are
+    also marked with a star.
+    """
+    figure = Figure(figsize=(6, 4), layout="constrained")
+    axes = figure.add_subplot()
+    axes.set(xlabel="evaluations", ylabel="trust-region length")
+    axes.set_yscale("log", base=2)
+    if not trace:
+        _say_empty(axes, "no trust regions (not a TuRBO search)")
+        return figure
+    missing = [key for key in TRACE_KEYS if key not in trace[0]]
+    if missing:
+        raise ValueError(f"trust-region trace rows need keys {list(TRACE_KEYS)}; missing {missing}")
+    rows = pd.DataFrame(list(trace)).sort_values("evaluations", kind="stable")
+    for region, history in rows.groupby("region"):
+        (line,) = axes.step(
+            history["evaluations"], history["length"], where="post", label=f"region {region}"
+        )
+        if "restarted" in history:
+            restarts = history[history["restarted"].fillna(False).astype(bool)]
+            axes.scatter(restarts["evaluations"], restarts["length"], marker="*", s=80,
+                         color=line.get_color(), zorder=3)
+    axes.legend()
+    return figure

@@ -1,0 +1,110 @@
+"""The KD-guided score of TRADE (§3.1, Eq. 2) and the resource budget checked before training.
+
+Costs are compared to the teacher's, so one budget works for any teacher: a student with a
+third of the teacher's params, MACs and latency has ``s = 1``. MACs are what the paper calls
+FLOPS (multiply-adds, timm convention).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+# Teacher profile keys, each paired with the name used in budget messages.
+COST_NAMES = {"params": "params", "macs": "macs", "latency_ms": "latency"}
+
+
+def cost_ratios(
+    params: float, macs: float, latency_ms: float, teacher: Mapping[str, float]
+) -> dict[str, float]:
+    """Each student cost divided by the teacher's: ``{"params": .., "macs": .., "latency": ..}``."""
+    student = {"params": params, "macs": macs, "latency_ms": latency_ms}
+    ratios = {}
+    for key, name in COST_NAMES.items():
+        reference = teacher.get(key)
+        if reference is None or not reference > 0:
+            raise ValueError(
+                f"teacher profile needs a positive '{key}', got {reference!r}; "
+                "rerun the teacher pipeline to profile it"
+            )
+        ratios[name] = student[key] / reference
+    return ratios
+
+
+def resource_ratio(
+    params: float, macs: float, latency_ms: float, teacher: Mapping[str, float]
+) -> float:
+    """``s`` of Eq. 2: how heavy the student is, summed over the three costs, in teacher units."""
+    # Eq. 2: s = NP_s/NP_t + FLOPS_s/FLOPS_t + Latency_s/Latency_t
+    return sum(cost_ratios(params, macs, latency_ms, teacher).values())
+
+
+def kd_guided_score(acc_student: float, acc_target: float, s: float, epsilon: float) -> float:
+    """Score of Eq. 2, to be minimised (the optimizer models its log).
+
+    Both accuracies must be in the same proxy units (fractions or percent). A student at or
+    above ``acc_target`` scores ``acc_target / (acc_student * (1 + epsilon)) * s``; one below it
+    loses the indicator and is penalised by ``1 / epsilon`` instead, so with a small epsilon
+    (e.g. 0.01) any student meeting the target beats any student missing it by roughly a
+    factor ``1 / epsilon`` for similar ``s``. A student with zero accuracy learned nothing and
+    scores ``+inf``.
+    """
+    if not epsilon > 0:
+        raise ValueError(f"epsilon must be a small positive number such as 0.01, got {epsilon!r}")
+    if not acc_target > 0:
+        raise ValueError(f"acc_target must be positive (proxy accuracy units), got {acc_target!r}")
+    if not acc_student >= 0:
+        raise ValueError(f"acc_student must be a proxy accuracy >= 0, got {acc_student!r}")
+    if acc_student == 0:
+        return math.inf
+    meets_target = 1.0 if acc_target <= acc_student else 0.0
+    # Eq. 2: Score = Acc_target / (Acc_student * (1[Acc_target <= Acc_student] + eps)) * s
+    return acc_target / (acc_student * (meets_target + epsilon)) * s
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """Upper bounds on the teacher-relative costs; ``None`` leaves a cost unlimited.
+
+    Checked on the untrained candidate, so an over-budget student costs no training.
+    """
+
+    max_params_ratio: float | None = None
+    max_macs_ratio: float | None = None
+    max_latency_ratio: float | None = None
+    max_s: float | None = None
+
+    @classmethod
+    def from_mapping(cls, budget: Mapping[str, float | None]) -> BudgetCheck:
+        """Build from a parameters mapping, refusing keys that would silently be ignored."""
+        allowed = [field.name for field in fields(cls)]
+        unknown = sorted(set(budget) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown budget key(s) {unknown}; allowed keys are {allowed}")
+        return cls(**budget)
+
+    def violation(
+        self, params: float, macs: float, latency_ms: float, teacher: Mapping[str, float]
+    ) -> str | None:
+        """A reason such as ``"macs ratio 0.41 > max_macs_ratio 0.25"``, or None when within."""
+        ratios = cost_ratios(params, macs, latency_ms, teacher)
+        measured = {f"max_{name}_ratio": (f"{name} ratio", value) for name, value in ratios.items()}
+        measured["max_s"] = ("s", sum(ratios.values()))
+        reasons = [
+            f"{label} {value:.4g} > {limit_name} {limit:.4g}"
+            for limit_name, (label, value) in measured.items()
+            if (limit := getattr(self, limit_name)) is not None and value > limit
+        ]
+        return "; ".join(reasons) or None
+
+
+def over_budget(
+    params: float,
+    macs: float,
+    latency_ms: float,
+    teacher: Mapping[str, float],
+    budget: Mapping[str, float | None] | BudgetCheck,
+) -> str | None:
+    """Why a candidate breaks ``budget`` (every broken limit, ``"; "``-joined), or None."""
+    check = budget if isinstance(budget, BudgetCheck) else BudgetCheck.from_mapping(budget)
+    return check.violation(params, macs, latency_ms, teacher)

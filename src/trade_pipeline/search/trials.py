@@ -1,0 +1,135 @@
+"""The durable trial log: one JSON line per evaluated candidate, appended the moment it is known.
+
+Appending (never rewriting) plus an fsync per line means a killed search loses at most the
+line being written, and a resumed search can skip every spec hash already in the log.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from trade_pipeline.search.checkpoint import to_json_value
+
+logger = logging.getLogger(__name__)
+
+# Column -> pandas dtype of ``TrialLog.to_dataframe()``; the order is the table's column order.
+TRIAL_DTYPES: dict[str, str] = {
+    "trial_id": "Int64",  # position in the log, 0-based
+    "iteration": "Int64",  # optimizer batch the candidate came from
+    "strategy": "string",
+    "status": "string",  # one of TRIAL_STATUSES
+    "reason": "string",  # why not "ok"; None otherwise
+    "spec_json": "string",  # canonical architecture spec, the source of truth
+    "spec_hash": "string",
+    "block_sequence": "string",  # Table 6 style, e.g. "FMB-MB-T(x2)"
+    "encoding": "object",  # unit-cube point the optimizer proposed (list of floats)
+    "params": "float64",
+    "macs": "float64",
+    "latency_ms": "float64",
+    "resource_ratio": "float64",  # s of Eq. 2
+    "proxy_accuracy": "float64",
+    "score": "float64",  # Eq. 2, minimised
+    "log_score": "float64",  # what the optimizer models
+    "trust_region": "Int64",  # TuRBO region index; missing for other strategies
+    "seconds": "float64",  # wall time to build, profile and train the candidate
+    "started_at": "datetime64[ns, UTC]",  # ISO 8601 string in the log
+}
+TRIAL_COLUMNS: tuple[str, ...] = tuple(TRIAL_DTYPES)
+TRIAL_STATUSES = ("ok", "over_budget", "failed")
+
+
+def require_columns(table: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Fail early, naming what is missing, when ``table`` is not a trials table."""
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise ValueError(
+            f"trials table is missing columns {missing}; pass the table built by "
+            "TrialLog.to_dataframe() (the search_trials dataset)"
+        )
+
+
+def ok_trials(table: pd.DataFrame) -> pd.DataFrame:
+    """The candidates that were trained and scored (status ``"ok"``)."""
+    require_columns(table, ["status"])
+    return table[table["status"] == "ok"]
+
+
+def _validated(row: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(row) - set(TRIAL_COLUMNS))
+    missing = [column for column in TRIAL_COLUMNS if column not in row]
+    if unknown or missing:
+        raise ValueError(
+            f"trial row has unknown keys {unknown} and is missing keys {missing}; "
+            f"a row needs exactly the keys of TRIAL_COLUMNS (None where a value is unknown)"
+        )
+    if row["status"] not in TRIAL_STATUSES:
+        raise ValueError(f"trial status must be one of {TRIAL_STATUSES}, got {row['status']!r}")
+    return {column: row[column] for column in TRIAL_COLUMNS}
+
+
+class TrialLog:
+    """Append-only JSON-lines file of trials; a line counts only once its newline is written."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        """Write one finished candidate durably (flush + fsync) before returning."""
+        line = json.dumps(_validated(row), default=to_json_value) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._drop_partial_line()
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(line)
+            file.flush()
+            os.fsync(file.fileno())
+
+    def _drop_partial_line(self) -> None:
+        # A kill mid-append leaves a line without its newline; cut it so the next line is whole.
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with self.path.open("rb+") as file:
+            file.seek(-1, os.SEEK_END)
+            if file.read(1) == b"\n":
+                return
+            file.seek(0)
+            content = file.read()
+            logger.warning("Dropping an incomplete last line of %s (a killed write).", self.path)
+            file.truncate(content.rfind(b"\n") + 1)
+            file.flush()
+            os.fsync(file.fileno())
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every complete row in order; an unterminated last line (a killed write) is skipped."""
+        if not self.path.exists():
+            return []
+        *lines, tail = self.path.read_text(encoding="utf-8").split("\n")
+        if tail:
+            logger.warning("Skipping an incomplete last line of %s (a killed write).", self.path)
+        rows = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"trial log {self.path} line {number} is corrupt ({error}); "
+                    "fix or delete that line to keep the other trials"
+                ) from error
+        return rows
+
+    def hashes(self) -> set[str]:
+        """Spec hashes already evaluated (any status), so a resumed search does not redo them."""
+        return {row["spec_hash"] for row in self.rows() if row.get("spec_hash")}
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """All rows as a table with ``TRIAL_COLUMNS`` in order, typed by ``TRIAL_DTYPES``."""
+        table = pd.DataFrame(self.rows(), columns=list(TRIAL_COLUMNS))
+        table["started_at"] = pd.to_datetime(table["started_at"], utc=True, format="ISO8601")
+        return table.astype(TRIAL_DTYPES)

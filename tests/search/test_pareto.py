@@ -1,0 +1,74 @@
+import json
+
+import pandas as pd
+import pytest
+
+from trade_pipeline.search.pareto import pareto_front, select_architectures
+
+
+def trials_table(rows):
+    columns = ["trial_id", "status", "spec_json", "spec_hash", "block_sequence", "score",
+               "proxy_accuracy", "params", "macs", "latency_ms"]
+    table = pd.DataFrame(rows, columns=columns)
+    table["trial_id"] = range(len(table))
+    return table
+
+
+def row(spec_hash, accuracy, params, macs, latency, score, status="ok"):
+    spec = json.dumps({"blocks": spec_hash})
+    return [None, status, spec, spec_hash, "FMB-MB", score, accuracy, params, macs, latency]
+
+
+def test_front_keeps_non_dominated_ok_rows_cheapest_first():
+    table = trials_table([
+        row("a", 0.90, 4e6, 4e8, 4.0, 1.0),
+        row("b", 0.80, 1e6, 1e8, 1.0, 1.0),  # cheaper on every cost
+        row("c", 0.80, 2e6, 2e8, 2.0, 1.0),  # dominated by b
+        row("d", 0.85, 2e6, 1e8, 5.0, 1.0),  # slowest, but cheaper MACs than a
+        row("e", 0.99, 0.5e6, 1e7, 0.5, 1.0, status="failed"),  # would dominate all
+    ])
+    front = pareto_front(table)
+    assert list(front["spec_hash"]) == ["b", "d", "a"]
+
+
+def test_exact_ties_both_stay_on_the_front():
+    table = trials_table([row("a", 0.9, 1e6, 1e8, 1.0, 1.0), row("b", 0.9, 1e6, 1e8, 1.0, 1.0)])
+    assert set(pareto_front(table)["spec_hash"]) == {"a", "b"}
+
+
+def test_front_of_no_ok_trials_is_empty():
+    table = trials_table([row("a", None, None, None, None, None, status="failed")])
+    assert pareto_front(table).empty
+    assert pareto_front(trials_table([])).empty
+
+
+def test_selection_takes_lowest_scores_that_meet_the_target_without_duplicates():
+    table = trials_table([
+        row("a", 0.90, 4e6, 4e8, 4.0, 3.0),
+        row("b", 0.70, 1e6, 1e8, 1.0, 0.1),  # best score but under the target
+        row("c", 0.85, 2e6, 2e8, 2.0, 1.0),
+        row("c", 0.86, 2e6, 2e8, 2.0, 1.1),  # same architecture evaluated twice
+        row("d", 0.95, 3e6, 3e8, 3.0, 2.0),
+    ])
+    selected = select_architectures(table, top_k=2, acc_target=0.8)
+    assert [entry["spec_hash"] for entry in selected] == ["c", "d"]
+    assert selected[0] == {
+        "spec": {"blocks": "c"}, "trial_id": 2, "spec_hash": "c", "block_sequence": "FMB-MB",
+        "score": 1.0, "proxy_accuracy": 0.85, "params": 2e6, "macs": 2e8, "latency_ms": 2.0,
+    }
+    assert json.dumps(selected)
+
+
+def test_selection_without_target_ranks_everything_ok():
+    table = trials_table([row("a", 0.9, 4e6, 4e8, 4.0, 3.0), row("b", 0.7, 1e6, 1e8, 1.0, 0.1)])
+    assert [entry["spec_hash"] for entry in select_architectures(table, 5, None)] == ["b", "a"]
+
+
+def test_selection_rejects_a_non_positive_top_k():
+    with pytest.raises(ValueError, match="top_k"):
+        select_architectures(trials_table([]), top_k=0, acc_target=None)
+
+
+def test_a_table_without_the_needed_columns_is_named():
+    with pytest.raises(ValueError, match=r"missing columns \['macs'"):
+        pareto_front(pd.DataFrame({"status": ["ok"], "proxy_accuracy": [0.9], "params": [1.0]}))

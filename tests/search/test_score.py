@@ -1,0 +1,76 @@
+import math
+
+import pytest
+
+from trade_pipeline.search.score import (
+    BudgetCheck,
+    kd_guided_score,
+    over_budget,
+    resource_ratio,
+)
+
+TEACHER = {"params": 20e6, "macs": 4e9, "latency_ms": 10.0}
+
+
+def test_resource_ratio_sums_the_three_teacher_relative_costs():
+    # 5M/20M + 1G/4G + 5ms/10ms = 0.25 + 0.25 + 0.5
+    assert resource_ratio(5e6, 1e9, 5.0, TEACHER) == pytest.approx(1.0)
+
+
+def test_resource_ratio_rejects_a_teacher_profile_without_a_positive_cost():
+    with pytest.raises(ValueError, match="'latency_ms'.*teacher pipeline"):
+        resource_ratio(5e6, 1e9, 5.0, {"params": 20e6, "macs": 4e9, "latency_ms": 0.0})
+
+
+def test_score_at_or_above_target_divides_by_one_plus_epsilon():
+    # 0.8 / (0.9 * (1 + 0.01)) * 1.5
+    assert kd_guided_score(0.9, 0.8, 1.5, 0.01) == pytest.approx(0.8 / (0.9 * 1.01) * 1.5)
+    assert kd_guided_score(0.8, 0.8, 1.0, 0.01) == pytest.approx(1 / 1.01)
+
+
+def test_score_below_target_is_penalised_by_one_over_epsilon():
+    # 0.8 / (0.7 * 0.01) * 1.5
+    assert kd_guided_score(0.7, 0.8, 1.5, 0.01) == pytest.approx(0.8 / 0.007 * 1.5)
+
+
+def test_a_student_meeting_the_target_beats_a_lighter_one_missing_it():
+    assert kd_guided_score(0.81, 0.8, 1.0, 0.01) < kd_guided_score(0.79, 0.8, 0.2, 0.01)
+
+
+def test_score_is_infinite_for_a_student_that_learned_nothing():
+    assert kd_guided_score(0.0, 0.8, 1.0, 0.01) == math.inf
+
+
+@pytest.mark.parametrize(
+    ("acc_student", "acc_target", "epsilon", "message"),
+    [
+        (0.5, 0.8, 0.0, "epsilon"),
+        (0.5, 0.0, 0.01, "acc_target"),
+        (float("nan"), 0.8, 0.01, "acc_student"),
+    ],
+)
+def test_score_rejects_inputs_outside_its_domain(acc_student, acc_target, epsilon, message):
+    with pytest.raises(ValueError, match=message):
+        kd_guided_score(acc_student, acc_target, 1.0, epsilon)
+
+
+def test_over_budget_names_the_cost_its_ratio_and_the_limit():
+    reason = over_budget(5e6, 1.64e9, 5.0, TEACHER, {"max_macs_ratio": 0.25})
+    assert reason == "macs ratio 0.41 > max_macs_ratio 0.25"
+
+
+def test_over_budget_lists_every_broken_limit_including_s():
+    budget = {"max_params_ratio": 0.2, "max_latency_ratio": None, "max_s": 0.9}
+    assert over_budget(5e6, 1e9, 5.0, TEACHER, budget) == (
+        "params ratio 0.25 > max_params_ratio 0.2; s 1 > max_s 0.9"
+    )
+
+
+def test_within_budget_or_unlimited_gives_none():
+    assert over_budget(5e6, 1e9, 5.0, TEACHER, {"max_macs_ratio": 0.25}) is None
+    assert over_budget(5e6, 1e9, 5.0, TEACHER, BudgetCheck()) is None
+
+
+def test_unknown_budget_key_is_refused_with_the_allowed_keys():
+    with pytest.raises(ValueError, match="max_flops_ratio.*max_macs_ratio"):
+        over_budget(5e6, 1e9, 5.0, TEACHER, {"max_flops_ratio": 0.5})
