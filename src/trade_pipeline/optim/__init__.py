@@ -1,0 +1,33 @@
+"""Black-box minimisers on the unit cube behind ask/tell; they know nothing about networks."""
+
+from __future__ import annotations
+
+from trade_pipeline.optim.base import AskTellOptimizer, Canonicalize
+from trade_pipeline.optim.random_search import RandomSearch
+from trade_pipeline.optim.trust_region import TurboConfig
+from trade_pipeline.optim.turbo import Turbo
+
+OPTIMIZERS: dict[str, type[AskTellOptimizer]] = {
+    Turbo.strategy: Turbo,
+    RandomSearch.strategy: RandomSearch,
+}
+
+
+def create_optimizer(strategy: str, dim: int, seed: int, **options) -> AskTellOptimizer:
+    """The optimizer named by ``search.strategy``; ``options`` go to its constructor."""
+    if strategy not in OPTIMIZERS:
+        raise ValueError(
+            f"search.strategy={strategy!r} is not available; allowed values: {sorted(OPTIMIZERS)}."
+        )
+    return OPTIMIZERS[strategy](dim, seed, **options)
+
+
+__all__ = [
+    "AskTellOptimizer",
+    "Canonicalize",
+    "OPTIMIZERS",
+    "RandomSearch",
+    "Turbo",
+    "TurboConfig",
+    "create_optimizer",
+]

@@ -1,0 +1,221 @@
+"""Ask/tell minimisation on the unit cube [0, 1]^d: the bookkeeping every strategy shares.
+
+A strategy only decides *where* to sample next (``_propose``) and what to learn from results
+(``_observe``). This base keeps the evaluation history, the points asked but not yet told,
+the de-duplication keys, the evaluation budget and the random generator, and turns all of it
+into a JSON-able ``state_dict`` so a killed search resumes with the very same proposals.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import math
+from collections.abc import Callable, Hashable
+from typing import ClassVar
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+Canonicalize = Callable[[np.ndarray], Hashable]
+"""Maps a point (``d``) to the identity of what it encodes, e.g. an architecture hash."""
+
+RANDOM_ORIGIN = -1
+"""``last_region_ids`` entry of a point drawn uniformly at random rather than by a region."""
+
+
+def to_json_float(value: float) -> float | None:
+    """NaN/inf have no JSON spelling: store them as ``None``."""
+    return float(value) if math.isfinite(value) else None
+
+
+def from_json_float(value: float | None, missing: float = math.nan) -> float:
+    return missing if value is None else float(value)
+
+
+def _exact_key(point: np.ndarray) -> Hashable:
+    return tuple(point.tolist())
+
+
+class AskTellOptimizer(abc.ABC):
+    """Minimises a black box on [0, 1]^d through ``ask`` / ``tell``.
+
+    Args:
+        dim: number of input dimensions ``d``.
+        seed: seeds the only random generator; equal seeds and equal tells give equal asks.
+        canonicalize: points with equal keys are the same candidate; a key already told or
+            pending is never proposed again. Defaults to the exact point.
+        max_evaluations: total budget; ``ask`` never proposes beyond it (told + pending).
+        dedup_tries: how many draws per requested point before the space counts as exhausted.
+    """
+
+    strategy: ClassVar[str]
+
+    def __init__(
+        self,
+        dim: int,
+        seed: int = 0,
+        *,
+        canonicalize: Canonicalize | None = None,
+        max_evaluations: int | None = None,
+        dedup_tries: int = 100,
+    ) -> None:
+        if dim < 1:
+            raise ValueError(f"dim must be >= 1, got {dim}.")
+        if max_evaluations is not None and max_evaluations < 1:
+            raise ValueError(f"max_evaluations must be >= 1 or None, got {max_evaluations}.")
+        self.dim = dim
+        self.seed = seed
+        self.canonicalize = canonicalize or _exact_key
+        self.max_evaluations = max_evaluations
+        self.dedup_tries = dedup_tries
+        self._rng = np.random.default_rng(seed)
+        self._points = np.empty((0, dim))
+        self._values = np.empty(0)
+        self._pending = np.empty((0, dim))
+        self._pending_origins: list[dict] = []
+        self._keys: set[Hashable] = set()
+        self._last_region_ids: list[int] = []
+
+    @property
+    def points(self) -> np.ndarray:
+        """``n x d`` points told so far."""
+        return self._points.copy()
+
+    @property
+    def values(self) -> np.ndarray:
+        """``n`` values told so far (NaN for failed evaluations)."""
+        return self._values.copy()
+
+    @property
+    def last_region_ids(self) -> list[int]:
+        """Trust region of each point of the last ``ask`` (-1: uniform random)."""
+        return list(self._last_region_ids)
+
+    def ask(self, n: int) -> np.ndarray:
+        """Propose up to ``n`` new points (``n x d`` float64 in [0, 1]).
+
+        Fewer come back only when the budget or the space of distinct keys runs out.
+        """
+        if n < 0:
+            raise ValueError(f"ask(n) needs n >= 0, got {n}.")
+        if self.max_evaluations is not None:
+            n = min(n, max(0, self.max_evaluations - len(self._values) - len(self._pending)))
+        points, origins = self._propose(n) if n else (np.empty((0, self.dim)), [])
+        self._pending = np.vstack([self._pending, points])
+        self._pending_origins += origins
+        self._last_region_ids = [origin["region"] for origin in origins]
+        return points.copy()
+
+    def tell(self, points: np.ndarray, values: np.ndarray) -> None:
+        """Record evaluations: ``points`` ``n x d``, ``values`` ``n`` (NaN = failed evaluation).
+
+        Every asked point should be told once, failed ones as NaN; points never asked are
+        accepted too (they join the history and the de-duplication keys).
+        """
+        points = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        if len(points) != len(values):
+            raise ValueError(f"tell got {len(points)} points but {len(values)} values.")
+        origins = [self._pop_pending(point) for point in points]
+        self._keys.update(self.canonicalize(point) for point in points)
+        indices = np.arange(len(self._values), len(self._values) + len(values))
+        self._points = np.vstack([self._points, points])
+        self._values = np.concatenate([self._values, values])
+        self._observe(indices, origins)
+
+    def describe(self) -> list[dict]:
+        """Per trust region: id, length, counters, best value, observations, restarts."""
+        return []
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume, as JSON-able Python types only."""
+        return {
+            "strategy": self.strategy,
+            "dim": self.dim,
+            "seed": self.seed,
+            "max_evaluations": self.max_evaluations,
+            "rng": self._rng.bit_generator.state,
+            "points": self._points.tolist(),
+            "values": [to_json_float(value) for value in self._values],
+            "pending": self._pending.tolist(),
+            "pending_origins": [dict(origin) for origin in self._pending_origins],
+            "last_region_ids": list(self._last_region_ids),
+            **self._strategy_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume from ``state_dict()``; the next ``ask`` equals the original's."""
+        if state["strategy"] != self.strategy or state["dim"] != self.dim:
+            raise ValueError(
+                f"Saved optimizer state is for strategy={state['strategy']!r}, dim={state['dim']}; "
+                f"this optimizer is strategy={self.strategy!r}, dim={self.dim}. "
+                "Resume with the same search.strategy and search space, or start a fresh run."
+            )
+        self.seed = state["seed"]
+        self.max_evaluations = state["max_evaluations"]
+        self._rng.bit_generator.state = state["rng"]
+        self._points = np.array(state["points"], dtype=np.float64).reshape(-1, self.dim)
+        self._values = np.array([from_json_float(v) for v in state["values"]], dtype=np.float64)
+        self._pending = np.array(state["pending"], dtype=np.float64).reshape(-1, self.dim)
+        self._pending_origins = [dict(origin) for origin in state["pending_origins"]]
+        self._last_region_ids = list(state["last_region_ids"])
+        self._keys = {self.canonicalize(p) for p in np.vstack([self._points, self._pending])}
+        self._load_strategy_state(state)
+
+    @abc.abstractmethod
+    def _propose(self, n: int) -> tuple[np.ndarray, list[dict]]:
+        """``n x d`` fresh points (keys claimed via ``_claim``) and one JSON-able origin each,
+        holding at least ``"region"``; the origin comes back to ``_observe`` on ``tell``."""
+
+    def _observe(self, indices: np.ndarray, origins: list[dict]) -> None:
+        """Learn from history entries ``indices`` (``n``), asked with ``origins``."""
+
+    def _strategy_state(self) -> dict:
+        return {}
+
+    def _load_strategy_state(self, state: dict) -> None:
+        pass
+
+    def _claim(self, point: np.ndarray) -> bool:
+        """Reserve ``point``'s key; False if that candidate was already told or pending."""
+        key = self.canonicalize(point)
+        if key in self._keys:
+            return False
+        self._keys.add(key)
+        return True
+
+    def _draw_unique(self, n: int, draw: Callable[[int], np.ndarray]) -> np.ndarray:
+        """Up to ``n`` fresh points (``n x d``) from ``draw(k) -> k x d``, replacing duplicates.
+
+        Gives up after ``dedup_tries`` draws per requested point: the space of distinct
+        keys is then (nearly) exhausted and a warning says how many points are missing.
+        """
+        fresh: list[np.ndarray] = []
+        drawn = 0
+        while len(fresh) < n and drawn < n * self.dedup_tries:
+            batch = draw(n - len(fresh))
+            drawn += len(batch)
+            fresh += [point for point in batch if self._claim(point)]
+        if len(fresh) < n:
+            logger.warning(
+                "%s proposed %d of %d requested points: after %d draws every other candidate "
+                "was already evaluated or pending (the search space looks exhausted).",
+                type(self).__name__, len(fresh), n, drawn,
+            )
+        return np.array(fresh, dtype=np.float64).reshape(-1, self.dim)
+
+    def _draw_random(self, n: int) -> tuple[np.ndarray, list[dict]]:
+        """Up to ``n`` fresh uniform points, tagged with the random origin."""
+        points = self._draw_unique(n, lambda k: self._rng.random((k, self.dim)))
+        return points, [{"region": RANDOM_ORIGIN} for _ in points]
+
+    def _pop_pending(self, point: np.ndarray) -> dict:
+        """Origin of a told point, removing it from the pending ones (random if never asked)."""
+        matches = np.flatnonzero(np.all(np.abs(self._pending - point) <= 1e-12, axis=1))
+        if not len(matches):
+            return {"region": RANDOM_ORIGIN}
+        row = int(matches[0])
+        self._pending = np.delete(self._pending, row, axis=0)
+        return self._pending_origins.pop(row)

@@ -1,0 +1,247 @@
+"""TuRBO trust regions: hyperparameters, per-region state and the pure functions that update it.
+
+Eriksson et al. (2019), "Scalable Global Optimization via Local Bayesian Optimization"; the
+defaults follow TRADE App. C ("Hyperparameters in TurBO"), see docs/turbo.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.stats import qmc
+from torch.quasirandom import SobolEngine
+
+from trade_pipeline.optim.base import from_json_float, to_json_float
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TurboConfig:
+    """TuRBO hyperparameters; ``None`` means "derive from the dimension" (resolvers below)."""
+
+    n_trust_regions: int = 1
+    n_init: int | None = None
+    length_init: float = 0.8
+    length_min: float = 0.05
+    length_max: float = 1.6
+    success_tolerance: int = 2
+    failure_tolerance: int = 2
+    success_threshold: float = 1e-3
+    n_candidates: int | None = None
+    perturbation_probability: float | None = None
+    lengthscale_bounds: tuple[float, float] = (0.005, 4.0)
+    outputscale_bounds: tuple[float, float] = (0.05, 20.0)
+    noise_bounds: tuple[float, float] = (1e-8, 1e-3)
+
+    def __post_init__(self) -> None:
+        for name in ("n_trust_regions", "success_tolerance", "failure_tolerance"):
+            _require(getattr(self, name) >= 1, name, "must be >= 1")
+        _require(self.n_init is None or self.n_init >= 1, "n_init", "must be >= 1 or null")
+        _require(
+            0 < self.length_min <= self.length_init <= self.length_max,
+            "length_min/length_init/length_max",
+            "need 0 < length_min <= length_init <= length_max",
+        )
+        _require(self.success_threshold >= 0, "success_threshold", "must be >= 0")
+        _require(
+            self.n_candidates is None or self.n_candidates >= 1,
+            "n_candidates",
+            "must be >= 1 or null",
+        )
+        _require(
+            self.perturbation_probability is None or 0 < self.perturbation_probability <= 1,
+            "perturbation_probability",
+            "must be in (0, 1] or null",
+        )
+        for name in ("lengthscale_bounds", "outputscale_bounds", "noise_bounds"):
+            low, high = getattr(self, name)
+            _require(0 < low < high, name, "must be [low, high] with 0 < low < high")
+
+    @classmethod
+    def from_dict(cls, options: dict) -> TurboConfig:
+        """Build from JSON/YAML (lists become tuples); unknown keys raise, naming allowed ones."""
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise ValueError(
+                f"Unknown TuRBO option(s) {unknown}; allowed options are {sorted(allowed)}."
+            )
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
+
+    def to_dict(self) -> dict:
+        options = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
+
+
+def _require(condition: bool, name: str, rule: str) -> None:
+    if not condition:
+        raise ValueError(f"TuRBO option {name} {rule}.")
+
+
+def n_candidates(config: TurboConfig, dim: int) -> int:
+    """Thompson-sampling candidates per region: TuRBO's ``min(5000, max(2000, 200 d))``."""
+    return config.n_candidates or min(5000, max(2000, 200 * dim))
+
+
+def perturbation_probability(config: TurboConfig, dim: int) -> float:
+    """Chance that a candidate moves a coordinate away from the centre: ``min(20/d, 1)``."""
+    return config.perturbation_probability or min(20.0 / dim, 1.0)
+
+
+def initial_design_size(config: TurboConfig, dim: int, max_evaluations: int | None) -> int:
+    """Latin-hypercube points per region: ``n_init`` (default ``2 d``), capped so that the
+    initial designs of all regions use at most half of ``max_evaluations``."""
+    wanted = config.n_init or 2 * dim
+    if max_evaluations is None:
+        return wanted
+    cap = max(1, max_evaluations // (2 * config.n_trust_regions))
+    if wanted > cap:
+        logger.info(
+            "TuRBO n_init capped from %d to %d per trust region so that %d region(s) leave half of "
+            "the %d-evaluation budget to the model-guided search.",
+            wanted, cap, config.n_trust_regions, max_evaluations,
+        )
+    return min(wanted, cap)
+
+
+def latin_hypercube(n: int, dim: int, seed: int) -> np.ndarray:
+    """``n x d`` Latin-hypercube design on the unit cube (TRADE App. C, step 1)."""
+    return qmc.LatinHypercube(dim, seed=seed).random(n)
+
+
+@dataclass(frozen=True)
+class TrustRegion:
+    """One trust region: side length, counters, and its own data since its last restart.
+
+    ``design`` holds the initial-design points not yet asked; ``observations`` indexes the
+    optimizer's history (the region's GP trains on these only).
+    """
+
+    region_id: int
+    length: float
+    best_value: float = math.inf
+    success_counter: int = 0
+    failure_counter: int = 0
+    restarts: int = 0
+    design: tuple[tuple[float, ...], ...] = ()
+    observations: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict:
+        state = dataclasses.asdict(self)
+        state["best_value"] = to_json_float(self.best_value)
+        state["design"] = [list(point) for point in self.design]
+        state["observations"] = list(self.observations)
+        return state
+
+    @classmethod
+    def from_dict(cls, state: dict) -> TrustRegion:
+        return cls(
+            **{
+                **state,
+                "best_value": from_json_float(state["best_value"], missing=math.inf),
+                "design": tuple(tuple(point) for point in state["design"]),
+                "observations": tuple(state["observations"]),
+            }
+        )
+
+
+def start_trust_region(
+    region_id: int, design: np.ndarray, config: TurboConfig, restarts: int = 0
+) -> TrustRegion:
+    """A fresh region that will first ask its ``n_init x d`` design."""
+    return TrustRegion(
+        region_id=region_id,
+        length=config.length_init,
+        restarts=restarts,
+        design=tuple(tuple(point) for point in design.tolist()),
+    )
+
+
+def restart_trust_region(
+    region: TrustRegion, design: np.ndarray, config: TurboConfig
+) -> TrustRegion:
+    """Forget the region's data (it stays in the global history) and start from a new design."""
+    return start_trust_region(region.region_id, design, config, restarts=region.restarts + 1)
+
+
+def needs_restart(region: TrustRegion, config: TurboConfig) -> bool:
+    return region.length < config.length_min
+
+
+def record_observations(
+    region: TrustRegion,
+    indices: np.ndarray,
+    values: np.ndarray,
+    config: TurboConfig,
+    count: bool,
+) -> TrustRegion:
+    """Add one batch (``indices``, ``values``: ``n``) to the region.
+
+    With ``count`` (model-guided points) the batch is one success if it beats the region's
+    best by more than ``success_threshold * |best|``, else one failure (NaN values never
+    succeed); ``success_tolerance`` successes double the length (up to ``length_max``),
+    ``failure_tolerance`` failures halve it. Initial-design batches only set the best.
+    """
+    finite = values[np.isfinite(values)]
+    batch_best = float(finite.min()) if finite.size else math.inf
+    if math.isfinite(region.best_value):
+        margin = config.success_threshold * abs(region.best_value)
+        improved = batch_best < region.best_value - margin
+    else:
+        improved = math.isfinite(batch_best)
+    region = dataclasses.replace(
+        region,
+        best_value=min(region.best_value, batch_best),
+        observations=region.observations + tuple(int(i) for i in indices),
+    )
+    if not count:
+        return region
+    successes = region.success_counter + 1 if improved else 0
+    failures = 0 if improved else region.failure_counter + 1
+    length = region.length
+    if successes == config.success_tolerance:
+        length, successes = min(2.0 * length, config.length_max), 0
+    elif failures == config.failure_tolerance:
+        length, failures = length / 2.0, 0
+    return dataclasses.replace(
+        region, length=length, success_counter=successes, failure_counter=failures
+    )
+
+
+def trust_region_bounds(
+    center: torch.Tensor, lengthscales: torch.Tensor, length: float
+) -> torch.Tensor:
+    """``2 x d`` box around ``center`` (``d``), sides ``length * l_i / geomean(l)``, in [0, 1].
+
+    Weighting by the GP lengthscales stretches the box along directions the objective
+    varies slowly in, while keeping its volume that of a cube of side ``length``.
+    """
+    weights = lengthscales / lengthscales.log().mean().exp()
+    half_width = weights * length / 2.0
+    return torch.stack([center - half_width, center + half_width]).clamp(0.0, 1.0)
+
+
+def perturbed_candidates(
+    center: torch.Tensor,
+    bounds: torch.Tensor,
+    n: int,
+    probability: float,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """``n x d`` scrambled-Sobol candidates in ``bounds`` that keep the centre's value in
+    each coordinate unless it is perturbed (probability ``probability``, at least one per
+    candidate) -- in high dimensions this keeps candidates near the best point."""
+    dim = center.shape[-1]
+    sobol_seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    sobol = SobolEngine(dim, scramble=True, seed=sobol_seed).draw(n).to(center)
+    perturbed = bounds[0] + (bounds[1] - bounds[0]) * sobol
+    mask = torch.rand(n, dim, generator=generator, dtype=center.dtype) <= probability
+    unmoved = torch.nonzero(~mask.any(dim=-1)).squeeze(-1)
+    mask[unmoved, torch.randint(dim, (len(unmoved),), generator=generator)] = True
+    return torch.where(mask, perturbed, center.expand(n, dim))
