@@ -1,0 +1,81 @@
+"""Parameter, MAC and latency profiling against hand counts and timm's published figures."""
+from __future__ import annotations
+
+import pytest
+import timm
+import torch
+from timm.models.vision_transformer import Block
+from torch import nn
+
+from trade_pipeline.profiling import count_macs, count_params, measure_latency, profile_model
+
+
+class _SmallConvNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)  # 8x8 output
+        self.depthwise = nn.Conv2d(4, 4, 3, stride=2, padding=1, groups=4)  # 4x4 output
+        self.norm = nn.BatchNorm2d(4)
+        self.head = nn.Linear(4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.depthwise(self.conv(x))).relu()
+        return self.head(x.mean(dim=(2, 3)))
+
+
+def test_macs_of_small_conv_net_match_hand_count() -> None:
+    conv = 8 * 8 * 4 * (1 * 3 * 3)
+    depthwise = 4 * 4 * 4 * (1 * 3 * 3)
+    linear = 4 * 10
+    assert count_macs(_SmallConvNet(), (1, 1, 8, 8)) == conv + depthwise + linear
+
+
+def test_macs_scale_with_batch() -> None:
+    model = _SmallConvNet()
+    assert count_macs(model, (3, 1, 8, 8)) == 3 * count_macs(model, (1, 1, 8, 8))
+
+
+def test_resnet18_matches_timm_published_figures() -> None:
+    model = timm.create_model("resnet18")
+    assert count_params(model) == 11_689_512
+    assert count_macs(model, (1, 3, 224, 224)) == pytest.approx(1.82e9, rel=0.02)
+
+
+class _Tokens(nn.Module):
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.block = block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x.flatten(2).transpose(1, 2))  # B x C x H x W -> B x N x C
+
+
+def test_vit_block_macs_include_attention_matmuls() -> None:
+    dim, heads, tokens, hidden = 8, 2, 6, 16
+    model = _Tokens(Block(dim=dim, num_heads=heads, mlp_ratio=hidden / dim))
+    linears = tokens * (dim * 3 * dim + dim * dim + dim * hidden + hidden * dim)
+    attention = 2 * heads * tokens * tokens * (dim // heads)
+    assert count_macs(model, (1, dim, 2, 3)) == linears + attention
+
+
+def test_latency_is_positive_and_runs_warmup_plus_repeats() -> None:
+    model = _SmallConvNet()
+    calls = []
+    model.register_forward_hook(lambda *args: calls.append(1))
+    latency = measure_latency(model, (1, 1, 8, 8), "cpu", warmup=2, repeats=5)
+    assert isinstance(latency, float) and latency > 0
+    assert len(calls) == 7
+    assert model.training  # the caller's mode is restored
+
+
+def test_profile_model_reports_per_image_costs() -> None:
+    model = _SmallConvNet()
+    profile = profile_model(model, (4, 1, 8, 8), warmup=0, repeats=1)
+    assert profile["params"] == count_params(model)
+    assert profile["macs"] == count_macs(model, (1, 1, 8, 8))
+    assert profile["latency_ms"] > 0
+
+
+def test_bad_input_shape_is_rejected() -> None:
+    with pytest.raises(ValueError, match="input_shape"):
+        count_macs(_SmallConvNet(), (1, 8, 8))

@@ -1,0 +1,146 @@
+"""train_model / evaluate on a tiny separable dataset (CPU, a few dozen updates)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from trade_pipeline.training.engine import TrainConfig, evaluate, train_model
+from trade_pipeline.training.soft_labels import SoftLabels
+
+N_CLASSES, N_SAMPLES, BATCH = 3, 64, 16
+
+
+def _loader(shuffle: bool = True) -> DataLoader:
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(N_SAMPLES) % N_CLASSES
+    images = labels.float().sub(1.0).view(-1, 1, 1, 1) + 0.3 * torch.randn(
+        N_SAMPLES, 1, 4, 4, generator=generator
+    )
+    indices = torch.arange(N_SAMPLES) * 10 + 5  # source-dataset indices, not positions
+    dataset = TensorDataset(images, labels, indices)
+    return DataLoader(dataset, batch_size=BATCH, shuffle=shuffle, generator=generator)
+
+
+def _model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 1), nn.ReLU(),
+        nn.Flatten(), nn.Linear(8 * 4 * 4, N_CLASSES),
+    )
+
+
+def _config(**overrides) -> TrainConfig:
+    settings = dict(epochs=4, lr=0.05, warmup_steps=2, kd_alpha=0.0, progress=False)
+    return TrainConfig(**{**settings, **overrides})
+
+
+def _without_timings(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+def test_training_lowers_loss_and_records_every_epoch() -> None:
+    result = train_model(_model(), _loader(), _loader(shuffle=False), _config(epochs=6))
+    assert result.status == "ok", result.reason
+    assert [row["epoch"] for row in result.history] == [1, 2, 3, 4, 5, 6]
+    assert result.history[-1]["train_loss"] < 0.5 * result.history[0]["train_loss"]
+    assert result.steps == 6 * N_SAMPLES // BATCH
+    assert result.top1 == result.history[-1]["top1"] > 90.0
+    assert result.top5 == 100.0  # top-k with k = min(5, 3 classes)
+
+
+def test_same_seed_gives_identical_history() -> None:
+    config = _config(kd_alpha=0.0, or_lambda=1e-2)
+    first = train_model(_model(), _loader(), _loader(False), config)
+    second = train_model(_model(), _loader(), _loader(False), config)
+    assert _without_timings(first.history) == _without_timings(second.history)
+
+
+def test_cached_logits_train_exactly_like_the_online_teacher() -> None:
+    teacher = _model(seed=1).eval()
+    ordered = _loader(shuffle=False)
+    with torch.no_grad():
+        cache_indices = torch.cat([indices for _, _, indices in ordered]).numpy()
+        cache_logits = torch.cat([teacher(images) for images, _, _ in ordered]).numpy()
+    soft_labels = SoftLabels(cache_indices, cache_logits.astype(np.float32))
+    config = _config(kd_alpha=0.7, kd_tau=2.0)
+    cached = train_model(_model(), _loader(), ordered, config, soft_labels=soft_labels)
+    online = train_model(_model(), _loader(), ordered, config, teacher=teacher)
+    assert cached.status == online.status == "ok"
+    for key in ("train_loss", "lr", "top1"):
+        cached_values = [row[key] for row in cached.history]
+        assert cached_values == pytest.approx([row[key] for row in online.history], rel=1e-5)
+
+
+class _NaNModel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(16, N_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.flatten(1)) * float("nan")
+
+
+def test_nan_loss_fails_the_run_without_raising() -> None:
+    result = train_model(_NaNModel(), _loader(), _loader(False), _config(log_every=1))
+    assert result.status == "failed"
+    assert "non-finite" in result.reason
+    assert result.steps == 1 and result.top1 is None and result.history == []
+
+
+def test_distillation_without_a_teacher_raises_before_training() -> None:
+    model = _model()
+    before = [p.clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="soft_labels"):
+        train_model(model, _loader(), _loader(False), _config(kd_alpha=0.7))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_steps_mode_cycles_the_loader_and_counts_updates() -> None:
+    result = train_model(_model(), _loader(), _loader(False), _config(epochs=None, steps=10))
+    assert result.steps == 10
+    assert len(result.history) == 3  # 4 + 4 + 2 updates
+    assert result.history[-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine ends at min_lr
+
+
+def test_eval_every_zero_evaluates_only_at_the_end() -> None:
+    result = train_model(_model(), _loader(), _loader(False), _config(epochs=2, eval_every=0))
+    assert [row["top1"] is None for row in result.history] == [True, False]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"epochs": 2, "steps": 5}, "exactly one"),
+        ({"epochs": None}, "exactly one"),
+        ({"optimizer": "adamz"}, "optimizer"),
+        ({"or_targets": ("head",)}, "allowed"),
+        ({"sched": "step"}, "sched"),
+    ],
+)
+def test_bad_config_names_the_problem(overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _config(**overrides)
+
+
+def test_warmup_as_long_as_the_run_is_rejected() -> None:
+    with pytest.raises(ValueError, match="warm-up"):
+        train_model(_model(), _loader(), _loader(False), _config(epochs=1, warmup_steps=4))
+
+
+def test_evaluate_counts_top1_and_topk() -> None:
+    logits = torch.tensor([[3.0, 2.0, 1.0, 0.0, -1.0, -2.0]] * 4)
+    labels = torch.tensor([0, 1, 4, 5])  # ranks 1, 2, 5, 6
+    top1, top5 = evaluate(_Constant(logits), [(torch.zeros(4, 1), labels)])
+    assert (top1, top5) == (25.0, 75.0)
+
+
+class _Constant(nn.Module):
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits
