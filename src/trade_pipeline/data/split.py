@@ -56,6 +56,12 @@ def make_split(params: DataParams, source: Source) -> dict[str, Any]:
     return split
 
 
+def with_proxy_fraction(split: dict[str, Any], labels: np.ndarray, fraction: float, seed: int) -> dict[str, Any]:
+    """A copy of ``split`` whose ``proxy_train`` is a stratified ``fraction`` of mini-train."""
+    proxy_train = np.sort(_fraction(np.asarray(split["mini_train"]), labels, fraction, seed))
+    return {**split, "proxy_train": proxy_train}
+
+
 def split_fingerprint(split: dict[str, Any]) -> str:
     """Hash of the index arrays: caches computed on a split record it to detect staleness."""
     digest = hashlib.sha256()

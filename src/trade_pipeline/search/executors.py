@@ -18,14 +18,19 @@ if TYPE_CHECKING:  # distributed takes a while to import; the default executor n
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 Evaluate = Callable[[Item, str], Result]
+OnResult = Callable[[Result], None]
 
 
 class Executor(ABC):
     """Runs ``fn(item, device)`` over a batch; usable as a context manager that closes it."""
 
     @abstractmethod
-    def map(self, fn: Evaluate, items: Sequence[Item]) -> list[Result]:
-        """``[fn(item, device) for item in items]``, in that order, wherever the items ran."""
+    def map(self, fn: Evaluate, items: Sequence[Item], on_result: OnResult | None = None) -> list[Result]:
+        """``[fn(item, device) for item in items]``, in that order, wherever the items ran.
+
+        ``on_result`` is called here, in the calling process, with each result as soon as it
+        arrives (in completion order), so a caller can record results durably one by one.
+        """
 
     def close(self) -> None:
         """Release workers; a no-op for executors that hold none."""
@@ -43,8 +48,13 @@ class LocalExecutor(Executor):
     def __init__(self, device: str = "cpu") -> None:
         self.device = device
 
-    def map(self, fn: Evaluate, items: Sequence[Item]) -> list[Result]:
-        return [fn(item, self.device) for item in items]
+    def map(self, fn: Evaluate, items: Sequence[Item], on_result: OnResult | None = None) -> list[Result]:
+        results = []
+        for item in items:
+            results.append(fn(item, self.device))
+            if on_result is not None:
+                on_result(results[-1])
+        return results
 
 
 def assign_devices(workers: Iterable[str], devices: Sequence[str]) -> dict[str, str]:
@@ -120,7 +130,9 @@ class DaskExecutor(Executor):
         )
         self.client = Client(self._cluster, set_as_default=False)
 
-    def map(self, fn: Evaluate, items: Sequence[Item]) -> list[Result]:
+    def map(self, fn: Evaluate, items: Sequence[Item], on_result: OnResult | None = None) -> list[Result]:
+        from distributed import as_completed
+
         # Assigned per batch so workers that joined since the last batch get a device too.
         device_by_worker = assign_devices(self.client.nthreads(), self.devices)
         futures = [
@@ -130,6 +142,9 @@ class DaskExecutor(Executor):
             for item in items
         ]
         try:
+            if on_result is not None:
+                for future in as_completed(futures, loop=self.client.loop):
+                    on_result(future.result())
             return self.client.gather(futures)
         except BaseException:
             self.client.cancel(futures)

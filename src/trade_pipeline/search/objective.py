@@ -1,0 +1,156 @@
+"""The search objective: one candidate from cube point to trial row (paper §3.1, §D.1).
+
+decode -> spec -> build -> profile (params, MACs, latency) -> reject if over budget ->
+proxy KD training from the cached teacher logits -> mini-val top-1 -> Eq. 2 score. Every
+outcome, failures included, is a row: an evaluation never raises for a bad candidate, so one
+broken architecture cannot stop a search.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import torch
+
+from trade_pipeline.data.loaders import make_loader
+from trade_pipeline.models import build_model, student_model_spec, timm_model_spec
+from trade_pipeline.profiling import profile_model
+from trade_pipeline.search.config import ProfileParams, ProxyParams
+from trade_pipeline.search.score import BudgetCheck, kd_guided_score, resource_ratio
+from trade_pipeline.students.space import SearchSpace
+from trade_pipeline.training.engine import TrainConfig, TrainResult, train_model
+from trade_pipeline.training.soft_labels import SoftLabels
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A point the optimizer asked for, with its place in the search."""
+
+    trial_id: int
+    iteration: int
+    point: tuple[float, ...]
+    trust_region: int | None
+
+
+@dataclass
+class ObjectiveContext:
+    """Everything needed to evaluate candidates; plain data, so it travels to Dask workers."""
+
+    space: SearchSpace
+    split: dict[str, Any]
+    teacher_logits: dict[str, Any]
+    teacher_costs: dict[str, float]
+    proxy: ProxyParams
+    profile: ProfileParams
+    budget: BudgetCheck
+    epsilon: float
+    acc_target: float
+    strategy: str
+    seed: int
+    _soft_labels: SoftLabels | None = field(default=None, repr=False)
+
+    @property
+    def soft_labels(self) -> SoftLabels:
+        if self._soft_labels is None:  # built once per process, on first use
+            self._soft_labels = SoftLabels.from_cache(self.teacher_logits, "mini_train")
+        return self._soft_labels
+
+    def input_shape(self) -> tuple[int, int, int, int]:
+        size = self.split["image_size"]
+        return (1, self.split["channels"], size, size)
+
+
+def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, device: str) -> TrainResult:
+    """The proxy task: KD from cached logits on the proxy subset of mini-train, scored on mini-val."""
+    proxy = context.proxy
+    config = TrainConfig(
+        epochs=proxy.epochs,
+        warmup_epochs=proxy.warmup_epochs,
+        lr=proxy.lr,
+        weight_decay=proxy.weight_decay,
+        optimizer=proxy.optimizer,
+        kd_alpha=proxy.kd_alpha,
+        kd_tau=proxy.kd_tau,
+        or_lambda=proxy.or_lambda,
+        or_targets=tuple(proxy.or_targets),
+        device=device,
+        seed=seed,
+        progress=False,
+        eval_every=0,
+    )
+    train_loader = make_loader(context.split, "proxy_train", proxy.batch_size, shuffle=True, seed=seed)
+    eval_loader = make_loader(context.split, "mini_val", max(proxy.batch_size, 256))
+    soft_labels = context.soft_labels if proxy.kd_alpha > 0 else None
+    return train_model(model, train_loader, eval_loader, config, soft_labels=soft_labels)
+
+
+def reference_accuracy(model_name: str, context: ObjectiveContext, device: str) -> float:
+    """Proxy top-1 of a predefined timm student trained exactly like the candidates (Eq. 2 target)."""
+    split = context.split
+    torch.manual_seed(context.seed)
+    model = build_model(timm_model_spec(model_name, in_chans=split["channels"], num_classes=len(split["classes"]),
+                                        img_size=split["image_size"]))
+    result = proxy_train(model, context, context.seed, device)
+    if result.status != "ok":
+        raise RuntimeError(f"search.score.reference_student '{model_name}' failed its proxy training: {result.reason}")
+    return float(result.top1)
+
+
+def evaluate_candidate(candidate: Candidate, device: str, context: ObjectiveContext) -> dict[str, Any]:
+    """One trial row (see ``trials.TRIAL_COLUMNS``) for ``candidate``; never raises for a bad one."""
+    started = time.perf_counter()
+    spec = context.space.decode(np.asarray(candidate.point))
+    row: dict[str, Any] = {
+        "trial_id": candidate.trial_id,
+        "iteration": candidate.iteration,
+        "strategy": context.strategy,
+        "status": "ok",
+        "reason": None,
+        "spec_json": spec.to_json(),
+        "spec_hash": spec.hash,
+        "block_sequence": spec.block_sequence,
+        "encoding": [float(v) for v in candidate.point],
+        "params": None, "macs": None, "latency_ms": None, "resource_ratio": None,
+        "proxy_accuracy": None, "score": None, "log_score": None,
+        "trust_region": candidate.trust_region,
+        "seconds": None,
+        "started_at": datetime.now(timezone.utc).isoformat(),
+    }
+    try:
+        _evaluate_into(row, spec, candidate, device, context)
+    except Exception as error:  # a build error, OOM, ...: recorded, never fatal for the search
+        row.update(status="failed", reason=f"{type(error).__name__}: {error}".strip()[:500])
+        logger.warning("Trial %d failed:\n%s", candidate.trial_id, traceback.format_exc(limit=5))
+    row["seconds"] = time.perf_counter() - started
+    return row
+
+
+def _evaluate_into(row: dict[str, Any], spec: Any, candidate: Candidate, device: str,
+                   context: ObjectiveContext) -> None:
+    split = context.split
+    model_spec = student_model_spec(spec, in_chans=split["channels"], num_classes=len(split["classes"]),
+                                    img_size=split["image_size"])
+    seed = context.seed + candidate.trial_id
+    torch.manual_seed(seed)
+    model = build_model(model_spec)
+    costs = profile_model(model, context.input_shape(), device, context.profile.warmup, context.profile.repeats)
+    s = resource_ratio(costs["params"], costs["macs"], costs["latency_ms"], context.teacher_costs)
+    row.update(params=costs["params"], macs=costs["macs"], latency_ms=costs["latency_ms"], resource_ratio=s)
+    violation = context.budget.violation(costs["params"], costs["macs"], costs["latency_ms"], context.teacher_costs)
+    if violation:
+        row.update(status="over_budget", reason=violation)
+        return
+    result = proxy_train(model, context, seed, device)
+    if result.status != "ok":
+        row.update(status="failed", reason=result.reason)
+        return
+    score = kd_guided_score(result.top1, context.acc_target, s, context.epsilon)
+    row.update(proxy_accuracy=result.top1, score=score, log_score=math.log(score) if score > 0 else None)

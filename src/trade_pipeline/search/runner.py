@@ -1,0 +1,180 @@
+"""The search loop: ask a batch, evaluate it, record every row durably, tell, checkpoint.
+
+State lives in ``search.state_dir``: ``trials.jsonl`` (one line per finished candidate,
+appended the moment it is known) and ``state.json`` (optimizer state, the batch in flight,
+the trust-region trace), rewritten atomically after each ask and each tell. A killed search
+rerun with ``search.resume: true`` re-evaluates only the candidates of the interrupted batch
+that never reached the log, then goes on to ``search.n_trials``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from trade_pipeline.optim import AskTellOptimizer, TurboConfig, create_optimizer
+from trade_pipeline.optim.trust_region import initial_design_size
+from trade_pipeline.search.checkpoint import (
+    FINGERPRINT_KEY,
+    check_resume,
+    load_search_state,
+    save_search_state,
+    search_fingerprint,
+)
+from trade_pipeline.search.config import SearchParams
+from trade_pipeline.search.executors import create_executor
+from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
+from trade_pipeline.search.tracking import CandidateTracker
+from trade_pipeline.search.trials import TrialLog
+
+logger = logging.getLogger(__name__)
+
+
+class InfeasibleBudgetError(ValueError):
+    """No candidate of the initial design met ``search.budget``."""
+
+
+@dataclass
+class SearchResult:
+    trials: pd.DataFrame
+    trace: list[dict[str, Any]]
+
+
+def run_search(
+    context: ObjectiveContext,
+    params: SearchParams,
+    turbo: TurboConfig,
+    fingerprint_extra: dict[str, Any],
+) -> SearchResult:
+    """Runs (or resumes) the search until ``params.n_trials`` candidates are in the log."""
+    state_dir = Path(params.state_dir)
+    log = TrialLog(state_dir / "trials.jsonl")
+    fingerprint = search_fingerprint(params.space, params.strategy, fingerprint_extra)
+    saved = load_search_state(state_dir / "state.json")
+    resuming = check_resume(saved, fingerprint, params.resume, fresh_on_mismatch=False)
+    if not resuming and (saved is not None or log.path.exists()):
+        _set_aside(state_dir)
+    optimizer = _make_optimizer(params, turbo, context)
+    state = {FINGERPRINT_KEY: fingerprint, "iteration": 0, "next_trial_id": 0, "pending": [], "trace": []}
+    if resuming:
+        optimizer.load_state_dict(saved["optimizer"])
+        optimizer.max_evaluations = params.n_trials  # a resumed run may be asked for more trials
+        state.update({key: saved[key] for key in ("iteration", "next_trial_id", "pending", "trace")})
+    rows = {row["trial_id"]: row for row in log.rows()}
+    tracker = CandidateTracker()
+    for row in rows.values():
+        tracker.log(row, resumed=True)
+    if resuming:
+        logger.info("Resuming the search from %s: %d trials done.", state_dir, len(rows))
+    feasibility_check_at = _initial_design_total(params, turbo, context)
+
+    with create_executor(params.executor, **_executor_options(params)) as executor, \
+            tqdm(total=params.n_trials, initial=len(rows), desc=f"search ({params.strategy})", unit="trial") as bar:
+        evaluate = partial(evaluate_candidate, context=context)
+
+        def record(row: dict[str, Any]) -> None:
+            log.append(row)
+            rows[row["trial_id"]] = row
+            tracker.log(row)
+            bar.update(1)
+            bar.set_postfix_str(_best_summary(rows))
+
+        while True:
+            candidates = [Candidate(**c) for c in state["pending"]] or _ask(optimizer, params, state)
+            if not candidates:
+                break
+            state["pending"] = [dataclasses.asdict(c) for c in candidates]
+            _save(state_dir, state, optimizer)
+            executor.map(evaluate, [c for c in candidates if c.trial_id not in rows], on_result=record)
+            points = np.array([c.point for c in candidates])
+            optimizer.tell(points, np.array([_objective_value(rows[c.trial_id]) for c in candidates]))
+            state["pending"] = []
+            state["iteration"] += 1
+            state["trace"] += [{"evaluations": len(optimizer.values), **region} for region in optimizer.describe()]
+            _save(state_dir, state, optimizer)
+            if len(rows) >= feasibility_check_at:
+                _require_feasible(rows)
+    return SearchResult(trials=log.to_dataframe(), trace=state["trace"])
+
+
+def _ask(optimizer: AskTellOptimizer, params: SearchParams, state: dict[str, Any]) -> list[Candidate]:
+    remaining = params.n_trials - len(optimizer.values)
+    if remaining <= 0:
+        return []
+    points = optimizer.ask(min(params.batch_size, remaining))
+    if len(points) == 0:
+        logger.warning("The search space has no unevaluated architecture left; stopping early.")
+        return []
+    regions = optimizer.last_region_ids
+    first = state["next_trial_id"]
+    state["next_trial_id"] = first + len(points)
+    return [
+        Candidate(trial_id=first + i, iteration=state["iteration"], point=tuple(float(v) for v in point),
+                  trust_region=regions[i] if regions[i] >= 0 else None)
+        for i, point in enumerate(points)
+    ]
+
+
+def _objective_value(row: dict[str, Any]) -> float:
+    """log(Score) for the optimizer; NaN (imputed by the optimizer) for failures and rejects."""
+    value = row.get("log_score")
+    return float(value) if row["status"] == "ok" and value is not None and math.isfinite(value) else math.nan
+
+
+def _make_optimizer(params: SearchParams, turbo: TurboConfig, context: ObjectiveContext) -> AskTellOptimizer:
+    space = context.space
+    options: dict[str, Any] = {"canonicalize": lambda x: space.decode(x).hash, "max_evaluations": params.n_trials}
+    if params.strategy == "turbo":
+        options["config"] = turbo
+    return create_optimizer(params.strategy, space.dimension, params.seed, **options)
+
+
+def _initial_design_total(params: SearchParams, turbo: TurboConfig, context: ObjectiveContext) -> int:
+    if params.strategy != "turbo":
+        return min(params.n_trials, params.batch_size)
+    per_region = initial_design_size(turbo, context.space.dimension, params.n_trials)
+    return min(params.n_trials, per_region * turbo.n_trust_regions)
+
+
+def _require_feasible(rows: dict[int, dict[str, Any]]) -> None:
+    statuses = {row["status"] for row in rows.values()}
+    if statuses != {"over_budget"}:
+        return
+    reasons = sorted({row["reason"] for row in rows.values()})[:3]
+    raise InfeasibleBudgetError(
+        f"none of the first {len(rows)} candidates met search.budget (e.g. {'; '.join(reasons)}). "
+        "Loosen search.budget or narrow search.space towards smaller students."
+    )
+
+
+def _best_summary(rows: dict[int, dict[str, Any]]) -> str:
+    scores = [row["score"] for row in rows.values() if row["status"] == "ok" and row["score"] is not None]
+    return f"best score {min(scores):.4g}" if scores else "no scored candidate yet"
+
+
+def _save(state_dir: Path, state: dict[str, Any], optimizer: AskTellOptimizer) -> None:
+    save_search_state(state_dir / "state.json", {**state, "optimizer": optimizer.state_dict()})
+
+
+def _set_aside(state_dir: Path) -> None:
+    """A fresh start never deletes earlier trials: they move to a timestamped sibling folder."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    target = state_dir.with_name(f"{state_dir.name}-before-{stamp}")
+    shutil.move(str(state_dir), str(target))
+    logger.warning("Starting a fresh search; earlier state moved to %s", target)
+
+
+def _executor_options(params: SearchParams) -> dict[str, Any]:
+    if params.executor == "local":
+        return {"device": params.device}
+    return params.dask.model_dump()

@@ -1,0 +1,67 @@
+"""A tiny but real search setup: the embedded split, fake teacher logits, a 2-block space."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from trade_pipeline.config import parse_params
+from trade_pipeline.data.config import DataParams
+from trade_pipeline.data.sources import load_source
+from trade_pipeline.data.split import make_split
+from trade_pipeline.search.config import parse_search_params
+from trade_pipeline.search.objective import ObjectiveContext
+from trade_pipeline.search.score import BudgetCheck
+
+TINY_SPACE = {
+    "min_feature_size": 4,
+    "stem": {"stride": 2, "width": [4, 8]},
+    "blocks": [
+        {"stride": 1, "layers": [1], "block_type": ["fused_mbconv", "mbconv"], "kernel_size": [3],
+         "expansion_ratio": [1, 2], "se_ratio": [0, 0.25], "skip": ["identity", "none"], "width": [8]},
+        {"stride": 2, "layers": [0, 1], "block_type": ["fused_mbconv", "mbconv"], "kernel_size": [3],
+         "expansion_ratio": [2], "se_ratio": [0], "skip": ["identity"], "width": [8, 16]},
+    ],
+    "transformer": {"depth": [0, 1], "width": [16], "heads": [2], "mlp_ratio": [2]},
+}
+
+
+def tiny_search_params(state_dir: str = "", **overrides: Any) -> dict[str, Any]:
+    params = {
+        "strategy": "turbo", "n_trials": 8, "batch_size": 2, "seed": 0, "state_dir": state_dir,
+        "turbo": {"n_init": 4, "n_candidates": 200},
+        "proxy": {"epochs": 1, "warmup_epochs": 0, "batch_size": 64},
+        "score": {"acc_target": 50.0},
+        "profile": {"warmup": 0, "repeats": 1},
+        "space": TINY_SPACE,
+    }
+    params.update(overrides)
+    return params
+
+
+def tiny_context(search: dict[str, Any]) -> tuple[ObjectiveContext, Any, Any]:
+    params, space, turbo = parse_search_params(search)
+    data = parse_params(DataParams, {"n_mini_train": 300, "proxy_fraction": 0.5}, "data")
+    split = make_split(data, load_source(data))
+    labels = load_source(data).labels["all"][split["mini_train"]]
+    teacher_logits = {  # a confident, always-right teacher
+        "teacher": "fake", "num_classes": 10, "split_fingerprint": split["fingerprint"],
+        "mini_train": {"indices": split["mini_train"], "logits": (5.0 * np.eye(10)[labels]).astype(np.float16)},
+    }
+    context = ObjectiveContext(
+        space=space.at_resolution(split["image_size"]), split=split, teacher_logits=teacher_logits,
+        teacher_costs={"params": 1e6, "macs": 1e8, "latency_ms": 5.0}, proxy=params.proxy,
+        profile=params.profile, budget=BudgetCheck(**params.budget.model_dump()), epsilon=0.01,
+        acc_target=params.score.acc_target, strategy=params.strategy, seed=params.seed,
+    )
+    return context, params, turbo
+
+
+@pytest.fixture
+def tiny_search(tmp_path):
+    """``make(**overrides) -> (context, params, turbo)`` with state under a temp folder."""
+    def make(**overrides: Any):
+        overrides.setdefault("state_dir", str(tmp_path / "state"))
+        return tiny_context(tiny_search_params(**overrides))
+    return make
