@@ -59,6 +59,11 @@ def tiny_context(search: dict[str, Any]) -> tuple[ObjectiveContext, Any, Any]:
 
 
 @pytest.fixture
+def tiny_space() -> dict[str, Any]:
+    return TINY_SPACE
+
+
+@pytest.fixture
 def tiny_search(tmp_path):
     """``make(**overrides) -> (context, params, turbo)`` with state under a temp folder."""
     def make(**overrides: Any):

@@ -33,11 +33,11 @@ class ProxyParams(StrictModel):
     or_lambda: float = Field(default=1e-4, ge=0)
     or_targets: list[str] = ["conv1x1", "ffn"]
 
-    @model_validator(mode="after")
-    def _warmup_inside_run(self) -> "ProxyParams":
-        if self.warmup_epochs >= self.epochs:
-            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be less than epochs ({self.epochs})")
-        return self
+    @property
+    def warmup(self) -> float:
+        """Warm-up epochs inside the run: a run shortened with ``--params=search.proxy.epochs=1``
+        keeps at least one epoch at the full learning rate instead of failing."""
+        return min(self.warmup_epochs, max(self.epochs - 1, 0))
 
 
 class ScoreParams(StrictModel):

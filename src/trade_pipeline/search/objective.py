@@ -73,7 +73,7 @@ def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, de
     proxy = context.proxy
     config = TrainConfig(
         epochs=proxy.epochs,
-        warmup_epochs=proxy.warmup_epochs,
+        warmup_epochs=proxy.warmup,
         lr=proxy.lr,
         weight_decay=proxy.weight_decay,
         optimizer=proxy.optimizer,
