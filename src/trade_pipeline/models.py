@@ -64,12 +64,18 @@ def timm_model_spec(name: str, in_chans: int, num_classes: int, img_size: int, *
     }
 
 
-def build_model(model_spec: Mapping[str, Any]) -> nn.Module:
-    """A freshly initialised module for `model_spec` (its weights are loaded by the caller)."""
+def build_model(model_spec: Mapping[str, Any], pretrained: bool = False) -> nn.Module:
+    """The module for `model_spec`, freshly initialised (its weights are loaded by the caller).
+
+    ``pretrained=True`` (timm family only) loads timm's hub weights instead, which needs the
+    hub to be reachable (or its cache filled) on the user's machine.
+    """
     family = model_spec.get("family") if isinstance(model_spec, Mapping) else None
     if family == "student":
         _check_keys(model_spec, STUDENT_KEYS)
         architecture = ArchitectureSpec.from_dict(model_spec["architecture"], where="model_spec.architecture")
+        if pretrained:
+            raise ValueError("pretrained weights exist only for timm models, not for searched students")
         return build_student(
             architecture, model_spec["in_chans"], model_spec["num_classes"], model_spec["img_size"]
         )
@@ -82,11 +88,11 @@ def build_model(model_spec: Mapping[str, Any]) -> nn.Module:
             model_spec["img_size"],
             **model_spec["kwargs"],
         )
-        return _create_timm_model(spec)
+        return _create_timm_model(spec, pretrained)
     raise ValueError(f"model_spec.family: unknown value {family!r}; allowed: student, timm")
 
 
-def _create_timm_model(spec: Mapping[str, Any]) -> nn.Module:
+def _create_timm_model(spec: Mapping[str, Any], pretrained: bool) -> nn.Module:
     kwargs = dict(spec["kwargs"])
     # Models with a fixed input size (ViTs, Swin, Mixer, ...) size their position embeddings
     # from img_size, so 28x28 inputs need it; the others take any size and refuse the argument.
@@ -94,7 +100,7 @@ def _create_timm_model(spec: Mapping[str, Any]) -> nn.Module:
     if pretrained_cfg is not None and pretrained_cfg.fixed_input_size:
         kwargs["img_size"] = spec["img_size"]
     return timm.create_model(
-        spec["name"], pretrained=False, in_chans=spec["in_chans"], num_classes=spec["num_classes"], **kwargs
+        spec["name"], pretrained=pretrained, in_chans=spec["in_chans"], num_classes=spec["num_classes"], **kwargs
     )
 
 

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 
 META_KEY = "__meta__"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 class UnsafeFileError(ValueError):
@@ -33,6 +35,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(handle)
     try:
         yield Path(temp)
+        os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; artefacts are shared
         os.replace(temp, target)
     finally:
         if os.path.exists(temp):

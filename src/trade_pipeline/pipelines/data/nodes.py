@@ -19,6 +19,6 @@ def split_dataset(data_params: dict[str, Any]) -> tuple[dict[str, Any], dict[str
     """
     params = parse_params(DataParams, data_params, "data")
     split = make_split(params, load_source(params))
-    sizes = {f"split.{part}": {"value": float(len(split[part])), "step": 0} for part in PARTS}
+    sizes = {part: {"value": float(len(split[part])), "step": 0} for part in PARTS}
     logger.info("Split %s: %s", params.dataset, ", ".join(f"{part}={len(split[part])}" for part in PARTS))
     return split, sizes

@@ -1,0 +1,1 @@
+"""Teachers: sources (hub, checkpoint, in-project training), profile, soft-label cache, similarity."""

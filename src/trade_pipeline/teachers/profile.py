@@ -1,0 +1,54 @@
+"""A teacher's costs and accuracy: the denominators of Eq. 2 and the rows of Table 4.
+
+The search scores a student by NP, FLOPS and latency *relative to the teacher*, so the
+teacher is profiled exactly like a candidate (``profiling.profile_model`` at batch 1 on the
+split's image size), and its accuracy is measured on the same mini-val the proxy task uses.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from trade_pipeline.data.loaders import make_loader
+from trade_pipeline.profiling import profile_model
+from trade_pipeline.teachers.config import ProfileParams
+from trade_pipeline.training.engine import evaluate
+
+ACCURACY_PARTS = ("mini_val", "test")
+PROFILE_METRICS = ("params", "macs", "latency_ms", "mini_val_top1", "mini_val_top5", "test_top1", "test_top5")
+
+
+def profile_teacher(
+    model: nn.Module,
+    split: Mapping[str, Any],
+    profile: ProfileParams,
+    device: str = "cpu",
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """``{params, macs, latency_ms, <part>_top1, <part>_top5, device}``; accuracies in percent.
+
+    Accuracies are measured on ``device``, latency on ``profile.device`` (where the student
+    will be deployed, which need not be where it is trained).
+    """
+    model.to(device)
+    accuracy = {}
+    for part in ACCURACY_PARTS:
+        top1, top5 = evaluate(model, make_loader(split, part, batch_size), device)
+        accuracy.update({f"{part}_top1": top1, f"{part}_top5": top5})
+    input_shape = (1, split["channels"], split["image_size"], split["image_size"])
+    costs = profile_model(model, input_shape, profile.device, profile.warmup, profile.repeats)
+    return {**costs, **accuracy, "device": profile.device}
+
+
+def profile_metrics(profiles: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """``{"<name>.<metric>": {"value", "step"}}``, MlflowMetricsHistoryDataset's format.
+
+    The catalog adds the prefix, so MLflow shows ``teacher.<name>.test_top1`` and so on.
+    """
+    return {
+        f"{name}.{metric}": {"value": float(profile[metric]), "step": 0}
+        for name, profile in profiles.items()
+        for metric in PROFILE_METRICS
+    }
