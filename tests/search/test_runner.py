@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from trade_pipeline.search import objective
+from trade_pipeline.search.plots import plot_trust_region_trace
 from trade_pipeline.search.runner import InfeasibleBudgetError, run_search
 from trade_pipeline.training.engine import TrainResult
 
@@ -46,7 +47,8 @@ def test_a_search_logs_every_trial_once_with_the_documented_columns(tiny_search,
             "strategy"} <= set(trials.columns)
     assert set(trials["status"]) == {"ok"} and len(calls) == 8
     assert trials["proxy_accuracy"].between(0, 100).all() and (trials["score"] > 0).all()
-    assert result.trace and {"evaluations", "length"} <= set(result.trace[0])
+    assert result.trace and {"evaluations", "region", "length", "restarted"} <= set(result.trace[0])
+    assert len(plot_trust_region_trace(result.trace).axes[0].lines) == 1  # one trust region
 
 
 def test_a_killed_search_resumes_without_training_any_candidate_twice(tiny_search, tmp_path, monkeypatch):

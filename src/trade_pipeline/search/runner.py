@@ -100,7 +100,7 @@ def run_search(
             optimizer.tell(points, np.array([_objective_value(rows[c.trial_id]) for c in candidates]))
             state["pending"] = []
             state["iteration"] += 1
-            state["trace"] += [{"evaluations": len(optimizer.values), **region} for region in optimizer.describe()]
+            state["trace"] += _trace_rows(optimizer.describe(), len(optimizer.values), state["trace"])
             _save(state_dir, state, optimizer)
             if len(rows) >= feasibility_check_at:
                 _require_feasible(rows)
@@ -155,6 +155,16 @@ def _require_feasible(rows: dict[int, dict[str, Any]]) -> None:
         f"none of the first {len(rows)} candidates met search.budget (e.g. {'; '.join(reasons)}). "
         "Loosen search.budget or narrow search.space towards smaller students."
     )
+
+
+def _trace_rows(regions: list[dict[str, Any]], evaluations: int, previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Trust-region lengths after a batch, flagging regions that restarted since the last one."""
+    restarts_before = {row["region"]: row["restarts"] for row in previous}
+    return [
+        {"evaluations": evaluations, "region": region["region_id"], "length": region["length"],
+         "restarts": region["restarts"], "restarted": region["restarts"] > restarts_before.get(region["region_id"], 0)}
+        for region in regions
+    ]
 
 
 def _best_summary(rows: dict[int, dict[str, Any]]) -> str:

@@ -1,38 +1,16 @@
 """A real KedroSession run of the ``data`` pipeline with tracking off, in a throwaway project copy."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
-
-PROJECT = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """pyproject + conf copied to a temp dir so runs write there, never into the checkout."""
-    shutil.copy(PROJECT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(PROJECT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
-    (tmp_path / "conf" / "local").mkdir()
-    (tmp_path / "src").mkdir()  # the package itself is imported from the installed checkout
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.chdir(tmp_path)
-    bootstrap_project(tmp_path)
-    return tmp_path
 
-
-def _run(project: Path, params: dict | None = None):
-    with KedroSession.create(project_path=project, env="test", runtime_params=params) as session:
-        return session.run(pipeline_names=["data"])
-
-
-def test_data_pipeline_writes_a_versioned_split_with_the_documented_structure(project):
-    _run(project)
-    _run(project)
+def test_data_pipeline_writes_a_versioned_split_with_the_documented_structure(project, run):
+    run(project, ["data"])
+    run(project, ["data"])
     versions = sorted((project / "data" / "05_model_input" / "split.npz").iterdir())
     assert len(versions) == 2
     from trade_pipeline.serialization import load_array_dict
@@ -54,6 +32,6 @@ def _tracked_runs(project: Path) -> int:
     return sum(len(client.search_runs([e.experiment_id])) for e in client.search_experiments())
 
 
-def test_bad_dataset_parameter_stops_the_run_with_the_key_named(project):
+def test_bad_dataset_parameter_stops_the_run_with_the_key_named(project, run):
     with pytest.raises(Exception, match=r"data\.dataset"):
-        _run(project, {"data": {"dataset": "imagenet21k"}})
+        run(project, ["data"], {"data": {"dataset": "imagenet21k"}})

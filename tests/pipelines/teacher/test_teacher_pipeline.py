@@ -2,37 +2,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from trade_pipeline.config import ConfigError
 from trade_pipeline.serialization import load_array_dict, load_model_artifact
 from trade_pipeline.teachers.profile import PROFILE_METRICS
-
-PROJECT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """pyproject + conf copied to a temp dir so runs write there, never into the checkout."""
-    shutil.copy(PROJECT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(PROJECT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
-    (tmp_path / "conf" / "local").mkdir()
-    (tmp_path / "src").mkdir()  # the package itself is imported from the installed checkout
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.chdir(tmp_path)
-    bootstrap_project(tmp_path)
-    return tmp_path
-
-
-def _run(project: Path, params: dict | None = None) -> None:
-    with KedroSession.create(project_path=project, env="test", runtime_params=params) as session:
-        session.run(pipeline_names=["data", "teacher"])
 
 
 def _latest(folder: Path) -> Path:
@@ -40,8 +17,8 @@ def _latest(folder: Path) -> Path:
     return version / folder.name
 
 
-def test_data_and_teacher_pipelines_write_the_four_documented_datasets(project):
-    _run(project)
+def test_data_and_teacher_pipelines_write_the_four_documented_datasets(project, run):
+    run(project, ["data", "teacher"])
     data = project / "data"
     split = load_array_dict(_latest(data / "05_model_input" / "split.npz"))
     names = ["tiny_cnn", "tiny_vit"]  # conf/test/parameters_teacher.yml, in configured order
@@ -73,7 +50,7 @@ def test_data_and_teacher_pipelines_write_the_four_documented_datasets(project):
     assert search_teacher.model_spec == saved["tiny_cnn"].model_spec
 
 
-def test_unknown_search_teacher_stops_the_run_before_any_teacher_is_built(project):
+def test_unknown_search_teacher_stops_the_run_before_any_teacher_is_built(project, run):
     with pytest.raises(ConfigError, match=r"teacher\.search_teacher"):
-        _run(project, {"teacher": {"search_teacher": "resnet152"}})
+        run(project, ["data", "teacher"], {"teacher": {"search_teacher": "resnet152"}})
     assert not (project / "data" / "06_models" / "teachers").exists()
