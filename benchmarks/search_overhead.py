@@ -7,7 +7,7 @@ the loop does besides evaluating candidates: GP fits, Thompson sampling, decodin
 log, checkpoints, one nested MLflow run per candidate.
 Prints `seconds_per_trial=<s>` and, last, `search_overhead_fraction=<x>` (target <= 0.05).
 
-    python benchmarks/search_overhead.py [--n-trials 30] [--strategy turbo]
+    python benchmarks/search_overhead.py [--n-trials 30] [--strategy turbo] [--seed 0]
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-trials", type=int, default=30)
     parser.add_argument("--strategy", default="turbo")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     bootstrap_project(ROOT)
@@ -38,14 +39,16 @@ def main() -> None:
         split, profile, logits = (catalog.load(name) for name in ("split", "teacher_profile", "teacher_logits"))
         params = dict(context.params["search"])
     with tempfile.TemporaryDirectory() as scratch:
-        params.update(n_trials=args.n_trials, strategy=args.strategy, state_dir=f"{scratch}/state", resume=False)
+        params.update(n_trials=args.n_trials, strategy=args.strategy, seed=args.seed, state_dir=f"{scratch}/state",
+                      resume=False)
         mlflow.set_tracking_uri(f"sqlite:///{scratch}/mlflow.db")
+        mlflow.set_experiment("search_overhead")
         with mlflow.start_run(run_name="search_overhead"):
             start = time.perf_counter()
             trials, _, summary = nodes.search_students(split, profile, logits, params)
             wall = time.perf_counter() - start
     evaluating = float(trials["seconds"].sum())
-    print(f"strategy={args.strategy} trials={len(trials)} statuses={summary['status_counts']}")
+    print(f"strategy={args.strategy} seed={args.seed} trials={len(trials)} statuses={summary['status_counts']}")
     print(f"best_score={trials['score'].min():.4g} best_proxy_accuracy={trials['proxy_accuracy'].max():.2f}")
     print(f"wall_seconds={wall:.1f} evaluating_seconds={evaluating:.1f}")
     print(f"seconds_per_trial={wall / len(trials):.2f}")

@@ -23,6 +23,19 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def check_device(device: str) -> str:
+    """A torch device string that exists on this machine (``cuda`` only where CUDA is)."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"'{device}' is not a torch device; use cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"'{device}' but CUDA is not available on this machine; use cpu")
+    return device
+
+
 def parse_params(model: type[Model], params: dict[str, Any] | None, prefix: str) -> Model:
     """Validates ``params`` (the mapping under ``prefix`` in parameters_*.yml) against ``model``."""
     try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from trade_pipeline.config import ConfigError
 from trade_pipeline.search.config import parse_search_params
@@ -28,6 +29,10 @@ def params_with(tiny_space):
         ({"budget": {"max_flops_ratio": 0.5}}, r"search\.budget\.max_flops_ratio"),
         ({"turbo": {"length_min": 2.0}}, r"search\.turbo"),
         ({"turbo": {"n_regions": 2}}, r"search\.turbo.*n_regions"),
+        ({"proxy": {"optimizer": "adamz"}}, r"search\.proxy.*unknown optimizer 'adamz'"),
+        ({"proxy": {"or_targets": ["conv3x3"]}}, r"search\.proxy"),
+        pytest.param({"device": "cuda"}, r"search\.device.*CUDA is not available",
+                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
     ],
 )
 def test_bad_search_parameters_are_named(params_with, overrides, message):

@@ -52,6 +52,15 @@ def test_dask_gives_the_same_results_as_local_in_order(dask_executor):
     assert dask_executor.map(noisy_square, items) == expected
 
 
+@pytest.mark.parametrize("name", ["local", "dask"])
+def test_each_result_reaches_on_result_once_as_it_arrives(name, dask_executor):
+    received = []
+    executor = dask_executor if name == "dask" else LocalExecutor()
+    results = executor.map(noisy_square, [3, 1, 2], on_result=received.append)
+    assert sorted(received, key=lambda row: row["item"]) == sorted(results, key=lambda row: row["item"])
+    assert [row["item"] for row in results] == [3, 1, 2]  # the return value keeps item order
+
+
 def test_devices_go_round_robin_over_workers_in_address_order():
     workers = ["tcp://b:2", "tcp://a:1", "tcp://c:3"]
     assert assign_devices(workers, ["cuda:0", "cuda:1"]) == {

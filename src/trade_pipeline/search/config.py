@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from trade_pipeline.config import ConfigError, StrictModel, parse_params
+from trade_pipeline.config import ConfigError, StrictModel, check_device, parse_params
 from trade_pipeline.optim import OPTIMIZERS, TurboConfig
 from trade_pipeline.search.executors import EXECUTORS
 from trade_pipeline.students.space import SearchSpace
+from trade_pipeline.training.engine import TrainConfig
 
 PAPER_ONLY_STRATEGIES = ("evolution", "lamcts", "rl")
 
@@ -38,6 +39,29 @@ class ProxyParams(StrictModel):
         """Warm-up epochs inside the run: a run shortened with ``--params=search.proxy.epochs=1``
         keeps at least one epoch at the full learning rate instead of failing."""
         return min(self.warmup_epochs, max(self.epochs - 1, 0))
+
+    @model_validator(mode="after")
+    def _engine_accepts_it(self) -> "ProxyParams":
+        self.train_config("cpu", seed=0)  # the engine's own checks (optimizer, OR targets) up front
+        return self
+
+    def train_config(self, device: str, seed: int) -> TrainConfig:
+        """The engine's config for one candidate's proxy run (quiet: the search has its own bar)."""
+        return TrainConfig(
+            epochs=self.epochs,
+            warmup_epochs=self.warmup,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            optimizer=self.optimizer,
+            kd_alpha=self.kd_alpha,
+            kd_tau=self.kd_tau,
+            or_lambda=self.or_lambda,
+            or_targets=tuple(self.or_targets),
+            device=device,
+            seed=seed,
+            progress=False,
+            eval_every=0,
+        )
 
 
 class ScoreParams(StrictModel):
@@ -95,6 +119,11 @@ class SearchParams(StrictModel):
     profile: ProfileParams = ProfileParams()
     top_k: int = Field(default=3, ge=1)
     space: dict[str, Any]
+
+    @field_validator("device")
+    @classmethod
+    def _device_exists(cls, device: str) -> str:
+        return check_device(device)
 
     @model_validator(mode="after")
     def _known_names(self) -> "SearchParams":

@@ -24,7 +24,7 @@ from trade_pipeline.profiling import profile_model
 from trade_pipeline.search.config import ProfileParams, ProxyParams
 from trade_pipeline.search.score import BudgetCheck, kd_guided_score, resource_ratio
 from trade_pipeline.students.space import SearchSpace
-from trade_pipeline.training.engine import TrainConfig, TrainResult, train_model
+from trade_pipeline.training.engine import TrainResult, train_model
 from trade_pipeline.training.soft_labels import SoftLabels
 
 logger = logging.getLogger(__name__)
@@ -71,21 +71,7 @@ class ObjectiveContext:
 def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, device: str) -> TrainResult:
     """The proxy task: KD from cached logits on the proxy subset of mini-train, scored on mini-val."""
     proxy = context.proxy
-    config = TrainConfig(
-        epochs=proxy.epochs,
-        warmup_epochs=proxy.warmup,
-        lr=proxy.lr,
-        weight_decay=proxy.weight_decay,
-        optimizer=proxy.optimizer,
-        kd_alpha=proxy.kd_alpha,
-        kd_tau=proxy.kd_tau,
-        or_lambda=proxy.or_lambda,
-        or_targets=tuple(proxy.or_targets),
-        device=device,
-        seed=seed,
-        progress=False,
-        eval_every=0,
-    )
+    config = proxy.train_config(device, seed)
     train_loader = make_loader(context.split, "proxy_train", proxy.batch_size, shuffle=True, seed=seed)
     eval_loader = make_loader(context.split, "mini_val", max(proxy.batch_size, 256))
     soft_labels = context.soft_labels if proxy.kd_alpha > 0 else None

@@ -9,26 +9,14 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, Union
 
-import torch
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from trade_pipeline.config import StrictModel
+from trade_pipeline.config import StrictModel, check_device
 from trade_pipeline.training.engine import TrainConfig
 
 TeacherSource = Literal["train", "timm", "checkpoint"]
 # Names become file names (teachers/<name>.safetensors) and metric keys (teacher.<name>.top1).
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def check_device(device: str) -> str:
-    """A torch device string that exists on this machine (``cuda`` only where CUDA is)."""
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"'{device}' is not a torch device; use cpu, cuda or cuda:N") from None
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"'{device}' but CUDA is not available on this machine; use cpu")
-    return device
 
 
 class TeacherTrainParams(StrictModel):
