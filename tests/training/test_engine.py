@@ -144,3 +144,17 @@ class _Constant(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.logits
+
+
+def test_bn_recalibration_replaces_stale_running_stats_by_the_batch_average() -> None:
+    """With recalibration the final BatchNorm statistics are the mean of the training batches'
+    statistics, whatever the training did to them; the momentum is restored afterwards."""
+    torch.manual_seed(0)
+    inputs = torch.randn(64, 1, 2, 2) * 3.0 + 5.0
+    batches = DataLoader(TensorDataset(inputs, torch.zeros(64, dtype=torch.long), torch.arange(64)), batch_size=16)
+    model = nn.Sequential(nn.BatchNorm2d(1), nn.Flatten(), nn.Linear(4, 2))
+    train_model(model, batches, batches, _config(epochs=1, kd_alpha=0.0, bn_recalibration_batches=3))
+    norm = model[0]
+    expected_mean = torch.stack([inputs[i * 16:(i + 1) * 16].mean() for i in range(3)]).mean()
+    torch.testing.assert_close(norm.running_mean, expected_mean.view(1))
+    assert norm.momentum == 0.1 and norm.num_batches_tracked.item() == 3

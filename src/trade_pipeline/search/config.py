@@ -33,6 +33,7 @@ class ProxyParams(StrictModel):
     kd_tau: float = Field(default=1.0, gt=0)
     or_lambda: float = Field(default=1e-4, ge=0)
     or_targets: list[str] = ["conv1x1", "ffn"]
+    bn_recalibration_batches: int = Field(default=10, ge=0)
 
     @property
     def warmup(self) -> float:
@@ -57,6 +58,7 @@ class ProxyParams(StrictModel):
             kd_tau=self.kd_tau,
             or_lambda=self.or_lambda,
             or_targets=tuple(self.or_targets),
+            bn_recalibration_batches=self.bn_recalibration_batches,
             device=device,
             seed=seed,
             progress=False,

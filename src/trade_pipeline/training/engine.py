@@ -50,6 +50,12 @@ class TrainConfig:
 
     ``weight_decay=0.05`` is timm/DeiT's usual decoupled AdamW decay; the paper's transfer
     recipe overrides it with 0.
+
+    ``bn_recalibration_batches`` > 0 re-estimates BatchNorm running statistics as the plain
+    average over that many training batches before the final evaluation. In a few-epoch
+    proxy run the running averages lag the fast-moving weights, and eval-mode accuracy can
+    collapse to chance (measured on the embedded default after one epoch: 10% without,
+    76% with); NAS proxies commonly recalibrate for that reason.
     """
 
     epochs: int | None = None
@@ -75,6 +81,7 @@ class TrainConfig:
     progress: bool = True
     log_every: int = 10
     eval_every: int = 1
+    bn_recalibration_batches: int = 0
 
     def __post_init__(self) -> None:
         if (self.epochs is None) == (self.steps is None):
@@ -96,6 +103,8 @@ class TrainConfig:
             raise ValueError("lr must be positive; or_lambda and weight_decay non-negative")
         if self.grad_clip is not None and self.grad_clip <= 0.0:
             raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
+        if self.bn_recalibration_batches < 0:
+            raise ValueError("bn_recalibration_batches must not be negative")
         if self.log_every < 1 or self.eval_every < 0:
             raise ValueError("log_every must be >= 1 and eval_every >= 0 (0 = final only)")
         if self.sched not in SCHEDULES:
@@ -270,6 +279,21 @@ class Trainer:
         self.scheduler.step_update(num_updates=self.num_updates)
         return loss.detach()
 
+    def recalibrate_batchnorm(self, batches: Iterable) -> None:
+        """Replace BatchNorm running statistics by their plain average over ``batches``."""
+        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                 and m.track_running_stats]
+        momenta = [norm.momentum for norm in norms]
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # cumulative average instead of an exponential one
+        self.model.train()
+        with torch.no_grad(), torch.autocast(self.device.type, enabled=self.use_amp):
+            for images, _, _ in batches:
+                self.model(images.to(self.device, non_blocking=True, memory_format=self.memory_format))
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+
     def train_epoch(self, batches: Iterable, n_steps: int, bar: tqdm) -> float:
         """Mean loss over ``n_steps`` updates; stops early and returns it once non-finite.
 
@@ -318,6 +342,8 @@ def _run_epochs(
                     f"by update {trainer.num_updates}"
                 )
             top1 = top5 = None
+            if epoch == n_epochs and config.bn_recalibration_batches:
+                trainer.recalibrate_batchnorm(islice(train_loader, config.bn_recalibration_batches))
             if epoch == n_epochs or (config.eval_every and epoch % config.eval_every == 0):
                 top1, top5 = evaluate(
                     trainer.model, eval_loader, trainer.device, trainer.use_amp
