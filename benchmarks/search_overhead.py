@@ -49,7 +49,10 @@ def main() -> None:
             wall = time.perf_counter() - start
     evaluating = float(trials["seconds"].sum())
     print(f"strategy={args.strategy} seed={args.seed} trials={len(trials)} statuses={summary['status_counts']}")
-    print(f"best_score={trials['score'].min():.4g} best_proxy_accuracy={trials['proxy_accuracy'].max():.2f}")
+    scores = trials["score"].dropna().sort_values()
+    meeting = int((trials["proxy_accuracy"] >= summary["acc_target"]).sum())
+    print(f"best_score={scores.iloc[0]:.4g} top3_mean_score={scores.iloc[:3].mean():.4g} "
+          f"meeting_target={meeting}/{len(trials)} best_proxy_accuracy={trials['proxy_accuracy'].max():.2f}")
     print(f"wall_seconds={wall:.1f} evaluating_seconds={evaluating:.1f}")
     print(f"seconds_per_trial={wall / len(trials):.2f}")
     print(f"search_overhead_fraction={(wall - evaluating) / wall:.4f}")
