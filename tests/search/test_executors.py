@@ -1,7 +1,7 @@
 import socket
 import sys
+from pathlib import Path
 
-import cloudpickle
 import numpy as np
 import pytest
 
@@ -14,8 +14,7 @@ from trade_pipeline.search.executors import (
     create_executor,
 )
 
-# Dask workers are fresh processes that cannot import this test module: ship its functions.
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def noisy_square(item, device):
@@ -34,8 +33,15 @@ def fail_on_three(item, device):
 
 @pytest.fixture(scope="module")
 def dask_executor():
-    with DaskExecutor(devices=["dev0", "dev1"]) as executor:
-        yield executor
+    """Workers are spawned processes that start from this process's ``sys.path``: put the
+    project root on it so they can import this module (``python -m pytest`` adds the working
+    directory, the ``pytest`` script does not, and a task that cannot be unpickled never ends)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        with DaskExecutor(devices=["dev0", "dev1"]) as executor:
+            yield executor
+    finally:
+        sys.path.remove(str(ROOT))
 
 
 def test_local_executor_loops_in_order_on_its_device():
