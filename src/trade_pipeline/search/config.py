@@ -6,7 +6,7 @@ builds both, so a typo anywhere under ``search`` stops the run before the first 
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Union
 
 from pydantic import Field, field_validator, model_validator
 
