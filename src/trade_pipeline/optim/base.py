@@ -11,10 +11,13 @@ from __future__ import annotations
 import abc
 import logging
 import math
-from collections.abc import Callable, Hashable
-from typing import ClassVar
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import numpy as np
+
+from trade_pipeline.config import StrictModel
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,43 @@ def _exact_key(point: np.ndarray) -> Hashable:
     return tuple(point.tolist())
 
 
+@dataclass(frozen=True)
+class Dimension:
+    """What one coordinate of the cube encodes.
+
+    ``continuous``: any value in [0, 1]. ``ordinal`` / ``categorical``: ``levels`` choices,
+    level ``k`` owning the bin ``[k/levels, (k+1)/levels)`` (the last bin includes 1), so every
+    point decodes to a choice; ordinal levels are ordered (kernel 3 < 5), categorical ones are
+    not (MBConv vs Fused-MBConv).
+    """
+
+    kind: Literal["continuous", "ordinal", "categorical"] = "continuous"
+    levels: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("continuous", "ordinal", "categorical"):
+            raise ValueError(f"dimension kind must be continuous, ordinal or categorical, got {self.kind!r}")
+        if (self.kind == "continuous") != (self.levels is None) or (self.levels is not None and self.levels < 2):
+            raise ValueError(f"a {self.kind} dimension needs levels {'None' if self.kind == 'continuous' else '>= 2'}, "
+                             f"got {self.levels!r}")
+
+    @property
+    def discrete(self) -> bool:
+        return self.levels is not None
+
+    def level(self, values: np.ndarray) -> np.ndarray:
+        """The level (int) each coordinate value falls in; only for discrete dimensions."""
+        return np.minimum((np.clip(values, 0.0, 1.0) * self.levels).astype(int), self.levels - 1)
+
+    def centre(self, levels: np.ndarray) -> np.ndarray:
+        """The coordinate value at the middle of each level's bin."""
+        return (np.asarray(levels, dtype=np.float64) + 0.5) / self.levels
+
+
+def continuous_dimensions(dim: int) -> tuple[Dimension, ...]:
+    return tuple(Dimension() for _ in range(dim))
+
+
 class AskTellOptimizer(abc.ABC):
     """Minimises a black box on [0, 1]^d through ``ask`` / ``tell``.
 
@@ -48,9 +88,13 @@ class AskTellOptimizer(abc.ABC):
             pending is never proposed again. Defaults to the exact point.
         max_evaluations: total budget; ``ask`` never proposes beyond it (told + pending).
         dedup_tries: how many draws per requested point before the space counts as exhausted.
+        dimensions: the kind of each coordinate (default: all continuous); strategies that
+            work in choice space (evolution, RL) and the type-aware TuRBO read it.
     """
 
     strategy: ClassVar[str]
+    config_class: ClassVar[type[StrictModel] | None] = None
+    """The strategy's settings (``search.<strategy>``), or None when it has none."""
 
     def __init__(
         self,
@@ -60,12 +104,17 @@ class AskTellOptimizer(abc.ABC):
         canonicalize: Canonicalize | None = None,
         max_evaluations: int | None = None,
         dedup_tries: int = 100,
+        dimensions: Sequence[Dimension] | None = None,
     ) -> None:
         if dim < 1:
             raise ValueError(f"dim must be >= 1, got {dim}.")
         if max_evaluations is not None and max_evaluations < 1:
             raise ValueError(f"max_evaluations must be >= 1 or None, got {max_evaluations}.")
+        dimensions = tuple(dimensions) if dimensions is not None else continuous_dimensions(dim)
+        if len(dimensions) != dim:
+            raise ValueError(f"got {len(dimensions)} dimension descriptions for dim={dim}.")
         self.dim = dim
+        self.dimensions = dimensions
         self.seed = seed
         self.canonicalize = canonicalize or _exact_key
         self.max_evaluations = max_evaluations

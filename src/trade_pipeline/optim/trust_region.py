@@ -13,75 +13,48 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from pydantic import Field, model_validator
 from scipy.stats import qmc
 from torch.quasirandom import SobolEngine
 
+from trade_pipeline.config import StrictModel
 from trade_pipeline.optim.base import from_json_float, to_json_float
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TurboConfig:
-    """TuRBO hyperparameters; ``None`` means "derive from the dimension" (resolvers below)."""
+class TurboConfig(StrictModel):
+    """TuRBO hyperparameters (``search.turbo``); ``None`` means "derive from the dimension"."""
 
-    n_trust_regions: int = 1
-    n_init: int | None = None
-    length_init: float = 0.8
-    length_min: float = 0.05
-    length_max: float = 1.6
-    success_tolerance: int = 2
-    failure_tolerance: int = 2
-    success_threshold: float = 1e-3
-    n_candidates: int | None = None
-    perturbation_probability: float | None = None
+    n_trust_regions: int = Field(default=1, ge=1)
+    n_init: int | None = Field(default=None, ge=1)
+    length_init: float = Field(default=0.8, gt=0)
+    length_min: float = Field(default=0.05, gt=0)
+    length_max: float = Field(default=1.6, gt=0)
+    success_tolerance: int = Field(default=2, ge=1)
+    failure_tolerance: int = Field(default=2, ge=1)
+    success_threshold: float = Field(default=1e-3, ge=0)
+    n_candidates: int | None = Field(default=None, ge=1)
+    perturbation_probability: float | None = Field(default=None, gt=0, le=1)
     lengthscale_bounds: tuple[float, float] = (0.005, 4.0)
     outputscale_bounds: tuple[float, float] = (0.05, 20.0)
     noise_bounds: tuple[float, float] = (1e-8, 1e-3)
 
-    def __post_init__(self) -> None:
-        for name in ("n_trust_regions", "success_tolerance", "failure_tolerance"):
-            _require(getattr(self, name) >= 1, name, "must be >= 1")
-        _require(self.n_init is None or self.n_init >= 1, "n_init", "must be >= 1 or null")
-        _require(
-            0 < self.length_min <= self.length_init <= self.length_max,
-            "length_min/length_init/length_max",
-            "need 0 < length_min <= length_init <= length_max",
-        )
-        _require(self.success_threshold >= 0, "success_threshold", "must be >= 0")
-        _require(
-            self.n_candidates is None or self.n_candidates >= 1,
-            "n_candidates",
-            "must be >= 1 or null",
-        )
-        _require(
-            self.perturbation_probability is None or 0 < self.perturbation_probability <= 1,
-            "perturbation_probability",
-            "must be in (0, 1] or null",
-        )
+    @model_validator(mode="after")
+    def _consistent(self) -> TurboConfig:
+        if not self.length_min <= self.length_init <= self.length_max:
+            raise ValueError("need length_min <= length_init <= length_max, got "
+                             f"{self.length_min}, {self.length_init}, {self.length_max}")
         for name in ("lengthscale_bounds", "outputscale_bounds", "noise_bounds"):
             low, high = getattr(self, name)
-            _require(0 < low < high, name, "must be [low, high] with 0 < low < high")
+            if not 0 < low < high:
+                raise ValueError(f"{name} must be [low, high] with 0 < low < high, got [{low}, {high}]")
+        return self
 
     @classmethod
-    def from_dict(cls, options: dict) -> TurboConfig:
-        """Build from JSON/YAML (lists become tuples); unknown keys raise, naming allowed ones."""
-        allowed = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - allowed)
-        if unknown:
-            raise ValueError(
-                f"Unknown TuRBO option(s) {unknown}; allowed options are {sorted(allowed)}."
-            )
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()})
-
-    def to_dict(self) -> dict:
-        options = dataclasses.asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
-
-
-def _require(condition: bool, name: str, rule: str) -> None:
-    if not condition:
-        raise ValueError(f"TuRBO option {name} {rule}.")
+    def with_options(cls, config: TurboConfig | None, options: dict) -> TurboConfig:
+        """``config`` (default: the defaults) with keyword ``options`` replacing fields, validated."""
+        return cls.model_validate({**(config or cls()).model_dump(), **options})
 
 
 def n_candidates(config: TurboConfig, dim: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 
 import gpytorch
 import numpy as np
@@ -23,7 +24,7 @@ from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from trade_pipeline.optim.base import AskTellOptimizer, Canonicalize, to_json_float
+from trade_pipeline.optim.base import AskTellOptimizer, Canonicalize, Dimension, to_json_float
 from trade_pipeline.optim.trust_region import (
     TrustRegion,
     TurboConfig,
@@ -94,6 +95,7 @@ class Turbo(AskTellOptimizer):
     """
 
     strategy = "turbo"
+    config_class = TurboConfig
 
     def __init__(
         self,
@@ -103,6 +105,7 @@ class Turbo(AskTellOptimizer):
         canonicalize: Canonicalize | None = None,
         max_evaluations: int | None = None,
         dedup_tries: int = 100,
+        dimensions: Sequence[Dimension] | None = None,
         config: TurboConfig | None = None,
         **options,
     ) -> None:
@@ -112,8 +115,9 @@ class Turbo(AskTellOptimizer):
             canonicalize=canonicalize,
             max_evaluations=max_evaluations,
             dedup_tries=dedup_tries,
+            dimensions=dimensions,
         )
-        self.config = TurboConfig.from_dict({**(config or TurboConfig()).to_dict(), **options})
+        self.config = TurboConfig.with_options(config, options)
         self.n_init = initial_design_size(self.config, dim, max_evaluations)
         self._regions = [
             start_trust_region(region_id, self._new_design(), self.config)
@@ -249,13 +253,13 @@ class Turbo(AskTellOptimizer):
 
     def _strategy_state(self) -> dict:
         return {
-            "config": self.config.to_dict(),
+            "config": self.config.model_dump(mode="json"),
             "n_init": self.n_init,
             "regions": [region.to_dict() for region in self._regions],
         }
 
     def _load_strategy_state(self, state: dict) -> None:
-        saved = TurboConfig.from_dict(state["config"])
+        saved = TurboConfig.model_validate(state["config"])
         if saved != self.config:
             logger.warning(
                 "Resuming TuRBO with the saved hyperparameters %s, not %s.", saved, self.config
