@@ -24,7 +24,8 @@ import yaml
 
 from trade_pipeline.students.builder import build_student
 from trade_pipeline.students.space import SearchSpace
-from trade_pipeline.training.engine import TrainConfig, Trainer
+from trade_pipeline.training.engine import Trainer
+from trade_pipeline.training.recipe import TrainingRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,16 +48,16 @@ def make_trainers(student: torch.nn.Module) -> dict[str, Trainer]:
         np.arange(CACHE_SIZE), rng.standard_normal((CACHE_SIZE, CLASSES)).astype(np.float16)
     )
     teacher = timm.create_model("resnet18", in_chans=CHANNELS, num_classes=CLASSES)
-    hard = TrainConfig(steps=10_000, kd_alpha=0.0, progress=False)
-    distil = TrainConfig(steps=10_000, kd_alpha=0.7, progress=False)
+    hard = TrainingRecipe(epochs=None, steps=10_000, kd_alpha=0.0)
+    distil = TrainingRecipe(epochs=None, steps=10_000, kd_alpha=0.7)
     setups = {
         "hl": (hard, None, None),
         "kd_cached": (distil, soft_labels, None),
         "kd_online": (distil, None, teacher),
     }
     return {
-        mode: Trainer(copy.deepcopy(student), config, 10_000, 0, cache, online)
-        for mode, (config, cache, online) in setups.items()
+        mode: Trainer(copy.deepcopy(student), recipe, 10_000, 0, "cpu", cache, online)
+        for mode, (recipe, cache, online) in setups.items()
     }
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import yaml
 
-from trade_pipeline.profiling import profile_model
+from trade_pipeline.profiling import ProfileSettings, profile_model
 from trade_pipeline.students.builder import build_student
 from trade_pipeline.students.space import SearchSpace
 
@@ -40,11 +40,12 @@ def main() -> None:
     space = SearchSpace.from_config(config["search"]["space"]).at_resolution(IMG_SIZE)
     rng = np.random.default_rng(0)
     input_shape = (1, CHANNELS, IMG_SIZE, IMG_SIZE)
+    settings = ProfileSettings(warmup=args.warmup, repeats=args.repeats)
 
     def profile_one() -> float:
         model = build_student(space.sample(rng), CHANNELS, CLASSES, IMG_SIZE)
         start = time.perf_counter()
-        profile_model(model, input_shape, "cpu", args.warmup, args.repeats)
+        profile_model(model, input_shape, settings)
         return time.perf_counter() - start
 
     first = profile_one()

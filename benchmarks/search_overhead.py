@@ -20,7 +20,8 @@ import mlflow
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from trade_pipeline.pipelines.search import nodes
+from trade_pipeline.search.config import SearchParams
+from trade_pipeline.search.session import run_trade_search
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,15 +38,16 @@ def main() -> None:
         context = session.load_context()
         catalog = context.catalog
         split, profile, logits = (catalog.load(name) for name in ("split", "teacher_profile", "teacher_logits"))
-        params = dict(context.params["search"])
+        search: SearchParams = context.params["search"]
     with tempfile.TemporaryDirectory() as scratch:
-        params.update(n_trials=args.n_trials, strategy=args.strategy, seed=args.seed, state_dir=f"{scratch}/state",
-                      resume=False)
+        params = search.model_copy(update=dict(n_trials=args.n_trials, strategy=args.strategy, seed=args.seed,
+                                               state_dir=f"{scratch}/state", resume=False))
         mlflow.set_tracking_uri(f"sqlite:///{scratch}/mlflow.db")
         mlflow.set_experiment("search_overhead")
         with mlflow.start_run(run_name="search_overhead"):
             start = time.perf_counter()
-            trials, _, summary = nodes.search_students(split, profile, logits, params)
+            outcome = run_trade_search(split, profile, logits, params)
+            trials, summary = outcome.trials, outcome.summary
             wall = time.perf_counter() - start
     evaluating = float(trials["seconds"].sum())
     print(f"strategy={args.strategy} seed={args.seed} trials={len(trials)} statuses={summary['status_counts']}")

@@ -47,9 +47,9 @@ def test_timm_vit_is_sized_for_small_images_through_img_size_and_kwargs():
 
 
 def test_an_unknown_timm_name_suggests_close_matches():
-    with pytest.raises(ValueError, match=r"unknown model 'resnet_18'; close matches: .*resnet18"):
+    with pytest.raises(ValueError, match=r"timm has no model 'resnet_18'; close matches: .*resnet18"):
         timm_model_spec("resnet_18", in_chans=3, num_classes=10, img_size=32)
-    with pytest.raises(ValueError, match="unknown model 'vit_tiny_patch16'"):
+    with pytest.raises(ValueError, match="timm has no model 'vit_tiny_patch16'"):
         build_model({"family": "timm", "name": "vit_tiny_patch16", "in_chans": 3, "num_classes": 10,
                      "img_size": 32, "kwargs": {}})
 

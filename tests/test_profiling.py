@@ -7,7 +7,7 @@ import torch
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from trade_pipeline.profiling import count_macs, count_params, measure_latency, profile_model
+from trade_pipeline.profiling import ProfileSettings, count_macs, count_params, measure_latency, profile_model
 
 
 class _SmallConvNet(nn.Module):
@@ -70,7 +70,7 @@ def test_latency_is_positive_and_runs_warmup_plus_repeats() -> None:
 
 def test_profile_model_reports_per_image_costs() -> None:
     model = _SmallConvNet()
-    profile = profile_model(model, (4, 1, 8, 8), warmup=0, repeats=1)
+    profile = profile_model(model, (4, 1, 8, 8), ProfileSettings(warmup=0, repeats=1))
     assert profile["params"] == count_params(model)
     assert profile["macs"] == count_macs(model, (1, 1, 8, 8))
     assert profile["latency_ms"] > 0

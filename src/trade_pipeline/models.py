@@ -53,7 +53,7 @@ def timm_model_spec(name: str, in_chans: int, num_classes: int, img_size: int, *
             f"timm kwargs: {reserved[0]!r} is set by the model spec itself; pass it as an argument, "
             "not in kwargs (weights are always loaded separately, so pretrained is not allowed)"
         )
-    _check_timm_name(name)
+    check_timm_name(name)
     return {
         "family": "timm",
         "name": name,
@@ -104,11 +104,13 @@ def _create_timm_model(spec: Mapping[str, Any], pretrained: bool) -> nn.Module:
     )
 
 
-def _check_timm_name(name: str) -> None:
+def check_timm_name(name: str) -> str:
+    """``name`` if timm knows the architecture, else a ValueError suggesting close names."""
     if not isinstance(name, str) or not timm.is_model(name):
         close = difflib.get_close_matches(str(name), timm.list_models(), n=5, cutoff=0.6)
         hint = f"close matches: {', '.join(close)}" if close else "see timm.list_models()"
-        raise ValueError(f"timm model name: unknown model {name!r}; {hint}")
+        raise ValueError(f"timm has no model {name!r}; {hint}")
+    return name
 
 
 def _check_keys(model_spec: Mapping[str, Any], keys: tuple[str, ...]) -> None:

@@ -22,10 +22,35 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from pydantic import Field, field_validator
 from timm.layers import Attention, AttentionRope
 from torch import nn
 
+from trade_pipeline.config import StrictModel, check_device
+
 InputShape = tuple[int, int, int, int]
+
+
+class ProfileSettings(StrictModel):
+    """How latency is measured: the median of ``repeats`` batch-1 forwards after ``warmup``.
+
+    Eq. 2 divides a student's latency by the teacher's, so the teacher and the candidates
+    must be measured alike. ``device`` is where the student will be deployed; ``None`` means
+    the device the stage runs on (a search worker's own GPU, the teacher's device).
+    """
+
+    device: str | None = None
+    warmup: int = Field(default=3, ge=0)
+    repeats: int = Field(default=10, ge=1)
+
+    @field_validator("device")
+    @classmethod
+    def _device_exists(cls, device: str | None) -> str | None:
+        return device if device is None else check_device(device)
+
+    def on(self, default_device: str) -> str:
+        """The device to profile on when the stage itself runs on ``default_device``."""
+        return self.device or default_device
 
 # timm's Transformer attention modules; they may call F.scaled_dot_product_attention,
 # so the matmuls are counted from the module's input shape instead of hooked directly.
@@ -160,18 +185,18 @@ def measure_latency(
 def profile_model(
     model: nn.Module,
     input_shape: InputShape = (1, 3, 224, 224),
+    settings: ProfileSettings | None = None,
     device: str | torch.device = "cpu",
-    warmup: int = 3,
-    repeats: int = 10,
 ) -> dict[str, float | int]:
     """Parameters, MACs and batch-1 latency of ``model``: ``{params, macs, latency_ms}``.
 
     Latency is measured at batch 1 whatever the batch of ``input_shape`` (the paper's
-    deployment setting); MACs are reported per image.
+    deployment setting) on ``settings.device`` or else ``device``; MACs are reported per image.
     """
     _check_input_shape(input_shape)
+    settings = settings or ProfileSettings()
     single_image = (1, *input_shape[1:])
-    latency_ms = measure_latency(model, single_image, device, warmup, repeats)
+    latency_ms = measure_latency(model, single_image, settings.on(str(device)), settings.warmup, settings.repeats)
     return {
         "params": count_params(model),
         "macs": count_macs(model, single_image),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,13 +18,32 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from trade_pipeline.errors import InputError
+
 META_KEY = "__meta__"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-class UnsafeFileError(ValueError):
+class UnsafeFileError(InputError):
     """A model or checkpoint file that could only be read by unpickling arbitrary code."""
+
+
+class CorruptFileError(InputError):
+    """A file that exists but cannot be read: truncated, overwritten, or not the format it claims."""
+
+
+@contextlib.contextmanager
+def reading(path: str | os.PathLike, remedy: str) -> Iterator[None]:
+    """Turns any failure to parse ``path`` into a CorruptFileError naming the file and ``remedy``."""
+    try:
+        yield
+    except (InputError, FileNotFoundError):
+        raise
+    except Exception as error:  # numpy, zipfile, safetensors and torch raise many types for broken files
+        raise CorruptFileError(
+            f"'{path}' is truncated or corrupt ({type(error).__name__}: {str(error)[:200]}); {remedy}"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -62,7 +82,7 @@ def save_array_dict(path: str | os.PathLike, data: dict[str, Any]) -> None:
 
 
 def load_array_dict(path: str | os.PathLike) -> dict[str, Any]:
-    with np.load(path, allow_pickle=False) as archive:
+    with reading(path, "rerun the pipeline that writes it"), np.load(path, allow_pickle=False) as archive:
         meta = json.loads(str(archive[META_KEY]))
         arrays = {name: archive[name] for name in archive.files if name != META_KEY}
     return _join_arrays(meta, arrays)
@@ -112,13 +132,15 @@ def load_model_artifact(path: str | os.PathLike, device: str = "cpu") -> Any:
     from trade_pipeline.models import ModelArtifact, build_model
 
     _require_safetensors(path)
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
-    if "model_spec" not in metadata:
-        raise ValueError(f"'{path}' is a safetensors file without a model spec; it was not written by trade_pipeline")
-    model_spec = json.loads(metadata["model_spec"])
-    model = build_model(model_spec)
-    load_model(model, str(path), strict=True, device=device)
+    with reading(path, "rerun the pipeline that writes it"):
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        if "model_spec" not in metadata:
+            raise CorruptFileError(f"'{path}' is a safetensors file without a model spec; it was not written "
+                                   "by trade_pipeline")
+        model_spec = json.loads(metadata["model_spec"])
+        model = build_model(model_spec)
+        load_model(model, str(path), strict=True, device=device)
     return ModelArtifact(model_spec=model_spec, model=model)
 
 
@@ -127,17 +149,22 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"checkpoint '{file}' does not exist")
+    remedy = "save it again, or point at another checkpoint"
     if _is_safetensors(file):
         from safetensors.torch import load_file
 
-        return load_file(str(file))
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises UnpicklingError / RuntimeError variants
-        raise UnsafeFileError(
-            f"'{file}' cannot be loaded without unpickling code ({type(error).__name__}); it is refused. "
-            "Save a plain state_dict (torch.save(model.state_dict(), ...)) or a safetensors file instead."
-        ) from None
+        with reading(file, remedy):
+            return load_file(str(file))
+    if file.suffix == ".safetensors":  # named so, but a pickle inside
+        _require_safetensors(file)
+    with reading(file, remedy):
+        try:
+            state = torch.load(file, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:  # the weights-only unpickler met code, not a broken archive
+            raise UnsafeFileError(
+                f"'{file}' cannot be loaded without unpickling code; it is refused. Save a plain state_dict "
+                "(torch.save(model.state_dict(), ...)) or a safetensors file instead."
+            ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

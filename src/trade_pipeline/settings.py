@@ -1,4 +1,4 @@
-"""Project settings: configuration environments and the ``oc.env`` resolver.
+"""Project settings: hooks, configuration environments and the ``oc.env`` resolver.
 
 ``oc.env`` is registered for all config files (Kedro allows it only in credentials by
 default) so that ``mlflow.yml`` can honour ``MLFLOW_TRACKING_URI``. Parameters and mlflow.yml
@@ -6,6 +6,10 @@ merge *softly*: an environment (``paper``, ``test``, ``local``) overrides single
 ``search.n_trials`` without repeating the rest of ``search``.
 """
 from omegaconf.resolvers import oc
+
+from trade_pipeline.hooks import ProjectHooks
+
+HOOKS = (ProjectHooks(),)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from trade_pipeline.config import parse_params
 from trade_pipeline.data.config import DataParams
 from trade_pipeline.data.loaders import make_loader
 from trade_pipeline.data.sources import load_source
@@ -12,7 +11,7 @@ from trade_pipeline.data.split import make_split
 
 
 def _embedded_split(**values):
-    params = parse_params(DataParams, values, "data")
+    params = DataParams.model_validate(values)
     return make_split(params, load_source(params)), load_source(params)
 
 
@@ -24,7 +23,14 @@ def test_in_memory_batches_carry_labels_matching_their_source_indices():
         assert images.shape[1:] == (1, 28, 28) and images.dtype == torch.float32
         np.testing.assert_array_equal(labels.numpy(), source.labels["all"][indices.numpy()])
         seen.extend(indices.tolist())
-    assert len(loader) == 8 and sorted(seen) == split["mini_val"].tolist()
+    assert len(loader) == 8 and sorted(seen) == split.mini_val.tolist()
+
+
+def test_a_loader_over_explicit_indices_yields_exactly_those():
+    split, _ = _embedded_split()
+    subset = split.mini_train[::7]
+    seen = torch.cat([batch[2] for batch in make_loader(split, "mini_train", 64, shuffle=True, indices=subset)])
+    assert sorted(seen.tolist()) == subset.tolist()
 
 
 def test_normalisation_uses_the_split_statistics():
@@ -43,8 +49,8 @@ def test_shuffling_is_deterministic_for_a_seed_and_resized_on_request():
 
 
 def test_image_folder_loader_goes_through_timm_transforms(image_folder):
-    params = parse_params(DataParams, {"dataset": "imagefolder", "root": str(image_folder), "n_test": None,
-                                       "n_mini_val": 6, "image_size": 32}, "data")
+    params = DataParams.model_validate({"dataset": "imagefolder", "root": str(image_folder), "n_test": None,
+                                        "n_mini_val": 6, "image_size": 32})
     split = make_split(params, load_source(params))
     images, labels, indices = next(iter(make_loader(split, "test", batch_size=6)))
     assert images.shape == (6, 3, 32, 32)

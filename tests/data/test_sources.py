@@ -6,14 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trade_pipeline.config import parse_params
 from trade_pipeline.data.config import DataParams
 from trade_pipeline.data.sources import DataError, load_source
 from trade_pipeline.data.split import make_split
 
 
 def _params(**values) -> DataParams:
-    return parse_params(DataParams, values, "data")
+    return DataParams.model_validate(values)
 
 
 def test_cifar_split_uses_the_test_pool_for_test_and_carves_mini_val_from_train(cifar_root):
@@ -21,10 +20,9 @@ def test_cifar_split_uses_the_test_pool_for_test_and_carves_mini_val_from_train(
     source = load_source(params)
     split = make_split(params, source)
     assert (source.channels, source.native_size, len(source.classes)) == (3, 32, 10)
-    assert len(split["test"]) == 20 and len(split["mini_val"]) == 20 and len(split["mini_train"]) == 40
-    assert split["source"]["pools"] == {"test": "test", "mini_val": "train", "mini_train": "train",
-                                        "proxy_train": "train"}
-    assert np.bincount(source.labels["train"][split["mini_val"]], minlength=10).tolist() == [2] * 10
+    assert len(split.test) == 20 and len(split.mini_val) == 20 and len(split.mini_train) == 40
+    assert (split.pool("test"), split.pool("mini_val"), split.pool("mini_train")) == ("test", "train", "train")
+    assert np.bincount(split.labels("mini_val"), minlength=10).tolist() == [2] * 10
 
 
 def test_cifar_without_files_says_how_to_fix_it(tmp_path):
@@ -37,8 +35,8 @@ def test_image_folder_uses_val_as_test_and_train_for_mini_val(image_folder):
     source = load_source(params)
     split = make_split(params, source)
     assert source.classes == ("n0000", "n0001", "n0002")
-    assert len(split["test"]) == 6 and len(split["mini_val"]) == 6 and len(split["mini_train"]) == 18
-    assert split["image_size"] == 224 and split["channels"] == 3
+    assert len(split.test) == 6 and len(split.mini_val) == 6 and len(split.mini_train) == 18
+    assert split.image_size == 224 and split.channels == 3
 
 
 @pytest.mark.parametrize("missing", ["train", "val"])

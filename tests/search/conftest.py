@@ -6,13 +6,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from trade_pipeline.config import parse_params
 from trade_pipeline.data.config import DataParams
 from trade_pipeline.data.sources import load_source
 from trade_pipeline.data.split import make_split
-from trade_pipeline.search.config import parse_search_params
+from trade_pipeline.search.checkpoint import search_fingerprint
+from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.objective import ObjectiveContext
-from trade_pipeline.search.score import BudgetCheck
+from trade_pipeline.search.session import objective_context
 
 TINY_SPACE = {
     "min_feature_size": 4,
@@ -31,7 +31,7 @@ def tiny_search_params(state_dir: str = "", **overrides: Any) -> dict[str, Any]:
     params = {
         "strategy": "turbo", "n_trials": 8, "batch_size": 2, "seed": 0, "state_dir": state_dir,
         "turbo": {"n_init": 4, "n_candidates": 200},
-        "proxy": {"epochs": 1, "warmup_epochs": 0, "batch_size": 64},
+        "proxy": {"epochs": 1, "warmup_epochs": 0, "batch_size": 64, "data_fraction": 0.5},
         "score": {"acc_target": 50.0},
         "profile": {"warmup": 0, "repeats": 1},
         "space": TINY_SPACE,
@@ -40,22 +40,23 @@ def tiny_search_params(state_dir: str = "", **overrides: Any) -> dict[str, Any]:
     return params
 
 
-def tiny_context(search: dict[str, Any]) -> tuple[ObjectiveContext, Any, Any]:
-    params, space, turbo = parse_search_params(search)
-    data = parse_params(DataParams, {"n_mini_train": 300, "proxy_fraction": 0.5}, "data")
+def tiny_inputs() -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The split and the teacher outputs a search reads: a confident, always-right fake teacher."""
+    data = DataParams.model_validate({"n_mini_train": 300})
     split = make_split(data, load_source(data))
-    labels = load_source(data).labels["all"][split["mini_train"]]
-    teacher_logits = {  # a confident, always-right teacher
-        "teacher": "fake", "num_classes": 10, "split_fingerprint": split["fingerprint"],
-        "mini_train": {"indices": split["mini_train"], "logits": (5.0 * np.eye(10)[labels]).astype(np.float16)},
-    }
-    context = ObjectiveContext(
-        space=space.at_resolution(split["image_size"]), split=split, teacher_logits=teacher_logits,
-        teacher_costs={"params": 1e6, "macs": 1e8, "latency_ms": 5.0}, proxy=params.proxy,
-        profile=params.profile, budget=BudgetCheck(**params.budget.model_dump()), epsilon=0.01,
-        acc_target=params.score.acc_target, strategy=params.strategy, seed=params.seed,
-    )
-    return context, params, turbo
+    logits = {part: {"indices": split.indices(part), "logits": (5.0 * np.eye(10)[split.labels(part)]).astype(np.float16)}
+              for part in ("mini_train", "mini_val")}
+    teacher_logits = {"teacher": "fake", "num_classes": 10, "split_fingerprint": split.fingerprint, **logits}
+    teacher_profile = {"fake": {"params": 1e6, "macs": 1e8, "latency_ms": 5.0, "device": "cpu"}}
+    return split, teacher_profile, teacher_logits
+
+
+def tiny_context(search: dict[str, Any]) -> tuple[ObjectiveContext, SearchParams, dict[str, str]]:
+    """``run_search``'s arguments: the objective context, the parameters and the resume fingerprint."""
+    params = SearchParams.model_validate(search)
+    split, teacher_profile, teacher_logits = tiny_inputs()
+    context = objective_context(split, teacher_profile, teacher_logits, params)
+    return context, params, search_fingerprint(params, "fake", split.fingerprint)
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def tiny_space() -> dict[str, Any]:
 
 @pytest.fixture
 def tiny_search(tmp_path):
-    """``make(**overrides) -> (context, params, turbo)`` with state under a temp folder."""
+    """``make(**overrides) -> (context, params, fingerprint)`` with state under a temp folder."""
     def make(**overrides: Any):
         overrides.setdefault("state_dir", str(tmp_path / "state"))
         return tiny_context(tiny_search_params(**overrides))

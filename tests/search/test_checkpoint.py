@@ -5,13 +5,13 @@ import pytest
 
 from trade_pipeline.search.checkpoint import (
     FINGERPRINT_KEY,
+    ResumeError,
     check_resume,
     load_search_state,
     save_search_state,
     search_fingerprint,
 )
-
-SPACE = {"max_blocks": 8, "kernel_sizes": [3, 5]}
+from trade_pipeline.search.config import SearchParams
 
 
 def test_state_round_trips_including_numpy_values(tmp_path):
@@ -47,31 +47,36 @@ def test_corrupt_state_error_says_how_to_start_fresh(tmp_path):
         load_search_state(path)
 
 
-def test_fingerprint_is_stable_across_key_order_and_changes_with_settings():
-    first = search_fingerprint(SPACE, "turbo", {"seed": 0, "teacher": {"a": 1, "b": 2}})
-    reordered_space = dict(reversed(SPACE.items()))
-    again = search_fingerprint(reordered_space, "turbo", {"teacher": {"b": 2, "a": 1}, "seed": 0})
-    assert first == again
+def _params(tiny_space, **overrides) -> SearchParams:
+    return SearchParams.model_validate({"score": {"acc_target": 90.0}, "space": tiny_space, **overrides})
+
+
+def test_fingerprint_is_stable_and_covers_settings_that_change_results(tiny_space):
+    first = search_fingerprint(_params(tiny_space), "fake", "split-a")
+    assert first == search_fingerprint(_params(dict(reversed(tiny_space.items()))), "fake", "split-a")
     assert len(first["strategy"]) == 64
-    assert search_fingerprint(SPACE, "random", {"seed": 0, "teacher": {}}) != first
+    assert {"seed", "strategy", "proxy", "score", "budget", "space", "turbo", "profile", "device", "teacher",
+            "split"} <= set(first)
+    assert search_fingerprint(_params(tiny_space), "other", "split-a")["teacher"] != first["teacher"]
+    assert search_fingerprint(_params(tiny_space), "fake", "split-b")["split"] != first["split"]
 
 
-def test_resume_only_with_a_saved_matching_state_and_resume_on():
-    fingerprint = search_fingerprint(SPACE, "turbo", {"seed": 0})
+def test_how_far_and_where_a_search_runs_are_not_part_of_the_fingerprint(tiny_space):
+    first = search_fingerprint(_params(tiny_space), "fake", "split-a")
+    moved = _params(tiny_space, n_trials=500, batch_size=8, executor="dask", state_dir="elsewhere", top_k=5)
+    assert search_fingerprint(moved, "fake", "split-a") == first
+
+
+def test_resume_only_with_a_saved_matching_state_and_resume_on(tiny_space):
+    fingerprint = search_fingerprint(_params(tiny_space), "fake", "split-a")
     saved = {FINGERPRINT_KEY: fingerprint, "iteration": 4}
-    assert check_resume(saved, fingerprint, resume=True, fresh_on_mismatch=False) is True
-    assert check_resume(saved, fingerprint, resume=False, fresh_on_mismatch=False) is False
-    assert check_resume(None, fingerprint, resume=True, fresh_on_mismatch=False) is False
+    assert check_resume(saved, fingerprint, resume=True) is True
+    assert check_resume(saved, fingerprint, resume=False) is False
+    assert check_resume(None, fingerprint, resume=True) is False
 
 
-def test_mismatch_refusal_names_the_changed_settings_and_the_fresh_start_flag():
-    saved = {FINGERPRINT_KEY: search_fingerprint(SPACE, "turbo", {"seed": 0})}
-    current = search_fingerprint(SPACE, "random", {"seed": 1})
-    with pytest.raises(ValueError, match=r"different seed, strategy.*search\.resume=false"):
-        check_resume(saved, current, resume=True, fresh_on_mismatch=False)
-
-
-def test_mismatch_starts_fresh_when_allowed():
-    saved = {FINGERPRINT_KEY: search_fingerprint(SPACE, "turbo", {"seed": 0})}
-    current = search_fingerprint({**SPACE, "max_blocks": 4}, "turbo", {"seed": 0})
-    assert check_resume(saved, current, resume=True, fresh_on_mismatch=True) is False
+def test_mismatch_refusal_names_the_changed_settings_and_the_fresh_start_flag(tiny_space):
+    saved = {FINGERPRINT_KEY: search_fingerprint(_params(tiny_space), "fake", "split-a")}
+    current = search_fingerprint(_params(tiny_space, strategy="random", seed=1), "fake", "split-a")
+    with pytest.raises(ResumeError, match=r"different seed, strategy.*search\.resume=false"):
+        check_resume(saved, current, resume=True)

@@ -12,12 +12,10 @@ from pathlib import Path
 import pytest
 
 from trade_pipeline.search import objective
+from trade_pipeline.search.checkpoint import ResumeError
 from trade_pipeline.search.plots import plot_trust_region_trace
 from trade_pipeline.search.runner import InfeasibleBudgetError, run_search
 from trade_pipeline.training.engine import TrainResult
-
-EXTRA = {"teacher": "fake"}
-
 
 def _rows(state_dir: Path) -> list[dict]:
     path = state_dir / "trials.jsonl"
@@ -38,8 +36,7 @@ def _count_training(monkeypatch) -> list[int]:
 
 def test_a_search_logs_every_trial_once_with_the_documented_columns(tiny_search, monkeypatch):
     calls = _count_training(monkeypatch)
-    context, params, turbo = tiny_search()
-    result = run_search(context, params, turbo, EXTRA)
+    result = run_search(*tiny_search())
     trials = result.trials
     assert len(trials) == 8 and trials["trial_id"].tolist() == list(range(8))
     assert trials["spec_hash"].is_unique
@@ -57,7 +54,7 @@ def test_a_killed_search_resumes_without_training_any_candidate_twice(tiny_searc
         "import sys; sys.path.insert(0, %r)\n"
         "from conftest import tiny_context, tiny_search_params\n"
         "from trade_pipeline.search.runner import run_search\n"
-        "run_search(*tiny_context(tiny_search_params(%r)), {'teacher': 'fake'})\n"
+        "run_search(*tiny_context(tiny_search_params(%r)))\n"
     ) % (str(Path(__file__).parent), str(state_dir))
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
@@ -69,8 +66,7 @@ def test_a_killed_search_resumes_without_training_any_candidate_twice(tiny_searc
     assert 3 <= len(before) < 8, "the child should have been killed mid-search"
 
     calls = _count_training(monkeypatch)
-    context, params, turbo = tiny_search()
-    trials = run_search(context, params, turbo, EXTRA).trials
+    trials = run_search(*tiny_search()).trials
     assert len(trials) == 8 and trials["trial_id"].is_unique and trials["spec_hash"].is_unique
     assert len(calls) == 8 - len(before)
     assert _rows(state_dir)[: len(before)] == before  # nothing already saved was rewritten
@@ -81,9 +77,9 @@ def test_over_budget_candidates_never_reach_training_and_an_impossible_budget_st
         raise AssertionError("an over-budget candidate was trained")
 
     monkeypatch.setattr(objective, "proxy_train", no_training)
-    context, params, turbo = tiny_search(budget={"max_params_ratio": 1e-6})
+    context, params, fingerprint = tiny_search(budget={"max_params_ratio": 1e-6})
     with pytest.raises(InfeasibleBudgetError, match="search.budget"):
-        run_search(context, params, turbo, EXTRA)
+        run_search(context, params, fingerprint)
     rows = _rows(Path(params.state_dir))
     assert len(rows) == 4 and {row["status"] for row in rows} == {"over_budget"}
     assert "max_params_ratio" in rows[0]["reason"]
@@ -98,21 +94,43 @@ def test_failed_candidates_are_recorded_and_the_search_goes_on(tiny_search, monk
         return real(model, context, seed, device)
 
     monkeypatch.setattr(objective, "proxy_train", sometimes_nan)
-    context, params, turbo = tiny_search(strategy="random")
-    trials = run_search(context, params, turbo, EXTRA).trials
+    trials = run_search(*tiny_search(strategy="random")).trials
     failed = trials[trials["status"] == "failed"]
     assert len(trials) == 8 and failed["trial_id"].tolist() == [0, 3, 6]
     assert failed["reason"].str.contains("nan").all() and failed["score"].isna().all()
 
 
-def test_a_changed_space_refuses_to_resume_and_resume_false_sets_old_trials_aside(tiny_search, tmp_path):
-    context, params, turbo = tiny_search(n_trials=2)
-    run_search(context, params, turbo, EXTRA)
-    context, params, turbo = tiny_search(n_trials=2, seed=5)
-    with pytest.raises(ValueError, match="seed|search.resume=false"):
-        run_search(context, params, turbo, {"teacher": "fake", "seed": 5})
-    context, params, turbo = tiny_search(n_trials=2, seed=5, resume=False)
-    run_search(context, params, turbo, {"teacher": "fake", "seed": 5})
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("seed", 5),
+        ("strategy", "random"),
+        ("proxy", {"epochs": 2, "warmup_epochs": 0, "batch_size": 64, "data_fraction": 0.5}),
+        ("score", {"acc_target": 60.0}),
+        ("budget", {"max_s": 100.0}),
+        ("space", {"stride": 2, "width": [4, 8, 12]}),  # a wider stem
+        ("turbo", {"n_init": 4, "n_candidates": 300}),
+        ("profile", {"warmup": 1, "repeats": 1}),
+    ],
+)
+def test_any_setting_that_changes_results_refuses_to_resume(tiny_search, tiny_space, name, value):
+    run_search(*tiny_search(n_trials=2))
+    if name == "space":
+        value = {**tiny_space, "stem": value}
+    context, params, fingerprint = tiny_search(n_trials=3, **{name: value})
+    with pytest.raises(ResumeError, match=rf"different {name}\b.*search\.resume=false"):
+        run_search(context, params, fingerprint)
+
+
+def test_more_trials_and_another_batch_size_or_executor_resume(tiny_search):
+    run_search(*tiny_search(n_trials=2))
+    trials = run_search(*tiny_search(n_trials=3, batch_size=1, top_k=1)).trials
+    assert trials["trial_id"].tolist() == [0, 1, 2]
+
+
+def test_resume_false_sets_the_old_trials_aside(tiny_search, tmp_path):
+    run_search(*tiny_search(n_trials=2))
+    run_search(*tiny_search(n_trials=2, seed=5, resume=False))
     assert len(list(tmp_path.glob("state-before-*/trials.jsonl"))) == 1
 
 
@@ -120,8 +138,16 @@ def test_the_dask_executor_gives_the_same_trials_as_local(tiny_search, tmp_path)
     content = ["trial_id", "spec_hash", "block_sequence", "status", "params", "macs", "proxy_accuracy"]
     tables = {}
     for executor in ("local", "dask"):
-        context, params, turbo = tiny_search(strategy="random", n_trials=4, executor=executor,
-                                             state_dir=str(tmp_path / executor), dask={"n_workers": 2})
-        trials = run_search(context, params, turbo, EXTRA).trials
+        trials = run_search(*tiny_search(strategy="random", n_trials=4, executor=executor,
+                                         state_dir=str(tmp_path / executor), dask={"n_workers": 2})).trials
         tables[executor] = trials[content].sort_values("trial_id", ignore_index=True)
     assert tables["local"].equals(tables["dask"])
+
+
+@pytest.mark.parametrize("strategy", ["evolution", "lamcts", "rl"])
+def test_every_strategy_drives_the_search_and_resumes(tiny_search, strategy):
+    options = {"evolution": {"population_size": 3, "tournament_size": 2}, "lamcts": {"n_init": 3, "leaf_size": 3},
+               "rl": {}}[strategy]
+    run_search(*tiny_search(strategy=strategy, n_trials=4, **{strategy: options}))
+    trials = run_search(*tiny_search(strategy=strategy, n_trials=6, **{strategy: options})).trials
+    assert len(trials) == 6 and trials["spec_hash"].is_unique and set(trials["strategy"]) == {strategy}

@@ -2,12 +2,7 @@ import math
 
 import pytest
 
-from trade_pipeline.search.score import (
-    BudgetCheck,
-    kd_guided_score,
-    over_budget,
-    resource_ratio,
-)
+from trade_pipeline.search.score import Budget, kd_guided_score, resource_ratio
 
 TEACHER = {"params": 20e6, "macs": 4e9, "latency_ms": 10.0}
 
@@ -54,23 +49,23 @@ def test_score_rejects_inputs_outside_its_domain(acc_student, acc_target, epsilo
         kd_guided_score(acc_student, acc_target, 1.0, epsilon)
 
 
-def test_over_budget_names_the_cost_its_ratio_and_the_limit():
-    reason = over_budget(5e6, 1.64e9, 5.0, TEACHER, {"max_macs_ratio": 0.25})
+def test_a_budget_violation_names_the_cost_its_ratio_and_the_limit():
+    reason = Budget(max_macs_ratio=0.25).violation(5e6, 1.64e9, 5.0, TEACHER)
     assert reason == "macs ratio 0.41 > max_macs_ratio 0.25"
 
 
-def test_over_budget_lists_every_broken_limit_including_s():
-    budget = {"max_params_ratio": 0.2, "max_latency_ratio": None, "max_s": 0.9}
-    assert over_budget(5e6, 1e9, 5.0, TEACHER, budget) == (
-        "params ratio 0.25 > max_params_ratio 0.2; s 1 > max_s 0.9"
-    )
+def test_a_budget_violation_lists_every_broken_limit_including_s():
+    budget = Budget(max_params_ratio=0.2, max_latency_ratio=None, max_s=0.9)
+    assert budget.violation(5e6, 1e9, 5.0, TEACHER) == "params ratio 0.25 > max_params_ratio 0.2; s 1 > max_s 0.9"
 
 
 def test_within_budget_or_unlimited_gives_none():
-    assert over_budget(5e6, 1e9, 5.0, TEACHER, {"max_macs_ratio": 0.25}) is None
-    assert over_budget(5e6, 1e9, 5.0, TEACHER, BudgetCheck()) is None
+    assert Budget(max_macs_ratio=0.25).violation(5e6, 1e9, 5.0, TEACHER) is None
+    assert Budget().violation(5e6, 1e9, 5.0, TEACHER) is None
 
 
-def test_unknown_budget_key_is_refused_with_the_allowed_keys():
-    with pytest.raises(ValueError, match="max_flops_ratio.*max_macs_ratio"):
-        over_budget(5e6, 1e9, 5.0, TEACHER, {"max_flops_ratio": 0.5})
+def test_an_unknown_budget_key_or_a_non_positive_limit_is_refused():
+    with pytest.raises(ValueError, match="max_flops_ratio"):
+        Budget.model_validate({"max_flops_ratio": 0.5})
+    with pytest.raises(ValueError, match="max_s"):
+        Budget(max_s=0)

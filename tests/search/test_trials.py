@@ -36,15 +36,7 @@ def test_rows_come_back_in_order_with_array_values_as_lists(tmp_path):
 def test_missing_log_reads_as_empty(tmp_path):
     log = TrialLog(tmp_path / "none.jsonl")
     assert log.rows() == []
-    assert log.hashes() == set()
     assert list(log.to_dataframe().columns) == list(TRIAL_COLUMNS)
-
-
-def test_hashes_cover_every_status(tmp_path):
-    log = TrialLog(tmp_path / "trials.jsonl")
-    log.append(make_row(0, spec_hash="a"))
-    log.append(make_row(1, status="over_budget", spec_hash="b", reason="macs ratio 2 > max 1"))
-    assert log.hashes() == {"a", "b"}
 
 
 def test_a_killed_write_loses_only_the_line_being_written(tmp_path, caplog):

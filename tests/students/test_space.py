@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
+from trade_pipeline.config import ConfigError
 from trade_pipeline.students.space import SearchSpace, SearchSpaceError
 from trade_pipeline.students.spec import ArchitectureSpec, downsampled_size
 
@@ -67,45 +68,52 @@ def _set(config, path, value):
     "path, value, message",
     [
         (("blocks", 1, "block_type"), ["mbconv", "foo"],
-         r"search\.space\.blocks\[1\]\.block_type\[1\]: unknown value 'foo'; allowed: mbconv, fused_mbconv"),
+         r"search\.space\.blocks\.1\.block_type: choice 1: unknown value 'foo'; allowed: mbconv, fused_mbconv"),
         (("blocks", 0, "kernel"), [3],
-         r"search\.space\.blocks\[0\]: unknown key 'kernel' \(did you mean 'kernel_size'\?\)"),
-        (("stem", "depth"), [1], r"search\.space\.stem: unknown key 'depth'"),
-        (("blocks", 2, "width"), [], r"search\.space\.blocks\[2\]\.width: empty choice list"),
-        (("blocks", 2, "width"), [16, 0], r"search\.space\.blocks\[2\]\.width\[1\]: expected an integer >= 1, got 0"),
-        (("stem", "width"), [-8], r"search\.space\.stem\.width\[0\]: expected an integer >= 1"),
-        (("transformer", "depth"), [-1], r"search\.space\.transformer\.depth\[0\]: expected an integer >= 0"),
-        (("blocks", 1, "stride"), 3, r"search\.space\.blocks\[1\]\.stride: unknown value 3; allowed: 1, 2"),
-        (("blocks", 0, "kernel_size"), [3, 4], r"search\.space\.blocks\[0\]\.kernel_size\[1\]: expected an odd"),
+         r"search\.space\.blocks\.0\.kernel: unknown key \(did you mean 'kernel_size'\?\)"),
+        (("stem", "depth"), [1], r"search\.space\.stem\.depth: unknown key"),
+        (("blocks", 2, "width"), [], r"search\.space\.blocks\.2\.width: .*at least 1 item"),
+        (("blocks", 2, "width"), [16, 0], r"search\.space\.blocks\.2\.width: choice 1: expected an integer >= 1, got 0"),
+        (("stem", "width"), [-8], r"search\.space\.stem\.width: choice 0: expected an integer >= 1"),
+        (("transformer", "depth"), [-1], r"search\.space\.transformer\.depth: choice 0: expected an integer >= 0"),
+        (("blocks", 1, "stride"), 3, r"search\.space\.blocks\.1\.stride: Input should be 1 or 2"),
+        (("blocks", 0, "kernel_size"), [3, 4], r"search\.space\.blocks\.0\.kernel_size: choice 1: expected an odd"),
         (("blocks", 0, "se_ratio"), [0, 1.5],
-         r"search\.space\.blocks\[0\]\.se_ratio\[1\]: expected a number in \[0\.0, 1\.0\]"),
+         r"search\.space\.blocks\.0\.se_ratio: choice 1: expected a number in \[0\.0, 1\.0\]"),
         (("blocks", 0, "expansion_ratio"), [0],
-         r"search\.space\.blocks\[0\]\.expansion_ratio\[0\]: expected a number in \(0\.0"),
+         r"search\.space\.blocks\.0\.expansion_ratio: choice 0: expected a number in \(0\.0"),
         (("blocks", 0, "skip"), ["residual"],
-         r"search\.space\.blocks\[0\]\.skip\[0\]: unknown value 'residual'; allowed: identity, none"),
-        (("blocks", 0, "layers"), [1, 1], r"search\.space\.blocks\[0\]\.layers: duplicate choice 1"),
-        (("blocks", 0, "width"), 8, r"search\.space\.blocks\[0\]\.width: expected a list of choices"),
+         r"search\.space\.blocks\.0\.skip: choice 0: unknown value 'residual'; allowed: identity, none"),
+        (("blocks", 0, "layers"), [1, 1], r"search\.space\.blocks\.0\.layers: duplicate choice 1"),
+        (("blocks", 0, "width"), 8, r"search\.space\.blocks\.0\.width: Input should be a valid tuple"),
         (("transformer", "width"), [8, 12], r"search\.space\.transformer: width 12 is not divisible by heads 8"),
         (("transformer", "heads"), [3], r"search\.space\.transformer: width 8 is not divisible by heads 3"),
-        (("min_feature_size",), 0, r"search\.space\.min_feature_size: expected an integer >= 1, got 0"),
-        (("extra",), 1, r"search\.space: unknown key 'extra'"),
+        (("min_feature_size",), 0, r"search\.space\.min_feature_size: .*greater than or equal to 1"),
+        (("extra",), 1, r"search\.space\.extra: unknown key"),
     ],
 )
 def test_each_bad_space_entry_is_refused_naming_it(tiny_space_config, path, value, message):
     if path[:2] == ("transformer", "width"):
         tiny_space_config["transformer"]["heads"] = [2, 8]
     _set(tiny_space_config, path, value)
-    with pytest.raises(SearchSpaceError, match=message):
+    with pytest.raises(ConfigError, match=message):
         SearchSpace.from_config(tiny_space_config)
 
 
 def test_a_missing_key_and_too_many_blocks_are_refused(tiny_space_config):
     config = dict(tiny_space_config, blocks=[dict(tiny_space_config["blocks"][0])] * 9)
-    with pytest.raises(SearchSpaceError, match=r"search\.space\.blocks: expected a list of 1 to 8 conv blocks, got 9"):
+    with pytest.raises(ConfigError, match=r"search\.space\.blocks: .*at most 8 items"):
         SearchSpace.from_config(config)
     del tiny_space_config["blocks"][1]["width"]
-    with pytest.raises(SearchSpaceError, match=r"search\.space\.blocks\[1\]: missing key 'width'"):
+    with pytest.raises(ConfigError, match=r"search\.space\.blocks\.1\.width: Field required"):
         SearchSpace.from_config(tiny_space_config)
+
+
+def test_each_coordinate_knows_its_kind_and_number_of_choices(tiny_space_config):
+    space = SearchSpace.from_config(tiny_space_config)
+    kinds = dict(zip(space.dimension_names, space.dimensions))
+    assert kinds["blocks[0].block_type"].kind == "categorical" and kinds["stem.width"].kind == "ordinal"
+    assert kinds["transformer.depth"].levels == len(tiny_space_config["transformer"]["depth"])
 
 
 def test_heads_need_not_divide_widths_when_the_transformer_is_never_used(tiny_space_config):

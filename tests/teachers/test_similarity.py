@@ -6,12 +6,19 @@ import math
 import numpy as np
 import pytest
 
-from trade_pipeline.teachers.similarity import PairwiseAgreement, similarity_matrices
+from trade_pipeline.teachers.similarity import PairwiseAgreement
 
 # Three models, four images, two classes. p = uniform on every image; q = (3/4, 1/4); r flips q.
 UNIFORM = np.zeros((4, 2))
 SURE = np.tile([math.log(3.0), 0.0], (4, 1))
 FLIPPED = np.array([[math.log(3.0), 0.0], [0.0, math.log(3.0)], [0.0, math.log(3.0)], [math.log(3.0), 0.0]])
+
+
+def similarity_matrices(logits: list[np.ndarray]) -> dict:
+    """Fig. 5 matrices of whole ``N x K`` logit arrays, in one batch."""
+    agreement = PairwiseAgreement(len(logits))
+    agreement.update(logits)
+    return agreement.result()
 
 
 def test_diagonals_are_one_and_zero():

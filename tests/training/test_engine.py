@@ -7,7 +7,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from trade_pipeline.training.engine import TrainConfig, evaluate, train_model
+from trade_pipeline.training.engine import evaluate, train_model
+from trade_pipeline.training.recipe import ProxyRecipe, TeacherRecipe, TrainingRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
 
 N_CLASSES, N_SAMPLES, BATCH = 3, 64, 16
@@ -32,9 +33,13 @@ def _model(seed: int = 0) -> nn.Module:
     )
 
 
-def _config(**overrides) -> TrainConfig:
-    settings = dict(epochs=4, lr=0.05, warmup_steps=2, kd_alpha=0.0, progress=False)
-    return TrainConfig(**{**settings, **overrides})
+def _config(**overrides) -> TrainingRecipe:
+    settings = dict(epochs=4, lr=0.05, warmup_steps=2, kd_alpha=0.0)
+    return TrainingRecipe(**{**settings, **overrides})
+
+
+def _train(model: nn.Module, recipe: TrainingRecipe, **options):
+    return train_model(model, _loader(), _loader(shuffle=False), recipe, progress=False, **options)
 
 
 def _without_timings(history: list[dict]) -> list[dict]:
@@ -42,7 +47,7 @@ def _without_timings(history: list[dict]) -> list[dict]:
 
 
 def test_training_lowers_loss_and_records_every_epoch() -> None:
-    result = train_model(_model(), _loader(), _loader(shuffle=False), _config(epochs=6))
+    result = _train(_model(), _config(epochs=6))
     assert result.status == "ok", result.reason
     assert [row["epoch"] for row in result.history] == [1, 2, 3, 4, 5, 6]
     assert result.history[-1]["train_loss"] < 0.5 * result.history[0]["train_loss"]
@@ -53,8 +58,7 @@ def test_training_lowers_loss_and_records_every_epoch() -> None:
 
 def test_same_seed_gives_identical_history() -> None:
     config = _config(kd_alpha=0.0, or_lambda=1e-2)
-    first = train_model(_model(), _loader(), _loader(False), config)
-    second = train_model(_model(), _loader(), _loader(False), config)
+    first, second = _train(_model(), config), _train(_model(), config)
     assert _without_timings(first.history) == _without_timings(second.history)
 
 
@@ -66,8 +70,8 @@ def test_cached_logits_train_exactly_like_the_online_teacher() -> None:
         cache_logits = torch.cat([teacher(images) for images, _, _ in ordered]).numpy()
     soft_labels = SoftLabels(cache_indices, cache_logits.astype(np.float32))
     config = _config(kd_alpha=0.7, kd_tau=2.0)
-    cached = train_model(_model(), _loader(), ordered, config, soft_labels=soft_labels)
-    online = train_model(_model(), _loader(), ordered, config, teacher=teacher)
+    cached = _train(_model(), config, soft_labels=soft_labels)
+    online = _train(_model(), config, teacher=teacher)
     assert cached.status == online.status == "ok"
     for key in ("train_loss", "lr", "top1"):
         cached_values = [row[key] for row in cached.history]
@@ -84,29 +88,29 @@ class _NaNModel(nn.Module):
 
 
 def test_nan_loss_fails_the_run_without_raising() -> None:
-    result = train_model(_NaNModel(), _loader(), _loader(False), _config(log_every=1))
+    result = _train(_NaNModel(), _config())
     assert result.status == "failed"
     assert "non-finite" in result.reason
-    assert result.steps == 1 and result.top1 is None and result.history == []
+    assert result.steps == 4 and result.top1 is None and result.history == []  # stopped after epoch 1
 
 
 def test_distillation_without_a_teacher_raises_before_training() -> None:
     model = _model()
     before = [p.clone() for p in model.parameters()]
     with pytest.raises(ValueError, match="soft_labels"):
-        train_model(model, _loader(), _loader(False), _config(kd_alpha=0.7))
+        _train(model, _config(kd_alpha=0.7))
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
 def test_steps_mode_cycles_the_loader_and_counts_updates() -> None:
-    result = train_model(_model(), _loader(), _loader(False), _config(epochs=None, steps=10))
+    result = _train(_model(), _config(epochs=None, steps=10))
     assert result.steps == 10
     assert len(result.history) == 3  # 4 + 4 + 2 updates
     assert result.history[-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine ends at min_lr
 
 
 def test_eval_every_zero_evaluates_only_at_the_end() -> None:
-    result = train_model(_model(), _loader(), _loader(False), _config(epochs=2, eval_every=0))
+    result = _train(_model(), _config(epochs=2), eval_every=0)
     assert [row["top1"] is None for row in result.history] == [True, False]
 
 
@@ -116,18 +120,43 @@ def test_eval_every_zero_evaluates_only_at_the_end() -> None:
         ({"epochs": 2, "steps": 5}, "exactly one"),
         ({"epochs": None}, "exactly one"),
         ({"optimizer": "adamz"}, "optimizer"),
-        ({"or_targets": ("head",)}, "allowed"),
+        ({"or_targets": ("head",)}, "or_targets"),
         ({"sched": "step"}, "sched"),
+        ({"epochs": 2, "warmup_steps": 0, "warmup_epochs": 2}, "warmup_epochs .* shorter"),
+        ({"warmup_epochs": 1, "warmup_steps": 2}, "not both"),
     ],
 )
-def test_bad_config_names_the_problem(overrides: dict, message: str) -> None:
+def test_bad_recipe_names_the_problem(overrides: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _config(**overrides)
 
 
 def test_warmup_as_long_as_the_run_is_rejected() -> None:
     with pytest.raises(ValueError, match="warm-up"):
-        train_model(_model(), _loader(), _loader(False), _config(epochs=1, warmup_steps=4))
+        _train(_model(), _config(epochs=1, warmup_steps=4))
+
+
+def test_stage_recipes_change_only_their_own_defaults() -> None:
+    base, proxy, teacher = TrainingRecipe(), ProxyRecipe(), TeacherRecipe()
+    assert (proxy.epochs, proxy.warmup_epochs, proxy.bn_recalibration_batches) == (9, 2.0, 10)  # §D.1
+    assert (teacher.kd_alpha, teacher.or_lambda) == (0.0, 0.0)
+    shared = set(TrainingRecipe.model_fields) - {"epochs", "warmup_epochs", "bn_recalibration_batches",
+                                                 "batch_size", "kd_alpha", "or_lambda"}
+    for name in shared:
+        assert getattr(proxy, name) == getattr(teacher, name) == getattr(base, name), name
+    with pytest.raises(ValueError, match="kd_alpha"):
+        TeacherRecipe(kd_alpha=0.5)
+
+
+def test_or_every_k_steps_applies_the_penalty_k_times_stronger_on_those_steps(monkeypatch) -> None:
+    from trade_pipeline.training import engine
+
+    calls = []
+    real = engine.orthogonality_penalty
+    monkeypatch.setattr(engine, "orthogonality_penalty",
+                        lambda weights, lam: calls.append(lam) or real(weights, lam))
+    _train(_model(), _config(epochs=1, warmup_steps=0, or_lambda=1e-3, or_every=2))
+    assert calls == pytest.approx([2e-3, 2e-3])  # updates 0 and 2 of 4
 
 
 def test_evaluate_counts_top1_and_topk() -> None:
@@ -153,7 +182,8 @@ def test_bn_recalibration_replaces_stale_running_stats_by_the_batch_average() ->
     inputs = torch.randn(64, 1, 2, 2) * 3.0 + 5.0
     batches = DataLoader(TensorDataset(inputs, torch.zeros(64, dtype=torch.long), torch.arange(64)), batch_size=16)
     model = nn.Sequential(nn.BatchNorm2d(1), nn.Flatten(), nn.Linear(4, 2))
-    train_model(model, batches, batches, _config(epochs=1, kd_alpha=0.0, bn_recalibration_batches=3))
+    train_model(model, batches, batches, _config(epochs=1, kd_alpha=0.0, bn_recalibration_batches=3),
+                progress=False)
     norm = model[0]
     expected_mean = torch.stack([inputs[i * 16:(i + 1) * 16].mean() for i in range(3)]).mean()
     torch.testing.assert_close(norm.running_mean, expected_mean.view(1))

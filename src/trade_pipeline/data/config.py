@@ -5,14 +5,17 @@ from typing import Literal, Union
 
 from pydantic import Field, model_validator
 
-from trade_pipeline.config import StrictModel
+from trade_pipeline.config import Section
 
 DatasetName = Literal["embedded_mnist", "digits", "cifar10", "cifar100", "imagefolder"]
 EMBEDDED_DATASETS = ("embedded_mnist", "digits")
 
 
-class DataParams(StrictModel):
+class DataParams(Section):
     """Which images to use and how to split them (paper §D.1: mini-train / mini-val / test)."""
+
+    section = "data"
+    moved_keys = {"proxy_fraction": "search.proxy.data_fraction"}
 
     dataset: DatasetName = "embedded_mnist"
     root: Union[str, None] = None
@@ -21,7 +24,6 @@ class DataParams(StrictModel):
     n_test: Union[int, None] = Field(default=1000, ge=1)
     n_mini_val: int = Field(default=1000, ge=1)
     n_mini_train: Union[int, None] = Field(default=None, ge=1)
-    proxy_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
     image_size: Union[int, None] = Field(default=None, ge=4, le=1024)
     verify_images: Union[Literal["all", "none"], int] = "all"
 

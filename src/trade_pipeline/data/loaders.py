@@ -8,16 +8,16 @@ logits can be looked up per batch.
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from trade_pipeline.data.config import DataParams
-from trade_pipeline.data.sources import Source, load_source
-from trade_pipeline.data.split import PARTS
+from trade_pipeline.data.sources import Source
+from trade_pipeline.data.split import Split
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -30,8 +30,8 @@ class InMemoryLoader:
         images: np.ndarray,
         labels: np.ndarray,
         indices: np.ndarray,
-        mean: list[float],
-        std: list[float],
+        mean: Sequence[float],
+        std: Sequence[float],
         image_size: int,
         batch_size: int,
         shuffle: bool,
@@ -77,41 +77,34 @@ class IndexedSubset(Dataset):
         return image, label, index
 
 
-def source_for_split(split: dict[str, Any]) -> Source:
-    """Re-opens the source a split was made from (cached, so cheap to call per pipeline)."""
-    description = split["source"]
-    params = DataParams(dataset=description["dataset"], root=description["root"], n_test=1, verify_images="none")
-    return load_source(params)
-
-
 def make_loader(
-    split: dict[str, Any],
+    split: Split,
     part: str,
     batch_size: int,
     shuffle: bool = False,
     seed: int = 0,
     num_workers: int = 0,
     image_size: int | None = None,
+    indices: np.ndarray | None = None,
 ) -> InMemoryLoader | DataLoader:
-    """Loader over one part of a split (``test``, ``mini_val``, ``mini_train``, ``proxy_train``)."""
-    if part not in PARTS:
-        raise ValueError(f"unknown split part '{part}'; expected one of {', '.join(PARTS)}")
-    source = source_for_split(split)
-    pool = split["source"]["pools"][part]
-    size = image_size or split["image_size"]
-    indices = np.asarray(split[part], dtype=np.int64)
+    """Loader over one part of a split (``test``, ``mini_val``, ``mini_train``, ``train``), or
+    over ``indices``, a subset of that part's pool (e.g. the search's proxy subset)."""
+    source = split.open_source()
+    pool = split.pool(part)
+    size = image_size or split.image_size
+    indices = np.asarray(split.indices(part) if indices is None else indices, dtype=np.int64)
     if source.in_memory:
-        return InMemoryLoader(source.images[pool], source.labels[pool], indices, split["mean"], split["std"],
+        return InMemoryLoader(source.images[pool], source.labels[pool], indices, split.mean, split.std,
                               size, batch_size, shuffle, seed)
     return _folder_loader(source, pool, indices, split, size, batch_size, shuffle, seed, num_workers)
 
 
-def _folder_loader(source: Source, pool: str, indices: np.ndarray, split: dict[str, Any], size: int,
+def _folder_loader(source: Source, pool: str, indices: np.ndarray, split: Split, size: int,
                    batch_size: int, shuffle: bool, seed: int, num_workers: int) -> DataLoader:
     from timm.data import create_transform
 
     dataset = copy.copy(source.image_datasets[pool])  # loaders of one pool may differ in size
-    dataset.transform = create_transform(size, is_training=False, mean=tuple(split["mean"]), std=tuple(split["std"]))
+    dataset.transform = create_transform(size, is_training=False, mean=split.mean, std=split.std)
     return DataLoader(
         IndexedSubset(dataset, indices),
         batch_size=batch_size,

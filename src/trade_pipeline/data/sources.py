@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from trade_pipeline.data.config import DataParams
+from trade_pipeline.errors import InputError
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """The configured dataset is missing, empty, corrupt or cannot be split as asked."""
 
 

@@ -49,6 +49,23 @@ class ArrayDictDataset(_LocalVersionedDataset):
     _load_fn = staticmethod(serialization.load_array_dict)
 
 
+def _save_split(path: Path, split: Any) -> None:
+    serialization.save_array_dict(path, split.to_dict())
+
+
+def _load_split(path: Path) -> Any:
+    from trade_pipeline.data.split import Split
+
+    return Split.from_dict(serialization.load_array_dict(path))
+
+
+class SplitDataset(_LocalVersionedDataset):
+    """A ``Split`` as one ``.npz`` file: index arrays plus JSON metadata."""
+
+    _save_fn = staticmethod(_save_split)
+    _load_fn = staticmethod(_load_split)
+
+
 class SafeModelDataset(_LocalVersionedDataset):
     """A ``ModelArtifact`` as safetensors weights with its JSON model spec in the header."""
 

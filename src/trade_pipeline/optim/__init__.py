@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from trade_pipeline.optim.base import AskTellOptimizer, Canonicalize
+from trade_pipeline.optim.base import AskTellOptimizer, Canonicalize, Dimension
+from trade_pipeline.optim.evolution import EvolutionConfig, RegularizedEvolution
+from trade_pipeline.optim.lamcts import LaMCTS, LaMCTSConfig
 from trade_pipeline.optim.random_search import RandomSearch
+from trade_pipeline.optim.rl import Reinforce, ReinforceConfig
 from trade_pipeline.optim.trust_region import TurboConfig
 from trade_pipeline.optim.turbo import Turbo
 
 OPTIMIZERS: dict[str, type[AskTellOptimizer]] = {
-    Turbo.strategy: Turbo,
-    RandomSearch.strategy: RandomSearch,
+    optimizer.strategy: optimizer
+    for optimizer in (Turbo, RandomSearch, RegularizedEvolution, LaMCTS, Reinforce)
 }
 
 
@@ -25,8 +28,15 @@ def create_optimizer(strategy: str, dim: int, seed: int, **options) -> AskTellOp
 __all__ = [
     "AskTellOptimizer",
     "Canonicalize",
+    "Dimension",
+    "EvolutionConfig",
+    "LaMCTS",
+    "LaMCTSConfig",
     "OPTIMIZERS",
     "RandomSearch",
+    "RegularizedEvolution",
+    "Reinforce",
+    "ReinforceConfig",
     "Turbo",
     "TurboConfig",
     "create_optimizer",

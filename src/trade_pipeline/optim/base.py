@@ -138,6 +138,11 @@ class AskTellOptimizer(abc.ABC):
         return self._values.copy()
 
     @property
+    def initial_evaluations(self) -> int:
+        """Evaluations spent on a design before the strategy uses what it learned (0: none)."""
+        return 0
+
+    @property
     def last_region_ids(self) -> list[int]:
         """Trust region of each point of the last ``ask`` (-1: uniform random)."""
         return list(self._last_region_ids)

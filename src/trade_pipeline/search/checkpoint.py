@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from trade_pipeline.errors import InputError
+from trade_pipeline.optim import OPTIMIZERS
+from trade_pipeline.search.config import SearchParams
 from trade_pipeline.serialization import save_json
-
-logger = logging.getLogger(__name__)
 
 # Key of the saved state under which the caller stores ``search_fingerprint(...)``.
 FINGERPRINT_KEY = "fingerprint"
 FRESH_START_HINT = "kedro run --pipelines=search --params=search.resume=false"
+# Settings a resumed search may change: where and how fast it runs, and how far it goes.
+RESUMABLE_CHANGES = ("n_trials", "resume", "state_dir", "executor", "dask", "batch_size", "top_k")
+
+
+class ResumeError(InputError):
+    """Saved search state that cannot be resumed under the current settings."""
 
 
 def to_json_value(value: Any) -> Any:
@@ -47,12 +53,12 @@ def load_search_state(path: str | os.PathLike) -> dict[str, Any] | None:
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ValueError(
+        raise ResumeError(
             f"search state {path} is not valid JSON ({error}); delete it or start fresh with "
             f"`{FRESH_START_HINT}`"
         ) from error
     if not isinstance(state, dict):
-        raise ValueError(f"search state {path} holds a {type(state).__name__}, expected an object")
+        raise ResumeError(f"search state {path} holds a {type(state).__name__}, expected an object")
     return state
 
 
@@ -61,29 +67,23 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def search_fingerprint(
-    space_config: Mapping[str, Any], strategy: str, extra: Mapping[str, Any]
-) -> dict[str, str]:
-    """One stable sha256 per setting that shapes the search, so a mismatch can be named.
+def search_fingerprint(params: SearchParams, teacher: str, split_fingerprint: str) -> dict[str, str]:
+    """One stable sha256 per setting that shapes the search's results, so a mismatch can be named.
 
-    ``extra`` holds the other such settings by name (e.g. ``seed``, ``teacher``,
-    ``acc_target``, ``proxy``); each becomes its own entry. Store the result in the state under
-    ``FINGERPRINT_KEY``.
+    Every field of ``search`` counts except those in ``RESUMABLE_CHANGES`` (and the options of
+    strategies not in use): a new setting is covered without anyone remembering to add it.
+    Store the result in the state under ``FINGERPRINT_KEY``.
     """
-    settings = {"search space": space_config, "strategy": strategy, **extra}
+    unused_strategies = {name for name in OPTIMIZERS if name != params.strategy and name in type(params).model_fields}
+    settings = params.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES) | unused_strategies)
+    settings.update(teacher=teacher, split=split_fingerprint)
     return {name: _digest(value) for name, value in settings.items()}
 
 
-def check_resume(
-    saved_state: Mapping[str, Any] | None,
-    fingerprint: Mapping[str, str],
-    resume: bool,
-    fresh_on_mismatch: bool,
-) -> bool:
+def check_resume(saved_state: Mapping[str, Any] | None, fingerprint: Mapping[str, str], resume: bool) -> bool:
     """Whether to resume from ``saved_state``; raises if it was made under other settings.
 
-    False means start fresh: nothing saved, resuming switched off, or a mismatch with
-    ``fresh_on_mismatch`` set (then the caller should set the old trials aside).
+    False means start fresh: nothing saved, or resuming switched off.
     """
     if saved_state is None or not resume:
         return False
@@ -94,10 +94,7 @@ def check_resume(
     if not changed:
         return True
     what = ", ".join(changed) if saved else "set of settings (it records no fingerprint)"
-    if fresh_on_mismatch:
-        logger.warning("Saved search state was made with a different %s; starting fresh.", what)
-        return False
-    raise ValueError(
+    raise ResumeError(
         f"refusing to resume the search: the saved state was made with a different {what}, "
         f"and mixing its candidates with the current settings would mislead the optimizer. "
         f"Restore the previous settings, or start fresh with `{FRESH_START_HINT}`."

@@ -19,12 +19,13 @@ import numpy as np
 import torch
 
 from trade_pipeline.data.loaders import make_loader
+from trade_pipeline.data.split import Split
 from trade_pipeline.models import build_model, student_model_spec, timm_model_spec
-from trade_pipeline.profiling import profile_model
-from trade_pipeline.search.config import ProfileParams, ProxyParams
-from trade_pipeline.search.score import BudgetCheck, kd_guided_score, resource_ratio
+from trade_pipeline.profiling import ProfileSettings, profile_model
+from trade_pipeline.search.score import Budget, kd_guided_score, resource_ratio
 from trade_pipeline.students.space import SearchSpace
 from trade_pipeline.training.engine import TrainResult, train_model
+from trade_pipeline.training.recipe import ProxyRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
 
 logger = logging.getLogger(__name__)
@@ -45,12 +46,13 @@ class ObjectiveContext:
     """Everything needed to evaluate candidates; plain data, so it travels to Dask workers."""
 
     space: SearchSpace
-    split: dict[str, Any]
+    split: Split
+    proxy_indices: np.ndarray  # the proxy subset of mini-train (search.proxy.data_fraction)
     teacher_logits: dict[str, Any]
     teacher_costs: dict[str, float]
-    proxy: ProxyParams
-    profile: ProfileParams
-    budget: BudgetCheck
+    proxy: ProxyRecipe
+    profile: ProfileSettings
+    budget: Budget
     epsilon: float
     acc_target: float
     strategy: str
@@ -63,27 +65,25 @@ class ObjectiveContext:
             self._soft_labels = SoftLabels.from_cache(self.teacher_logits, "mini_train")
         return self._soft_labels
 
-    def input_shape(self) -> tuple[int, int, int, int]:
-        size = self.split["image_size"]
-        return (1, self.split["channels"], size, size)
 
 
 def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, device: str) -> TrainResult:
     """The proxy task: KD from cached logits on the proxy subset of mini-train, scored on mini-val."""
     proxy = context.proxy
-    config = proxy.train_config(device, seed)
-    train_loader = make_loader(context.split, "proxy_train", proxy.batch_size, shuffle=True, seed=seed)
+    train_loader = make_loader(context.split, "mini_train", proxy.batch_size, shuffle=True, seed=seed,
+                               indices=context.proxy_indices)
     eval_loader = make_loader(context.split, "mini_val", max(proxy.batch_size, 256))
     soft_labels = context.soft_labels if proxy.kd_alpha > 0 else None
-    return train_model(model, train_loader, eval_loader, config, soft_labels=soft_labels)
+    # quiet: the search has its own progress bar; evaluated once, after the last epoch
+    return train_model(model, train_loader, eval_loader, proxy.model_copy(update={"seed": seed}), device,
+                       soft_labels=soft_labels, progress=False, eval_every=0)
 
 
 def reference_accuracy(model_name: str, context: ObjectiveContext, device: str) -> float:
     """Proxy top-1 of a predefined timm student trained exactly like the candidates (Eq. 2 target)."""
     split = context.split
     torch.manual_seed(context.seed)
-    model = build_model(timm_model_spec(model_name, in_chans=split["channels"], num_classes=len(split["classes"]),
-                                        img_size=split["image_size"]))
+    model = build_model(timm_model_spec(model_name, split.channels, split.num_classes, split.image_size))
     result = proxy_train(model, context, context.seed, device)
     if result.status != "ok":
         raise RuntimeError(f"search.score.reference_student '{model_name}' failed its proxy training: {result.reason}")
@@ -122,12 +122,11 @@ def evaluate_candidate(candidate: Candidate, device: str, context: ObjectiveCont
 def _evaluate_into(row: dict[str, Any], spec: Any, candidate: Candidate, device: str,
                    context: ObjectiveContext) -> None:
     split = context.split
-    model_spec = student_model_spec(spec, in_chans=split["channels"], num_classes=len(split["classes"]),
-                                    img_size=split["image_size"])
+    model_spec = student_model_spec(spec, split.channels, split.num_classes, split.image_size)
     seed = context.seed + candidate.trial_id
     torch.manual_seed(seed)
     model = build_model(model_spec)
-    costs = profile_model(model, context.input_shape(), device, context.profile.warmup, context.profile.repeats)
+    costs = profile_model(model, split.input_shape(), context.profile, device)
     s = resource_ratio(costs["params"], costs["macs"], costs["latency_ms"], context.teacher_costs)
     row.update(params=costs["params"], macs=costs["macs"], latency_ms=costs["latency_ms"], resource_ratio=s)
     violation = context.budget.violation(costs["params"], costs["macs"], costs["latency_ms"], context.teacher_costs)

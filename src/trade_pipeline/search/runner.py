@@ -22,15 +22,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from trade_pipeline.optim import AskTellOptimizer, TurboConfig, create_optimizer
-from trade_pipeline.optim.trust_region import initial_design_size
-from trade_pipeline.search.checkpoint import (
-    FINGERPRINT_KEY,
-    check_resume,
-    load_search_state,
-    save_search_state,
-    search_fingerprint,
-)
+from trade_pipeline.errors import InputError
+from trade_pipeline.optim import AskTellOptimizer, create_optimizer
+from trade_pipeline.search.checkpoint import FINGERPRINT_KEY, check_resume, load_search_state, save_search_state
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.executors import create_executor
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
@@ -40,7 +34,7 @@ from trade_pipeline.search.trials import TrialLog
 logger = logging.getLogger(__name__)
 
 
-class InfeasibleBudgetError(ValueError):
+class InfeasibleBudgetError(InputError):
     """No candidate of the initial design met ``search.budget``."""
 
 
@@ -50,21 +44,18 @@ class SearchResult:
     trace: list[dict[str, Any]]
 
 
-def run_search(
-    context: ObjectiveContext,
-    params: SearchParams,
-    turbo: TurboConfig,
-    fingerprint_extra: dict[str, Any],
-) -> SearchResult:
-    """Runs (or resumes) the search until ``params.n_trials`` candidates are in the log."""
+def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dict[str, str]) -> SearchResult:
+    """Runs (or resumes) the search until ``params.n_trials`` candidates are in the log.
+
+    ``fingerprint`` (``checkpoint.search_fingerprint``) must match the saved state's to resume.
+    """
     state_dir = Path(params.state_dir)
     log = TrialLog(state_dir / "trials.jsonl")
-    fingerprint = search_fingerprint(params.space, params.strategy, fingerprint_extra)
     saved = load_search_state(state_dir / "state.json")
-    resuming = check_resume(saved, fingerprint, params.resume, fresh_on_mismatch=False)
+    resuming = check_resume(saved, fingerprint, params.resume)
     if not resuming and (saved is not None or log.path.exists()):
         _set_aside(state_dir)
-    optimizer = _make_optimizer(params, turbo, context)
+    optimizer = _make_optimizer(params, context)
     state = {FINGERPRINT_KEY: fingerprint, "iteration": 0, "next_trial_id": 0, "pending": [], "trace": []}
     if resuming:
         optimizer.load_state_dict(saved["optimizer"])
@@ -76,7 +67,7 @@ def run_search(
         tracker.log(row, resumed=True)
     if resuming:
         logger.info("Resuming the search from %s: %d trials done.", state_dir, len(rows))
-    feasibility_check_at = _initial_design_total(params, turbo, context)
+    feasibility_check_at = min(params.n_trials, max(params.batch_size, optimizer.initial_evaluations))
 
     with create_executor(params.executor, **_executor_options(params)) as executor, \
             tqdm(total=params.n_trials, initial=len(rows), desc=f"search ({params.strategy})", unit="trial") as bar:
@@ -115,7 +106,8 @@ def _ask(optimizer: AskTellOptimizer, params: SearchParams, state: dict[str, Any
     if len(points) == 0:
         logger.warning("The search space has no unevaluated architecture left; stopping early.")
         return []
-    regions = optimizer.last_region_ids
+    # the TuRBO trust region or LA-MCTS leaf that proposed each point; none for strategies without regions
+    regions = optimizer.last_region_ids if optimizer.describe() else [-1] * len(points)
     first = state["next_trial_id"]
     state["next_trial_id"] = first + len(points)
     return [
@@ -131,19 +123,13 @@ def _objective_value(row: dict[str, Any]) -> float:
     return float(value) if row["status"] == "ok" and value is not None and math.isfinite(value) else math.nan
 
 
-def _make_optimizer(params: SearchParams, turbo: TurboConfig, context: ObjectiveContext) -> AskTellOptimizer:
+def _make_optimizer(params: SearchParams, context: ObjectiveContext) -> AskTellOptimizer:
     space = context.space
-    options: dict[str, Any] = {"canonicalize": lambda x: space.decode(x).hash, "max_evaluations": params.n_trials}
-    if params.strategy == "turbo":
-        options["config"] = turbo
+    options: dict[str, Any] = {"canonicalize": lambda x: space.decode(x).hash, "max_evaluations": params.n_trials,
+                               "dimensions": space.dimensions}
+    if params.strategy_options is not None:
+        options["config"] = params.strategy_options
     return create_optimizer(params.strategy, space.dimension, params.seed, **options)
-
-
-def _initial_design_total(params: SearchParams, turbo: TurboConfig, context: ObjectiveContext) -> int:
-    if params.strategy != "turbo":
-        return min(params.n_trials, params.batch_size)
-    per_region = initial_design_size(turbo, context.space.dimension, params.n_trials)
-    return min(params.n_trials, per_region * turbo.n_trust_regions)
 
 
 def _require_feasible(rows: dict[int, dict[str, Any]]) -> None:
@@ -158,12 +144,14 @@ def _require_feasible(rows: dict[int, dict[str, Any]]) -> None:
 
 
 def _trace_rows(regions: list[dict[str, Any]], evaluations: int, previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Trust-region lengths after a batch, flagging regions that restarted since the last one."""
+    """Trust-region lengths after a batch, flagging regions that restarted since the last one
+    (TuRBO's regions; other strategies describe no lengths and leave the trace empty)."""
     restarts_before = {row["region"]: row["restarts"] for row in previous}
     return [
         {"evaluations": evaluations, "region": region["region_id"], "length": region["length"],
          "restarts": region["restarts"], "restarted": region["restarts"] > restarts_before.get(region["region_id"], 0)}
         for region in regions
+        if "length" in region
     ]
 
 

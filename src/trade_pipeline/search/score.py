@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+
+from pydantic import Field
+
+from trade_pipeline.config import StrictModel
 
 # Teacher profile keys, each paired with the name used in budget messages.
 COST_NAMES = {"params": "params", "macs": "macs", "latency_ms": "latency"}
@@ -62,31 +65,21 @@ def kd_guided_score(acc_student: float, acc_target: float, s: float, epsilon: fl
     return acc_target / (acc_student * (meets_target + epsilon)) * s
 
 
-@dataclass(frozen=True)
-class BudgetCheck:
-    """Upper bounds on the teacher-relative costs; ``None`` leaves a cost unlimited.
+class Budget(StrictModel):
+    """Upper bounds on the teacher-relative costs (``search.budget``); ``None`` leaves one unlimited.
 
     Checked on the untrained candidate, so an over-budget student costs no training.
     """
 
-    max_params_ratio: float | None = None
-    max_macs_ratio: float | None = None
-    max_latency_ratio: float | None = None
-    max_s: float | None = None
-
-    @classmethod
-    def from_mapping(cls, budget: Mapping[str, float | None]) -> BudgetCheck:
-        """Build from a parameters mapping, refusing keys that would silently be ignored."""
-        allowed = [field.name for field in fields(cls)]
-        unknown = sorted(set(budget) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown budget key(s) {unknown}; allowed keys are {allowed}")
-        return cls(**budget)
+    max_params_ratio: float | None = Field(default=None, gt=0)
+    max_macs_ratio: float | None = Field(default=None, gt=0)
+    max_latency_ratio: float | None = Field(default=None, gt=0)
+    max_s: float | None = Field(default=None, gt=0)
 
     def violation(
         self, params: float, macs: float, latency_ms: float, teacher: Mapping[str, float]
     ) -> str | None:
-        """A reason such as ``"macs ratio 0.41 > max_macs_ratio 0.25"``, or None when within."""
+        """Every broken limit, e.g. ``"macs ratio 0.41 > max_macs_ratio 0.25"``, or None when within."""
         ratios = cost_ratios(params, macs, latency_ms, teacher)
         measured = {f"max_{name}_ratio": (f"{name} ratio", value) for name, value in ratios.items()}
         measured["max_s"] = ("s", sum(ratios.values()))
@@ -96,15 +89,3 @@ class BudgetCheck:
             if (limit := getattr(self, limit_name)) is not None and value > limit
         ]
         return "; ".join(reasons) or None
-
-
-def over_budget(
-    params: float,
-    macs: float,
-    latency_ms: float,
-    teacher: Mapping[str, float],
-    budget: Mapping[str, float | None] | BudgetCheck,
-) -> str | None:
-    """Why a candidate breaks ``budget`` (every broken limit, ``"; "``-joined), or None."""
-    check = budget if isinstance(budget, BudgetCheck) else BudgetCheck.from_mapping(budget)
-    return check.violation(params, macs, latency_ms, teacher)

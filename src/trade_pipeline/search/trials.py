@@ -36,7 +36,7 @@ TRIAL_DTYPES: dict[str, str] = {
     "proxy_accuracy": "float64",
     "score": "float64",  # Eq. 2, minimised
     "log_score": "float64",  # what the optimizer models
-    "trust_region": "Int64",  # TuRBO region index; missing for other strategies
+    "trust_region": "Int64",  # TuRBO trust region or LA-MCTS leaf that proposed it; else missing
     "seconds": "float64",  # wall time to build, profile and train the candidate
     "started_at": "datetime64[ns, UTC]",  # ISO 8601 string in the log
 }
@@ -123,10 +123,6 @@ class TrialLog:
                     "fix or delete that line to keep the other trials"
                 ) from error
         return rows
-
-    def hashes(self) -> set[str]:
-        """Spec hashes already evaluated (any status), so a resumed search does not redo them."""
-        return {row["spec_hash"] for row in self.rows() if row.get("spec_hash")}
 
     def to_dataframe(self) -> pd.DataFrame:
         """All rows as a table with ``TRIAL_COLUMNS`` in order, typed by ``TRIAL_DTYPES``."""

@@ -18,57 +18,107 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, partial
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
+from pydantic import AfterValidator, Field, model_validator
 
+from trade_pipeline.config import Section, StrictModel
+from trade_pipeline.errors import InputError
+from trade_pipeline.optim.base import Dimension
 from trade_pipeline.students.fields import (
     BLOCK_CHECKS,
     BLOCK_FIELDS,
     TRANSFORMER_CHECKS,
     TRANSFORMER_FIELDS,
+    Check,
     check_int,
-    check_stride,
 )
-from trade_pipeline.students.space_config import SearchSpaceError, parse_section
 from trade_pipeline.students.spec import ArchitectureSpec, ConvBlockSpec, TransformerSpec, downsampled_size
 
-__all__ = ["SearchSpace", "SearchSpaceError", "StemChoices", "BlockChoices", "TransformerChoices"]
+__all__ = ["SearchSpace", "SearchSpaceError", "SpaceConfig", "StemChoices", "BlockChoices", "TransformerChoices"]
 
 CONFIG_PATH = "search.space"
 MAX_BLOCKS = 8  # App. C: "our search space consists of eight pre-defined blocks"
 
 
-@dataclass(frozen=True)
-class StemChoices:
-    stride: int
-    width: tuple[int, ...]
+class SearchSpaceError(InputError):
+    """A spec does not belong to the space, or the space cannot serve an input resolution."""
 
 
-@dataclass(frozen=True)
-class BlockChoices:
+def _checked_choices(check: Check, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Each value passes the field's own check; numeric lists come back sorted, so neighbouring
+    bins of the encoding hold neighbouring values; categorical lists keep their order.
+    Duplicates are refused because they would silently weight the sampling."""
+    parsed = [check(f"choice {index}", value) for index, value in enumerate(values)]
+    duplicates = sorted({str(value) for value in parsed if parsed.count(value) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate choice {duplicates[0]}; list each value once")
+    if all(isinstance(value, numbers.Real) for value in parsed):
+        parsed.sort()
+    return tuple(parsed)
+
+
+def Choices(check: Check) -> Any:  # noqa: N802 - a type factory, used like a type
+    """A non-empty list of choices for one architecture field; one value fixes the field."""
+    return Annotated[tuple[Any, ...], Field(min_length=1), AfterValidator(partial(_checked_choices, check))]
+
+
+Stride = Literal[1, 2]  # the only strides of the fixed per-position schedule
+Count = partial(check_int, minimum=0)  # layers / depth: 0 = absent
+
+
+class StemChoices(StrictModel):
+    stride: Stride
+    width: Choices(check_int)
+
+
+class BlockChoices(StrictModel):
     """Choices for one conv block position; `stride` is fixed by the position, not searched."""
 
-    stride: int
-    layers: tuple[int, ...]  # 0 = block absent
-    block_type: tuple[str, ...]
-    kernel_size: tuple[int, ...]
-    expansion_ratio: tuple[float, ...]
-    se_ratio: tuple[float, ...]  # 0 = no squeeze-excite
-    skip: tuple[str, ...]
-    width: tuple[int, ...]
+    stride: Stride
+    layers: Choices(Count)  # 0 = block absent
+    block_type: Choices(BLOCK_CHECKS["block_type"])
+    kernel_size: Choices(BLOCK_CHECKS["kernel_size"])
+    expansion_ratio: Choices(BLOCK_CHECKS["expansion_ratio"])
+    se_ratio: Choices(BLOCK_CHECKS["se_ratio"])  # 0 = no squeeze-excite
+    skip: Choices(BLOCK_CHECKS["skip"])
+    width: Choices(BLOCK_CHECKS["width"])
 
 
-@dataclass(frozen=True)
-class TransformerChoices:
-    depth: tuple[int, ...]  # 0 = no Transformer stage
-    width: tuple[int, ...]
-    heads: tuple[int, ...]
-    mlp_ratio: tuple[float, ...]
+class TransformerChoices(StrictModel):
+    depth: Choices(Count)  # 0 = no Transformer stage
+    width: Choices(TRANSFORMER_CHECKS["width"])
+    heads: Choices(TRANSFORMER_CHECKS["heads"])
+    mlp_ratio: Choices(TRANSFORMER_CHECKS["mlp_ratio"])
+
+    @model_validator(mode="after")
+    def _heads_divide_widths(self) -> TransformerChoices:
+        """Every width/heads pair must be decodable, since the two coordinates are independent."""
+        if max(self.depth) == 0:
+            return self
+        for width in self.width:
+            for heads in self.heads:
+                if width % heads:
+                    raise ValueError(
+                        f"width {width} is not divisible by heads {heads}; every width choice must be "
+                        f"a multiple of every heads choice (here of {math.lcm(*self.heads)})"
+                    )
+        return self
+
+
+class SpaceConfig(Section):
+    """``search.space``: stem conv -> up to 8 conv blocks -> optional Transformer (App. C)."""
+
+    section = CONFIG_PATH
+
+    min_feature_size: int = Field(ge=1)
+    stem: StemChoices
+    blocks: tuple[BlockChoices, ...] = Field(min_length=1, max_length=MAX_BLOCKS)
+    transformer: TransformerChoices
 
 
 @dataclass(frozen=True)
@@ -82,22 +132,12 @@ class SearchSpace:
     img_size: int | None = None
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> SearchSpace:
-        """Parse and validate the ``search.space`` mapping; raises SearchSpaceError naming the entry."""
-        top = parse_section(config, CONFIG_PATH, **_TOP_SCHEMA)
-        space = cls(
-            stem=StemChoices(**parse_section(top["stem"], f"{CONFIG_PATH}.stem", **_STEM_SCHEMA)),
-            blocks=tuple(
-                BlockChoices(**parse_section(block, f"{CONFIG_PATH}.blocks[{index}]", **_BLOCK_SCHEMA))
-                for index, block in enumerate(_block_list(top["blocks"]))
-            ),
-            transformer=TransformerChoices(
-                **parse_section(top["transformer"], f"{CONFIG_PATH}.transformer", **_TRANSFORMER_SCHEMA)
-            ),
-            min_feature_size=top["min_feature_size"],
-        )
-        _check_heads_divide_widths(space.transformer)
-        return space
+    def from_config(cls, config: SpaceConfig | dict[str, Any]) -> SearchSpace:
+        """The space of a validated ``search.space`` (a mapping is validated first)."""
+        if not isinstance(config, SpaceConfig):
+            config = SpaceConfig.model_validate(config)
+        return cls(stem=config.stem, blocks=config.blocks, transformer=config.transformer,
+                   min_feature_size=config.min_feature_size)
 
     # ---- resolution -------------------------------------------------------------------------
 
@@ -149,6 +189,16 @@ class SearchSpace:
     def dimension_names(self) -> tuple[str, ...]:
         """Config path of each cube coordinate (the fields with more than one choice)."""
         return tuple(path for path, choices in self._fields if len(choices) > 1)
+
+    @cached_property
+    def dimensions(self) -> tuple[Dimension, ...]:
+        """Each coordinate's kind for the optimizer: numeric choices are ordinal (sorted, so
+        kernel 3 < 5), named ones (block type, skip) categorical."""
+        return tuple(
+            Dimension("ordinal" if isinstance(choices[0], numbers.Real) else "categorical", len(choices))
+            for _, choices in self._fields
+            if len(choices) > 1
+        )
 
     @property
     def dimension(self) -> int:
@@ -231,43 +281,6 @@ class SearchSpace:
             blocks=tuple(blocks),
             transformer=TransformerSpec(**transformer) if transformer["depth"] else None,
         )
-
-
-def _nested(_: str, value: object) -> object:
-    return value  # a sub-section, parsed with its own schema
-
-
-_TOP_SCHEMA = {
-    "scalars": {"min_feature_size": check_int, "stem": _nested, "blocks": _nested, "transformer": _nested},
-    "choices": {},
-}
-_STEM_SCHEMA = {"scalars": {"stride": check_stride}, "choices": {"width": check_int}}
-_BLOCK_SCHEMA = {
-    "scalars": {"stride": check_stride},
-    "choices": {"layers": partial(check_int, minimum=0), **BLOCK_CHECKS},
-}
-_TRANSFORMER_SCHEMA = {"scalars": {}, "choices": {"depth": partial(check_int, minimum=0), **TRANSFORMER_CHECKS}}
-
-
-def _block_list(blocks: object) -> list[Any]:
-    if not isinstance(blocks, list) or not 1 <= len(blocks) <= MAX_BLOCKS:
-        got = f"{len(blocks)} blocks" if isinstance(blocks, list) else repr(blocks)
-        raise SearchSpaceError(f"{CONFIG_PATH}.blocks: expected a list of 1 to {MAX_BLOCKS} conv blocks, got {got}")
-    return blocks
-
-
-def _check_heads_divide_widths(choices: TransformerChoices) -> None:
-    """Every width/heads pair must be decodable, since the two coordinates are independent."""
-    if max(choices.depth) == 0:
-        return
-    for width in choices.width:
-        for heads in choices.heads:
-            if width % heads:
-                raise SearchSpaceError(
-                    f"{CONFIG_PATH}.transformer: width {width} is not divisible by heads {heads}; "
-                    f"every width choice must be a multiple of every heads choice (here of "
-                    f"{math.lcm(*choices.heads)})"
-                )
 
 
 def _part_values(part: object | None, choices: object, names: tuple[str, ...]) -> list[Any]:

@@ -7,54 +7,18 @@ cached for the search (paper Table 3 / Fig. 7 use ViT-Large-16).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Literal, Union
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from trade_pipeline.config import StrictModel, check_device
-from trade_pipeline.training.engine import TrainConfig
+from trade_pipeline.config import Section, StrictModel, check_device
+from trade_pipeline.profiling import ProfileSettings
+from trade_pipeline.training.recipe import TeacherRecipe
 
 TeacherSource = Literal["train", "timm", "checkpoint"]
 # Names become file names (teachers/<name>.safetensors) and metric keys (teacher.<name>.top1).
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-class TeacherTrainParams(StrictModel):
-    """Hard-label training on mini-train, evaluated on mini-val (source ``train``)."""
-
-    epochs: int = Field(default=5, ge=1)
-    batch_size: int = Field(default=64, ge=1)
-    lr: float = Field(default=1e-3, gt=0.0)
-    warmup_epochs: float = Field(default=0.5, ge=0.0)
-    weight_decay: float = Field(default=0.05, ge=0.0)
-    optimizer: str = "adamw"
-    sched: str = "cosine"
-    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
-    seed: int = 0
-
-    @model_validator(mode="after")
-    def _engine_accepts_it(self) -> "TeacherTrainParams":
-        if self.warmup_epochs >= self.epochs:
-            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be shorter than epochs ({self.epochs})")
-        self.train_config("cpu")  # the engine's own checks (e.g. the optimizer name), before any compute
-        return self
-
-    def train_config(self, device: str) -> TrainConfig:
-        """The engine's config: hard labels (``kd_alpha=0``) and no OR, since a teacher is a plain model."""
-        return TrainConfig(
-            epochs=self.epochs,
-            warmup_epochs=self.warmup_epochs,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            optimizer=self.optimizer,
-            sched=self.sched,
-            label_smoothing=self.label_smoothing,
-            kd_alpha=0.0,
-            or_lambda=0.0,
-            seed=self.seed,
-            device=device,
-            eval_every=0,
-        )
 
 
 class TeacherParams(StrictModel):
@@ -65,7 +29,14 @@ class TeacherParams(StrictModel):
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     pretrained: bool = False
     path: Union[str, None] = None
-    train: Union[TeacherTrainParams, None] = None
+    train: Union[TeacherRecipe, None] = None
+
+    @field_validator("model")
+    @classmethod
+    def _timm_knows_it(cls, name: str) -> str:
+        from trade_pipeline.models import check_timm_name
+
+        return check_timm_name(name)
 
     @model_validator(mode="after")
     def _fields_fit_the_source(self) -> "TeacherParams":
@@ -76,6 +47,9 @@ class TeacherParams(StrictModel):
             )
         if self.source == "checkpoint" and not self.path:
             raise ValueError("source 'checkpoint' needs path: the local .safetensors / .pt state_dict file")
+        if self.source == "checkpoint" and not Path(self.path).is_file():
+            raise ValueError(f"checkpoint '{self.path}' does not exist (relative paths start at the project "
+                             f"root, {Path.cwd()})")
         if self.source == "checkpoint" and self.pretrained:
             raise ValueError("source 'checkpoint' takes its weights from path; remove pretrained: true")
         if self.source != "checkpoint" and self.path is not None:
@@ -87,24 +61,11 @@ class TeacherParams(StrictModel):
         return self
 
     @property
-    def train_settings(self) -> TeacherTrainParams:
-        return self.train or TeacherTrainParams()
+    def recipe(self) -> TeacherRecipe:
+        return self.train or TeacherRecipe()
 
 
-class ProfileParams(StrictModel):
-    """Latency measurement (profiling.measure_latency): batch-1 median after warm-up."""
-
-    device: str = "cpu"
-    warmup: int = Field(default=3, ge=0)
-    repeats: int = Field(default=10, ge=1)
-
-    @field_validator("device")
-    @classmethod
-    def _device_exists(cls, device: str) -> str:
-        return check_device(device)
-
-
-class TeacherPipelineParams(StrictModel):
+class TeacherPipelineParams(Section):
     """Everything under ``teacher:``.
 
     ``teachers`` defines teachers by name; ``use`` picks which of them run, in order (null =
@@ -112,12 +73,14 @@ class TeacherPipelineParams(StrictModel):
     teacher's definition, but its ``use`` list (lists replace, not merge) decides.
     """
 
+    section = "teacher"
+
     teachers: dict[str, TeacherParams] = Field(min_length=1)
     use: Union[list[str], None] = Field(default=None, min_length=1)
     search_teacher: str
     device: str = "cpu"
     batch_size: int = Field(default=256, ge=1)
-    profile: ProfileParams = Field(default_factory=ProfileParams)
+    profile: ProfileSettings = ProfileSettings()
 
     @field_validator("device")
     @classmethod

@@ -6,7 +6,7 @@ the source indices, so ``SoftLabels`` finds a sample's row whatever order a load
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from trade_pipeline.data.loaders import make_loader
+from trade_pipeline.data.split import Split
 from trade_pipeline.teachers.sources import TeacherError
 
 CACHED_PARTS = ("mini_train", "mini_val")
@@ -33,7 +34,7 @@ def predict_logits(
 
 
 def logit_cache(
-    teacher: str, model: nn.Module, split: Mapping[str, Any], batch_size: int = 256, device: str = "cpu"
+    teacher: str, model: nn.Module, split: Split, batch_size: int = 256, device: str = "cpu"
 ) -> dict[str, Any]:
     """``teacher_logits``: ``{teacher, num_classes, split_fingerprint, mini_train, mini_val}``.
 
@@ -42,12 +43,12 @@ def logit_cache(
     """
     cache: dict[str, Any] = {
         "teacher": teacher,
-        "num_classes": len(split["classes"]),
-        "split_fingerprint": split["fingerprint"],
+        "num_classes": split.num_classes,
+        "split_fingerprint": split.fingerprint,
     }
     for part in CACHED_PARTS:
         indices, logits = predict_logits(model, make_loader(split, part, batch_size), device)
-        if not np.array_equal(indices, np.asarray(split[part], dtype=np.int64)):
+        if not np.array_equal(indices, split.indices(part)):
             raise TeacherError(f"the {part} loader did not yield the split's indices in order; rebuild the split")
         largest = np.abs(logits).max()
         if not largest <= np.finfo(np.float16).max:  # also catches NaN

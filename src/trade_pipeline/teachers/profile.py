@@ -6,40 +6,42 @@ split's image size), and its accuracy is measured on the same mini-val the proxy
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
 
 from trade_pipeline.data.loaders import make_loader
-from trade_pipeline.profiling import profile_model
-from trade_pipeline.teachers.config import ProfileParams
+from trade_pipeline.data.split import Split
+from trade_pipeline.profiling import ProfileSettings, profile_model
+from trade_pipeline.teachers.config import TeacherPipelineParams
 from trade_pipeline.training.engine import evaluate
 
+logger = logging.getLogger(__name__)
 ACCURACY_PARTS = ("mini_val", "test")
 PROFILE_METRICS = ("params", "macs", "latency_ms", "mini_val_top1", "mini_val_top5", "test_top1", "test_top5")
 
 
 def profile_teacher(
     model: nn.Module,
-    split: Mapping[str, Any],
-    profile: ProfileParams,
+    split: Split,
+    profile: ProfileSettings,
     device: str = "cpu",
     batch_size: int = 256,
 ) -> dict[str, Any]:
     """``{params, macs, latency_ms, <part>_top1, <part>_top5, device}``; accuracies in percent.
 
-    Accuracies are measured on ``device``, latency on ``profile.device`` (where the student
-    will be deployed, which need not be where it is trained).
+    Accuracies are measured on ``device``, latency on ``profile.device`` if set (where the
+    student will be deployed, which need not be where it is trained), else on ``device``.
     """
     model.to(device)
     accuracy = {}
     for part in ACCURACY_PARTS:
         top1, top5 = evaluate(model, make_loader(split, part, batch_size), device)
         accuracy.update({f"{part}_top1": top1, f"{part}_top5": top5})
-    input_shape = (1, split["channels"], split["image_size"], split["image_size"])
-    costs = profile_model(model, input_shape, profile.device, profile.warmup, profile.repeats)
-    return {**costs, **accuracy, "device": profile.device}
+    costs = profile_model(model, split.input_shape(), profile, device)
+    return {**costs, **accuracy, "device": profile.on(device)}
 
 
 def profile_metrics(profiles: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, float]]:
@@ -52,3 +54,19 @@ def profile_metrics(profiles: Mapping[str, Mapping[str, Any]]) -> dict[str, dict
         for name, profile in profiles.items()
         for metric in PROFILE_METRICS
     }
+
+
+def profile_teachers(
+    models: Mapping[str, Any], split: Split, params: TeacherPipelineParams
+) -> dict[str, dict[str, Any]]:
+    """``teacher_profile``: every teacher's profile plus its ``source`` and timm ``model``."""
+    profiles = {}
+    for name, artifact in models.items():
+        profile = profile_teacher(artifact.model, split, params.profile, params.device, params.batch_size)
+        teacher = params.teachers[name]
+        profiles[name] = {**profile, "source": teacher.source, "model": teacher.model}
+        logger.info(
+            "Teacher '%s': test top-1 %.2f%%, %.2fM params, %.1fM MACs, %.2f ms",
+            name, profile["test_top1"], profile["params"] / 1e6, profile["macs"] / 1e6, profile["latency_ms"],
+        )
+    return profiles

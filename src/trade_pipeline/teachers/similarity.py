@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trade_pipeline.data.loaders import make_loader
+from trade_pipeline.data.split import Split
 
 # Fig. 5 compares on the training images (what KD matches) and on the test images.
 COMPARED_PARTS = {"train": "mini_train", "test": "test"}
@@ -57,15 +58,8 @@ class PairwiseAgreement:
         }
 
 
-def similarity_matrices(logits: Sequence[torch.Tensor | np.ndarray]) -> dict[str, Any]:
-    """Fig. 5 matrices from one ``N x K`` logit array per model (same images, same order)."""
-    agreement = PairwiseAgreement(len(logits))
-    agreement.update(logits)
-    return agreement.result()
-
-
 def compare_models(
-    models: Mapping[str, nn.Module], split: Mapping[str, Any], batch_size: int = 256, device: str = "cpu"
+    models: Mapping[str, nn.Module], split: Split, batch_size: int = 256, device: str = "cpu"
 ) -> dict[str, Any]:
     """``{teachers, train, test}``: Fig. 5's matrices on mini-train and test for ``models``."""
     for model in models.values():

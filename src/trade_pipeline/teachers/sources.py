@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import timm
@@ -19,50 +17,37 @@ from torch import nn
 
 from trade_pipeline.config import ConfigError
 from trade_pipeline.data.loaders import make_loader
+from trade_pipeline.data.split import Split
+from trade_pipeline.errors import InputError
 from trade_pipeline.models import ModelArtifact, build_model, timm_model_spec
-from trade_pipeline.serialization import UnsafeFileError, load_state_dict_file
+from trade_pipeline.serialization import CorruptFileError, UnsafeFileError, load_state_dict_file
 from trade_pipeline.teachers.config import TeacherParams, TeacherPipelineParams
-from trade_pipeline.training.engine import TrainResult, train_model
+from trade_pipeline.training.engine import train_model
 
 logger = logging.getLogger(__name__)
 SHOWN = 5  # mismatching tensors listed in an error
 
 
-class TeacherError(ValueError):
+class TeacherError(InputError):
     """A teacher could not be loaded or trained as configured."""
 
 
-@dataclass
-class Teacher:
-    """A ready teacher; ``train_result`` is set when it was trained in this project."""
-
-    name: str
-    artifact: ModelArtifact
-    train_result: TrainResult | None = None
-
-
-def teacher_model_spec(name: str, teacher: TeacherParams, split: Mapping[str, Any]) -> dict[str, Any]:
+def teacher_model_spec(name: str, teacher: TeacherParams, split: Split) -> dict[str, Any]:
     """The timm model spec of ``teacher`` sized for the split's channels, classes and images."""
     try:
-        return timm_model_spec(
-            teacher.model, split["channels"], len(split["classes"]), split["image_size"], **teacher.model_kwargs
-        )
+        return timm_model_spec(teacher.model, split.channels, split.num_classes, split.image_size,
+                               **teacher.model_kwargs)
     except ValueError as error:
         raise ConfigError(f"teacher.teachers.{name}.model / model_kwargs: {error}") from None
 
 
-def check_teachers(params: TeacherPipelineParams, split: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def check_teachers(params: TeacherPipelineParams, split: Split) -> dict[str, dict[str, Any]]:
     """Checks every teacher against the split without building any; returns their model specs."""
     specs = {}
     for name, teacher in params.selected.items():
         specs[name] = teacher_model_spec(name, teacher, split)
-        if teacher.source == "checkpoint" and not Path(teacher.path).is_file():
-            raise ConfigError(
-                f"teacher.teachers.{name}.path: checkpoint '{teacher.path}' does not exist "
-                f"(relative paths start at the project root, {Path.cwd()})"
-            )
         if teacher.source == "timm":
-            _check_hub_head(name, teacher.model, len(split["classes"]))
+            _check_hub_head(name, teacher.model, split.num_classes)
     return specs
 
 
@@ -77,7 +62,7 @@ def _check_hub_head(name: str, model: str, num_classes: int) -> None:
         )
 
 
-def prepare_teachers(params: TeacherPipelineParams, split: Mapping[str, Any]) -> dict[str, Teacher]:
+def prepare_teachers(params: TeacherPipelineParams, split: Split) -> dict[str, ModelArtifact]:
     """Loads or trains every configured teacher, in the configured order."""
     specs = check_teachers(params, split)
     teachers = {}
@@ -91,23 +76,25 @@ def obtain_teacher(
     name: str,
     teacher: TeacherParams,
     model_spec: dict[str, Any],
-    split: Mapping[str, Any],
+    split: Split,
     params: TeacherPipelineParams,
-) -> Teacher:
+) -> ModelArtifact:
     """One teacher from its source; training runs on ``params.device``."""
     if teacher.source == "checkpoint":
         model = load_checkpoint(name, model_spec, teacher.path)
-        return Teacher(name, ModelArtifact(model_spec, model.eval()))
+        return ModelArtifact(model_spec, model.eval())
     if teacher.source == "timm":
-        return Teacher(name, ModelArtifact(model_spec, create_pretrained(model_spec).eval()))
-    settings = teacher.train_settings
-    torch.manual_seed(settings.seed)  # the initial weights are part of a reproducible run
+        return ModelArtifact(model_spec, create_pretrained(model_spec).eval())
+    recipe = teacher.recipe
+    torch.manual_seed(recipe.seed)  # the initial weights are part of a reproducible run
     model = create_pretrained(model_spec) if teacher.pretrained else build_model(model_spec)
     result = train_model(
         model,
-        make_loader(split, "mini_train", settings.batch_size, shuffle=True, seed=settings.seed),
+        make_loader(split, "mini_train", recipe.batch_size, shuffle=True, seed=recipe.seed),
         make_loader(split, "mini_val", params.batch_size),
-        settings.train_config(params.device),
+        recipe,
+        device=params.device,
+        eval_every=0,
     )
     if result.status != "ok":
         raise TeacherError(
@@ -115,7 +102,7 @@ def obtain_teacher(
             f"Lower teacher.teachers.{name}.train.lr or raise its warmup_epochs."
         )
     logger.info("Teacher '%s' trained in %.1fs: mini-val top-1 %.2f%%", name, result.seconds, result.top1)
-    return Teacher(name, ModelArtifact(model_spec, model.cpu().eval()), result)
+    return ModelArtifact(model_spec, model.cpu().eval())
 
 
 def create_pretrained(model_spec: Mapping[str, Any]) -> nn.Module:
@@ -127,8 +114,8 @@ def load_checkpoint(name: str, model_spec: Mapping[str, Any], path: str) -> nn.M
     """The spec's model with a local state_dict (safetensors, or torch ``weights_only``)."""
     try:
         state = load_state_dict_file(path)
-    except UnsafeFileError as error:
-        raise UnsafeFileError(f"teacher.teachers.{name}.path: {error}") from None
+    except (UnsafeFileError, CorruptFileError) as error:
+        raise type(error)(f"teacher.teachers.{name}.path: {error}") from None
     model = build_model(model_spec)
     _check_state_fits(name, model, state, model_spec, path)
     model.load_state_dict(state)

@@ -16,116 +16,15 @@ from itertools import islice
 from typing import Any
 
 import torch
-from timm.optim import create_optimizer_v2, list_optimizers
+from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from trade_pipeline.training.losses import (
-    check_or_targets,
-    kd_loss,
-    orthogonality_penalty,
-    orthogonality_targets,
-)
+from trade_pipeline.training.losses import kd_loss, orthogonality_penalty, orthogonality_targets
+from trade_pipeline.training.recipe import TrainingRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
-
-# timm schedules whose shape is fixed by the run length and warm-up alone.
-SCHEDULES = ("cosine", "tanh", "poly", "constant")
-
-
-@dataclass
-class TrainConfig:
-    """How to train one network. Set exactly one of ``epochs`` / ``steps``.
-
-    ``steps`` counts optimiser updates; in steps mode the loader is cycled and the history
-    has one row per (possibly partial) pass. Warm-up is ``warmup_epochs`` (converted with
-    the loader length) or ``warmup_steps``, at most one of them; it is part of the run
-    length, as in the paper's "9 epochs including 2 warm-up epochs" (App. D.1).
-
-    ``or_lambda=1e-4``: the paper does not state its λ (Fig. 4b sweeps it). On freshly
-    initialised embedded-space students Eq. 4 is then 1-2e-3, under 0.1 % of the initial
-    CE (ln 10 ≈ 2.3): a steady pull towards semi-orthogonality that cannot dominate a
-    few-epoch proxy run. Raise it for a stronger effect.
-
-    ``weight_decay=0.05`` is timm/DeiT's usual decoupled AdamW decay; the paper's transfer
-    recipe overrides it with 0.
-
-    ``bn_recalibration_batches`` > 0 re-estimates BatchNorm running statistics as the plain
-    average over that many training batches before the final evaluation. In a few-epoch
-    proxy run the running averages lag the fast-moving weights, and eval-mode accuracy can
-    collapse to chance (measured on the embedded default after one epoch: 10% without,
-    76% with); NAS proxies commonly recalibrate for that reason.
-    """
-
-    epochs: int | None = None
-    steps: int | None = None
-    warmup_epochs: float = 0.0
-    warmup_steps: int = 0
-    lr: float = 1e-3
-    warmup_lr: float = 1e-5
-    min_lr: float = 0.0
-    weight_decay: float = 0.05
-    optimizer: str = "adamw"
-    sched: str = "cosine"
-    kd_alpha: float = 0.7
-    kd_tau: float = 1.0
-    or_lambda: float = 1e-4
-    or_targets: Sequence[str] = ("conv1x1", "ffn")
-    label_smoothing: float = 0.0
-    grad_clip: float | None = None
-    device: str = "cpu"
-    amp: bool = True
-    channels_last: bool = True
-    seed: int = 0
-    progress: bool = True
-    log_every: int = 10
-    eval_every: int = 1
-    bn_recalibration_batches: int = 0
-
-    def __post_init__(self) -> None:
-        if (self.epochs is None) == (self.steps is None):
-            raise ValueError(
-                f"set exactly one of epochs / steps, got epochs={self.epochs}, steps={self.steps}"
-            )
-        length = self.epochs if self.epochs is not None else self.steps
-        if length < 1:
-            raise ValueError(f"the run length must be at least 1, got {length}")
-        if self.warmup_epochs and self.warmup_steps:
-            raise ValueError("set warmup_epochs or warmup_steps, not both")
-        if self.warmup_epochs < 0 or self.warmup_steps < 0:
-            raise ValueError("warmup_epochs / warmup_steps must not be negative")
-        if not 0.0 <= self.kd_alpha <= 1.0:
-            raise ValueError(f"kd_alpha must lie in [0, 1], got {self.kd_alpha}")
-        if self.kd_tau <= 0.0:
-            raise ValueError(f"kd_tau must be positive, got {self.kd_tau}")
-        if self.lr <= 0.0 or self.or_lambda < 0.0 or self.weight_decay < 0.0:
-            raise ValueError("lr must be positive; or_lambda and weight_decay non-negative")
-        if self.grad_clip is not None and self.grad_clip <= 0.0:
-            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
-        if self.bn_recalibration_batches < 0:
-            raise ValueError("bn_recalibration_batches must not be negative")
-        if self.log_every < 1 or self.eval_every < 0:
-            raise ValueError("log_every must be >= 1 and eval_every >= 0 (0 = final only)")
-        if self.sched not in SCHEDULES:
-            raise ValueError(f"unknown sched {self.sched!r}; allowed: {list(SCHEDULES)}")
-        if self.optimizer not in list_optimizers():
-            raise ValueError(
-                f"unknown optimizer {self.optimizer!r}; use a timm name such as "
-                f"'adamw', 'sgd' or 'lamb' (timm.optim.list_optimizers())"
-            )
-        self.or_targets = check_or_targets(self.or_targets)
-        device = torch.device(self.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} but CUDA is not available; use 'cpu'")
-
-    def total_steps(self, steps_per_epoch: int) -> int:
-        """Optimiser updates in the whole run."""
-        return self.steps if self.steps is not None else self.epochs * steps_per_epoch
-
-    def warmup_updates(self, steps_per_epoch: int) -> int:
-        """Warm-up length in optimiser updates."""
-        return self.warmup_steps or round(self.warmup_epochs * steps_per_epoch)
 
 
 @dataclass
@@ -173,11 +72,11 @@ def evaluate(
 
 
 def _check_distillation_source(
-    config: TrainConfig, soft_labels: SoftLabels | None, teacher: nn.Module | None
+    recipe: TrainingRecipe, soft_labels: SoftLabels | None, teacher: nn.Module | None
 ) -> None:
-    if config.kd_alpha > 0 and soft_labels is None and teacher is None:
+    if recipe.kd_alpha > 0 and soft_labels is None and teacher is None:
         raise ValueError(
-            f"kd_alpha={config.kd_alpha} needs soft_labels (cached teacher logits) or a "
+            f"kd_alpha={recipe.kd_alpha} needs soft_labels (cached teacher logits) or a "
             f"teacher; pass one, or set kd_alpha=0 for hard-label training"
         )
     if soft_labels is not None and teacher is not None:
@@ -189,49 +88,58 @@ class Trainer:
 
     Everything is resolved here (OR weights, AMP, memory format) so ``step`` does no set-up
     work. ``train_model`` drives it; benchmarks time ``step`` directly.
+
+    ``recipe.bn_recalibration_batches`` > 0 re-estimates BatchNorm running statistics as the
+    plain average over that many training batches before the final evaluation: in a few-epoch
+    proxy run the running averages lag the fast-moving weights and eval-mode accuracy can
+    collapse to chance (measured on the embedded default after one epoch: 10 % without,
+    76 % with); NAS proxies commonly recalibrate for that reason.
     """
 
     def __init__(
         self,
         model: nn.Module,
-        config: TrainConfig,
+        recipe: TrainingRecipe,
         total_steps: int,
         warmup_steps: int,
-        soft_labels: SoftLabels | None,
-        teacher: nn.Module | None,
+        device: str | torch.device = "cpu",
+        soft_labels: SoftLabels | None = None,
+        teacher: nn.Module | None = None,
+        log_every: int = 10,
     ) -> None:
-        _check_distillation_source(config, soft_labels, teacher)
+        _check_distillation_source(recipe, soft_labels, teacher)
         if warmup_steps >= total_steps:
             raise ValueError(
                 f"warm-up ({warmup_steps} updates) must be shorter than the run "
                 f"({total_steps} updates); lower warmup_epochs / warmup_steps"
             )
-        self.config = config
-        self.device = torch.device(config.device)
+        self.recipe = recipe
+        self.log_every = log_every
+        self.device = torch.device(device)
         on_cuda = self.device.type == "cuda"
-        self.use_amp = config.amp and on_cuda
+        self.use_amp = recipe.amp and on_cuda
         self.memory_format = (
-            torch.channels_last if config.channels_last and on_cuda else torch.preserve_format
+            torch.channels_last if recipe.channels_last and on_cuda else torch.preserve_format
         )
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.teacher = None
-        if teacher is not None and config.kd_alpha > 0:
+        if teacher is not None and recipe.kd_alpha > 0:
             self.teacher = teacher.eval().to(self.device, memory_format=self.memory_format)
-        self.soft_labels = soft_labels if config.kd_alpha > 0 else None
+        self.soft_labels = soft_labels if recipe.kd_alpha > 0 else None
         self.or_weights = (
-            orthogonality_targets(model, config.or_targets) if config.or_lambda > 0 else []
+            orthogonality_targets(model, recipe.or_targets) if recipe.or_lambda > 0 else []
         )
         self.optimizer = create_optimizer_v2(
-            model, opt=config.optimizer, lr=config.lr, weight_decay=config.weight_decay
+            model, opt=recipe.optimizer, lr=recipe.lr, weight_decay=recipe.weight_decay
         )
         # Schedule units are optimiser updates (updates_per_epoch=1), for both run modes.
         self.scheduler, _ = create_scheduler_v2(
             self.optimizer,
-            sched=config.sched,
+            sched=recipe.sched,
             num_epochs=total_steps,
             warmup_epochs=warmup_steps,
-            warmup_lr=config.warmup_lr,
-            min_lr=config.min_lr,
+            warmup_lr=recipe.warmup_lr,
+            min_lr=recipe.min_lr,
             step_on_epochs=False,
             updates_per_epoch=1,
         )
@@ -256,23 +164,24 @@ class Trainer:
         self, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor:
         """One update; returns the detached loss without synchronising the device."""
-        config = self.config
+        recipe = self.recipe
         images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
         labels = labels.to(self.device, non_blocking=True)
         with torch.autocast(self.device.type, enabled=self.use_amp):
             logits = self.model(images)
             teacher_logits = self._teacher_logits(images, indices)
             loss = kd_loss(
-                logits, labels, teacher_logits, config.kd_alpha, config.kd_tau,
-                config.label_smoothing,
+                logits, labels, teacher_logits, recipe.kd_alpha, recipe.kd_tau,
+                recipe.label_smoothing,
             )
-        if self.or_weights:  # in float32, outside autocast
-            loss = loss + orthogonality_penalty(self.or_weights, config.or_lambda)
+        if self.or_weights and self.num_updates % recipe.or_every == 0:  # in float32, outside autocast
+            # every k-th step at k times the weight: the same pull on average, k times fewer kernels
+            loss = loss + orthogonality_penalty(self.or_weights, recipe.or_lambda * recipe.or_every)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
-        if config.grad_clip is not None:
+        if recipe.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+            nn.utils.clip_grad_norm_(self.model.parameters(), recipe.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.num_updates += 1
@@ -306,7 +215,7 @@ class Trainer:
         for step, (images, labels, indices) in enumerate(batches, start=1):
             window += self.step(images, labels, indices)
             window_steps += 1
-            if step % self.config.log_every and step != n_steps:
+            if step % self.log_every and step != n_steps:
                 continue
             window_sum = window.item()
             loss_sum += window_sum
@@ -325,12 +234,14 @@ def _run_epochs(
     eval_loader: DataLoader,
     total_steps: int,
     history: list[dict[str, Any]],
+    progress: bool,
+    eval_every: int,
 ) -> str:
     """Train and evaluate epoch by epoch, appending to ``history``; returns a failure reason."""
-    config = trainer.config
+    recipe = trainer.recipe
     steps_per_epoch = len(train_loader)
     n_epochs = math.ceil(total_steps / steps_per_epoch)
-    with tqdm(total=total_steps, disable=not config.progress, unit="step") as bar:
+    with tqdm(total=total_steps, disable=not progress, unit="step") as bar:
         for epoch in range(1, n_epochs + 1):
             bar.set_description(f"epoch {epoch}/{n_epochs}")
             epoch_start = time.perf_counter()
@@ -342,9 +253,9 @@ def _run_epochs(
                     f"by update {trainer.num_updates}"
                 )
             top1 = top5 = None
-            if epoch == n_epochs and config.bn_recalibration_batches:
-                trainer.recalibrate_batchnorm(islice(train_loader, config.bn_recalibration_batches))
-            if epoch == n_epochs or (config.eval_every and epoch % config.eval_every == 0):
+            if epoch == n_epochs and recipe.bn_recalibration_batches:
+                trainer.recalibrate_batchnorm(islice(train_loader, recipe.bn_recalibration_batches))
+            if epoch == n_epochs or (eval_every and epoch % eval_every == 0):
                 top1, top5 = evaluate(
                     trainer.model, eval_loader, trainer.device, trainer.use_amp
                 )
@@ -359,29 +270,33 @@ def train_model(
     model: nn.Module,
     train_loader: DataLoader,
     eval_loader: DataLoader,
-    config: TrainConfig,
+    recipe: TrainingRecipe,
+    device: str | torch.device = "cpu",
     soft_labels: SoftLabels | None = None,
     teacher: nn.Module | None = None,
+    progress: bool = True,
+    eval_every: int = 1,
 ) -> TrainResult:
     """Train ``model`` in place on ``(images, labels, indices)`` batches, then evaluate.
 
-    Deterministic on CPU for a fixed ``config.seed`` (it seeds torch's global RNG, used by
+    Deterministic on CPU for a fixed ``recipe.seed`` (it seeds torch's global RNG, used by
     dropout / drop-path) provided the caller's loader shuffles with its own seeded
-    generator. The model (and teacher) are moved to ``config.device``. Input errors raise
+    generator. The model (and teacher) are moved to ``device``. Input errors raise
     before any update; a NaN/inf loss or running out of device memory returns a "failed"
-    result instead, so a search can record it and go on.
+    result instead, so a search can record it and go on. ``eval_every=0`` evaluates only
+    after the last epoch.
     """
     steps_per_epoch = len(train_loader)
     if steps_per_epoch == 0:
         raise ValueError("train_loader yields no batches; check the split and batch size")
-    total_steps = config.total_steps(steps_per_epoch)
-    warmup_steps = config.warmup_updates(steps_per_epoch)
-    torch.manual_seed(config.seed)
-    trainer = Trainer(model, config, total_steps, warmup_steps, soft_labels, teacher)
+    total_steps = recipe.total_steps(steps_per_epoch)
+    warmup_steps = recipe.warmup_updates(steps_per_epoch)
+    torch.manual_seed(recipe.seed)
+    trainer = Trainer(model, recipe, total_steps, warmup_steps, device, soft_labels, teacher)
     history: list[dict[str, Any]] = []
     start = time.perf_counter()
     try:
-        reason = _run_epochs(trainer, train_loader, eval_loader, total_steps, history)
+        reason = _run_epochs(trainer, train_loader, eval_loader, total_steps, history, progress, eval_every)
     except torch.OutOfMemoryError as error:
         reason = f"out of memory: {error}"
     final = history[-1] if history and not reason else {}

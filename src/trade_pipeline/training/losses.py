@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import get_args
 
 import torch
 import torch.nn.functional as F
 from timm.layers import Mlp
 from torch import nn
 
-# Which weights the OR penalty may target. The paper applies it to 1x1 convolutions and
-# Transformer FFNs only (§3): on 3x3 convolutions and fully-connected layers it hinders
-# learning spatial filters. "conv" and "linear" exist for ablations.
-OR_TARGETS = ("conv1x1", "ffn", "conv", "linear")
+from trade_pipeline.training.recipe import OrTarget
+
+# On 3x3 convolutions and fully-connected layers OR hinders learning spatial filters (§3),
+# hence the default conv1x1 + ffn; "conv" and "linear" exist for ablations.
+OR_TARGETS: tuple[str, ...] = get_args(OrTarget)
 
 
 def kd_loss(

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trade_pipeline.config import ConfigError
+from kedro.validation import ParameterValidationError
+
+from trade_pipeline.data.split import Split
 from trade_pipeline.serialization import load_array_dict, load_model_artifact
 from trade_pipeline.teachers.profile import PROFILE_METRICS
 
@@ -20,7 +22,7 @@ def _latest(folder: Path) -> Path:
 def test_data_and_teacher_pipelines_write_the_four_documented_datasets(project, run):
     run(project, ["data", "teacher"])
     data = project / "data"
-    split = load_array_dict(_latest(data / "05_model_input" / "split.npz"))
+    split = Split.from_dict(load_array_dict(_latest(data / "05_model_input" / "split.npz")))
     names = ["tiny_cnn", "tiny_vit"]  # conf/test/parameters_teacher.yml, in configured order
 
     profile = json.loads(_latest(data / "08_reporting" / "teacher_profile.json").read_text())
@@ -31,10 +33,10 @@ def test_data_and_teacher_pipelines_write_the_four_documented_datasets(project, 
     assert profile["tiny_cnn"]["model"] == "resnet10t" and profile["tiny_cnn"]["source"] == "train"
 
     logits = load_array_dict(_latest(data / "07_model_output" / "teacher_logits.npz"))
-    assert (logits["teacher"], logits["num_classes"], logits["split_fingerprint"]) == ("tiny_cnn", 10, split["fingerprint"])
+    assert (logits["teacher"], logits["num_classes"], logits["split_fingerprint"]) == ("tiny_cnn", 10, split.fingerprint)
     for part in ("mini_train", "mini_val"):
-        np.testing.assert_array_equal(logits[part]["indices"], split[part])
-        assert logits[part]["logits"].dtype == np.float16 and logits[part]["logits"].shape == (len(split[part]), 10)
+        np.testing.assert_array_equal(logits[part]["indices"], split.indices(part))
+        assert logits[part]["logits"].dtype == np.float16 and logits[part]["logits"].shape == (len(split.indices(part)), 10)
 
     similarity = json.loads(_latest(data / "08_reporting" / "teacher_similarity.json").read_text())
     assert similarity["teachers"] == names
@@ -51,6 +53,6 @@ def test_data_and_teacher_pipelines_write_the_four_documented_datasets(project, 
 
 
 def test_unknown_search_teacher_stops_the_run_before_any_teacher_is_built(project, run):
-    with pytest.raises(ConfigError, match=r"teacher\.search_teacher"):
+    with pytest.raises(ParameterValidationError, match=r"teacher\.search_teacher"):
         run(project, ["data", "teacher"], {"teacher": {"search_teacher": "resnet152"}})
     assert not (project / "data" / "06_models" / "teachers").exists()

@@ -12,21 +12,17 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from trade_pipeline.config import parse_params
+from trade_pipeline.data.split import Split
 from trade_pipeline.models import ModelArtifact
 from trade_pipeline.teachers.config import TeacherPipelineParams
 from trade_pipeline.teachers.logits import logit_cache
 from trade_pipeline.teachers.plots import plot_similarity
-from trade_pipeline.teachers.profile import profile_metrics, profile_teacher
+from trade_pipeline.teachers.profile import profile_metrics, profile_teachers
 from trade_pipeline.teachers.similarity import compare_models
 from trade_pipeline.teachers.sources import TeacherError, prepare_teachers
 
 logger = logging.getLogger(__name__)
 Partitions = Mapping[str, Callable[[], ModelArtifact]]
-
-
-def _params(teacher_params: dict[str, Any]) -> TeacherPipelineParams:
-    return parse_params(TeacherPipelineParams, teacher_params, "teacher")
 
 
 def _load(teachers: Partitions, params: TeacherPipelineParams) -> dict[str, ModelArtifact]:
@@ -38,49 +34,29 @@ def _load(teachers: Partitions, params: TeacherPipelineParams) -> dict[str, Mode
     return {name: teachers[name]() for name in params.selected}
 
 
-def build_teachers(
-    teacher_params: dict[str, Any], split: dict[str, Any]
-) -> tuple[dict[str, ModelArtifact], ModelArtifact]:
-    """Validates ``params:teacher``, then loads or trains every teacher.
-
-    Returns all teachers (``{name: ModelArtifact}``) and the search teacher on its own.
-    """
-    params = _params(teacher_params)
-    teachers = prepare_teachers(params, split)
-    artifacts = {name: teacher.artifact for name, teacher in teachers.items()}
-    return artifacts, artifacts[params.search_teacher]
+def build_teachers(teacher: TeacherPipelineParams, split: Split) -> tuple[dict[str, ModelArtifact], ModelArtifact]:
+    """Loads or trains every teacher; returns all of them (``{name: ModelArtifact}``) and the search teacher."""
+    artifacts = prepare_teachers(teacher, split)
+    return artifacts, artifacts[teacher.search_teacher]
 
 
-def profile_teachers(
-    teachers: Partitions, split: dict[str, Any], teacher_params: dict[str, Any]
+def profile_all_teachers(
+    teachers: Partitions, split: Split, teacher: TeacherPipelineParams
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
     """``teacher_profile`` (costs, mini-val and test accuracy per teacher) and its MLflow metrics."""
-    params = _params(teacher_params)
-    profiles = {}
-    for name, artifact in _load(teachers, params).items():
-        profile = profile_teacher(artifact.model, split, params.profile, params.device, params.batch_size)
-        teacher = params.teachers[name]
-        profiles[name] = {**profile, "source": teacher.source, "model": teacher.model}
-        logger.info(
-            "Teacher '%s': test top-1 %.2f%%, %.2fM params, %.1fM MACs, %.2f ms",
-            name, profile["test_top1"], profile["params"] / 1e6, profile["macs"] / 1e6, profile["latency_ms"],
-        )
+    profiles = profile_teachers(_load(teachers, teacher), split, teacher)
     return profiles, profile_metrics(profiles)
 
 
-def cache_teacher_logits(
-    teacher_model: ModelArtifact, split: dict[str, Any], teacher_params: dict[str, Any]
-) -> dict[str, Any]:
+def cache_teacher_logits(teacher_model: ModelArtifact, split: Split, teacher: TeacherPipelineParams) -> dict[str, Any]:
     """``teacher_logits``: the search teacher's logits on mini-train and mini-val."""
-    params = _params(teacher_params)
-    return logit_cache(params.search_teacher, teacher_model.model, split, params.batch_size, params.device)
+    return logit_cache(teacher.search_teacher, teacher_model.model, split, teacher.batch_size, teacher.device)
 
 
 def compare_teachers(
-    teachers: Partitions, split: dict[str, Any], teacher_params: dict[str, Any]
+    teachers: Partitions, split: Split, teacher: TeacherPipelineParams
 ) -> tuple[dict[str, Any], Figure]:
     """``teacher_similarity`` (Fig. 5 matrices on train and test) and its heatmaps."""
-    params = _params(teacher_params)
-    models = {name: artifact.model for name, artifact in _load(teachers, params).items()}
-    similarity = compare_models(models, split, params.batch_size, params.device)
+    models = {name: artifact.model for name, artifact in _load(teachers, teacher).items()}
+    similarity = compare_models(models, split, teacher.batch_size, teacher.device)
     return similarity, plot_similarity(similarity)

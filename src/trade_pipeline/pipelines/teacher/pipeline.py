@@ -8,7 +8,7 @@ from trade_pipeline.pipelines.teacher.nodes import (
     build_teachers,
     cache_teacher_logits,
     compare_teachers,
-    profile_teachers,
+    profile_all_teachers,
 )
 
 
@@ -22,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="build_teachers",
             ),
             Node(
-                profile_teachers,
+                profile_all_teachers,
                 inputs=["teachers", "split", "params:teacher"],
                 outputs=["teacher_profile", "teacher_metrics"],
                 name="profile_teachers",

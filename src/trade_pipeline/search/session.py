@@ -1,0 +1,92 @@
+"""One TRADE search from the pipeline's inputs: check they agree, set up the objective, run.
+
+What the ``search_students`` node does, as plain functions a notebook can call with the
+datasets it loaded from the catalog.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import torch
+
+from trade_pipeline.data.split import Split, stratified_fraction
+from trade_pipeline.errors import InputError
+from trade_pipeline.search.checkpoint import search_fingerprint
+from trade_pipeline.search.config import SearchParams
+from trade_pipeline.search.objective import ObjectiveContext, reference_accuracy
+from trade_pipeline.search.runner import run_search
+from trade_pipeline.students.space import SearchSpace
+
+logger = logging.getLogger(__name__)
+TEACHER_COSTS = ("params", "macs", "latency_ms")
+
+
+@dataclass
+class SearchOutcome:
+    trials: pd.DataFrame
+    trace: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+def search_teacher(split: Split, teacher_profile: dict[str, Any], teacher_logits: dict[str, Any],
+                   params: SearchParams) -> str:
+    """The teacher the logits come from, after checking the three inputs belong together."""
+    teacher = teacher_logits["teacher"]
+    if teacher_logits.get("split_fingerprint") != split.fingerprint:
+        raise InputError(
+            f"teacher_logits were computed on another split (fingerprint {teacher_logits.get('split_fingerprint')}, "
+            f"split has {split.fingerprint}); rerun `kedro run --pipelines=teacher` for this split "
+            "or pin matching versions with --load-versions."
+        )
+    if teacher not in teacher_profile:
+        raise InputError(f"teacher_logits come from '{teacher}', which teacher_profile does not list "
+                         f"({sorted(teacher_profile)}); rerun `kedro run --pipelines=teacher`.")
+    measured_on = teacher_profile[teacher].get("device", "cpu")
+    profiled_on = params.profile.on(params.device)
+    if torch.device(measured_on).type != torch.device(profiled_on).type:
+        raise InputError(
+            f"the teacher's latency was measured on {measured_on} but candidates are profiled on {profiled_on}: "
+            "Eq. 2's latency ratio compares the two. Set teacher.profile.device and search.profile.device "
+            "(or search.device) to the same kind of device."
+        )
+    return teacher
+
+
+def objective_context(split: Split, teacher_profile: dict[str, Any], teacher_logits: dict[str, Any],
+                      params: SearchParams) -> ObjectiveContext:
+    """Everything a candidate's evaluation needs, with the accuracy target resolved."""
+    teacher = search_teacher(split, teacher_profile, teacher_logits, params)
+    context = ObjectiveContext(
+        space=SearchSpace.from_config(params.space).at_resolution(split.image_size),
+        split=split,
+        proxy_indices=stratified_fraction(split, "mini_train", params.proxy.data_fraction, params.seed),
+        teacher_logits=teacher_logits,
+        teacher_costs={key: float(teacher_profile[teacher][key]) for key in TEACHER_COSTS},
+        proxy=params.proxy,
+        profile=params.profile,
+        budget=params.budget,
+        epsilon=params.score.epsilon,
+        acc_target=params.score.acc_target or math.nan,
+        strategy=params.strategy,
+        seed=params.seed,
+    )
+    if params.score.reference_student:
+        context.acc_target = reference_accuracy(params.score.reference_student, context, params.device)
+        logger.info("Accuracy target = proxy top-1 of %s = %.2f%%", params.score.reference_student, context.acc_target)
+    return context
+
+
+def run_trade_search(split: Split, teacher_profile: dict[str, Any], teacher_logits: dict[str, Any],
+                     params: SearchParams) -> SearchOutcome:
+    """Runs (or resumes) the search: every trial, the trust-region trace and a summary."""
+    context = objective_context(split, teacher_profile, teacher_logits, params)
+    teacher = teacher_logits["teacher"]
+    result = run_search(context, params, search_fingerprint(params, teacher, split.fingerprint))
+    counts = result.trials["status"].value_counts().to_dict()
+    summary = {"teacher": teacher, "acc_target": context.acc_target, "n_trials": len(result.trials),
+               "status_counts": {str(k): int(v) for k, v in counts.items()}}
+    return SearchOutcome(result.trials, result.trace, summary)
