@@ -11,6 +11,7 @@ from kedro.io.core import DatasetError
 from trade_pipeline.datasets import ArrayDictDataset, SafeModelDataset
 from trade_pipeline.models import ModelArtifact, build_model, timm_model_spec
 from trade_pipeline.serialization import (
+    CorruptFileError,
     UnsafeFileError,
     atomic_path,
     load_array_dict,
@@ -96,3 +97,15 @@ def test_weights_only_and_safetensors_checkpoints_load(tmp_path):
         torch.testing.assert_close(load_state_dict_file(tmp_path / name)["weight"], state["weight"])
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         load_state_dict_file(tmp_path / "missing.pt")
+
+
+def test_truncated_artefacts_name_the_file_and_what_to_do(tmp_path):
+    save_array_dict(tmp_path / "split.npz", {"test": np.arange(1000)})
+    save_model_artifact_path = tmp_path / "model.safetensors"
+    SafeModelDataset(filepath=str(save_model_artifact_path)).save(_tiny_artifact())
+    for path in (tmp_path / "split.npz", save_model_artifact_path):
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CorruptFileError, match=r"split\.npz' is truncated or corrupt .*rerun the pipeline"):
+        load_array_dict(tmp_path / "split.npz")
+    with pytest.raises(CorruptFileError, match=r"model\.safetensors' is truncated or corrupt .*rerun the pipeline"):
+        load_model_artifact(save_model_artifact_path)
