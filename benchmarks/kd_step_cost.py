@@ -22,7 +22,7 @@ import timm
 import torch
 import yaml
 
-from trade_pipeline.students.builder import build_student
+from trade_pipeline.students.builder import StudentNet
 from trade_pipeline.students.space import SearchSpace
 from trade_pipeline.training.engine import Trainer
 from trade_pipeline.training.recipe import TrainingRecipe
@@ -38,7 +38,7 @@ def embedded_student(seed: int) -> torch.nn.Module:
     space = SearchSpace.from_config(config["search"]["space"]).at_resolution(IMG_SIZE)
     spec = space.sample(np.random.default_rng(seed))
     print(f"student: {spec.block_sequence}")
-    return build_student(spec, in_chans=CHANNELS, num_classes=CLASSES, img_size=IMG_SIZE)
+    return StudentNet(spec, in_chans=CHANNELS, num_classes=CLASSES, img_size=IMG_SIZE)
 
 
 def make_trainers(student: torch.nn.Module) -> dict[str, Trainer]:

@@ -21,7 +21,7 @@ import torch
 import yaml
 
 from trade_pipeline.profiling import ProfileSettings, profile_model
-from trade_pipeline.students.builder import build_student
+from trade_pipeline.students.builder import StudentNet
 from trade_pipeline.students.space import SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def main() -> None:
     settings = ProfileSettings(warmup=args.warmup, repeats=args.repeats)
 
     def profile_one() -> float:
-        model = build_student(space.sample(rng), CHANNELS, CLASSES, IMG_SIZE)
+        model = StudentNet(space.sample(rng), CHANNELS, CLASSES, IMG_SIZE)
         start = time.perf_counter()
         profile_model(model, input_shape, settings)
         return time.perf_counter() - start

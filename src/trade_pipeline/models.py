@@ -18,7 +18,7 @@ from typing import Any
 import timm
 from torch import nn
 
-from trade_pipeline.students.builder import build_student
+from trade_pipeline.students.registry import STUDENT_FAMILY
 from trade_pipeline.students.spec import ArchitectureSpec
 
 STUDENT_KEYS = ("family", "architecture", "in_chans", "num_classes", "img_size")
@@ -76,9 +76,8 @@ def build_model(model_spec: Mapping[str, Any], pretrained: bool = False) -> nn.M
         architecture = ArchitectureSpec.from_dict(model_spec["architecture"], where="model_spec.architecture")
         if pretrained:
             raise ValueError("pretrained weights exist only for timm models, not for searched students")
-        return build_student(
-            architecture, model_spec["in_chans"], model_spec["num_classes"], model_spec["img_size"]
-        )
+        return timm.create_model(STUDENT_FAMILY, architecture=architecture.to_dict(), in_chans=model_spec["in_chans"],
+                                 num_classes=model_spec["num_classes"], img_size=model_spec["img_size"])
     if family == "timm":
         _check_keys(model_spec, TIMM_KEYS)
         spec = timm_model_spec(

@@ -11,7 +11,9 @@ import contextlib
 import json
 import os
 import pickle
+import shutil
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -62,6 +64,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.remove(temp)
 
 
+def set_aside(folder: Path) -> Path:
+    """Moves ``folder`` to a timestamped sibling, so starting afresh never deletes earlier work."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    target = folder.with_name(f"{folder.name}-before-{stamp}")
+    shutil.move(str(folder), str(target))
+    return target
+
+
 def save_json(path: str | os.PathLike, data: Any, default: Any = None) -> None:
     """Writes ``data`` as JSON atomically and durably (fsync before the rename)."""
     with atomic_path(path) as temp:
@@ -88,17 +98,42 @@ def load_array_dict(path: str | os.PathLike) -> dict[str, Any]:
     return _join_arrays(meta, arrays)
 
 
-def _split_arrays(data: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str) -> dict[str, Any]:
+def save_tensor_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Saves a nested dict of tensors and JSON values (a training checkpoint) as one safetensors
+    file: tensors as its members, the rest as JSON in its header. Atomic, never pickled."""
+    from safetensors.torch import save_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    meta = _split_arrays(state, tensors, prefix="", array_type=torch.Tensor)
+    with atomic_path(path) as temp:
+        save_file({name: tensor.detach().contiguous() for name, tensor in tensors.items()}, str(temp),
+                  metadata={META_KEY: json.dumps(meta)})
+
+
+def load_tensor_state(path: str | os.PathLike) -> dict[str, Any]:
+    """Inverse of ``save_tensor_state`` (tensors on the CPU)."""
+    from safetensors import safe_open
+
+    with reading(path, "delete it to start that training from scratch"):
+        with safe_open(str(path), framework="pt") as handle:
+            meta = json.loads((handle.metadata() or {})[META_KEY])
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    return _join_arrays(meta, tensors)
+
+
+def _split_arrays(data: dict[str, Any], arrays: dict[str, Any], prefix: str, array_type: type = np.ndarray
+                  ) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     for key, value in data.items():
+        key = str(key)
         if "/" in key:
             raise ValueError(f"key '{key}' may not contain '/'")
         name = f"{prefix}{key}"
-        if isinstance(value, np.ndarray):
+        if isinstance(value, array_type):
             arrays[name] = value
             meta[key] = {"__array__": name}
         elif isinstance(value, dict):
-            meta[key] = _split_arrays(value, arrays, prefix=f"{name}/")
+            meta[key] = _split_arrays(value, arrays, prefix=f"{name}/", array_type=array_type)
         else:
             meta[key] = value
     return meta

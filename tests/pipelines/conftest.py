@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -41,3 +42,25 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def run() -> Callable[..., None]:
     return run_pipelines
+
+
+def enable_tracking(project: Path) -> None:
+    """Turns conf/test's disabled tracking on, for tests about what reaches MLflow."""
+    mlflow_yml = project / "conf" / "test" / "mlflow.yml"
+    config = yaml.safe_load(mlflow_yml.read_text())
+    config["tracking"]["disable_tracking"]["pipelines"] = []
+    mlflow_yml.write_text(yaml.safe_dump(config))
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """``(project, run)``: a project copy where data and teacher ran untracked, then the search
+    with tracking on; the module's tests continue from there."""
+    project = copy_project(tmp_path_factory.mktemp("project"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
+        patch.chdir(project)
+        run_pipelines(project, ["data", "teacher"])
+        enable_tracking(project)
+        run_pipelines(project, ["search"])
+        yield project, run_pipelines

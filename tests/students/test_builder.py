@@ -6,7 +6,7 @@ import torch
 from timm.models._efficientnet_blocks import EdgeResidual, InvertedResidual, SqueezeExcite
 from timm.models.vision_transformer import Block
 
-from trade_pipeline.students.builder import build_student
+from trade_pipeline.students.builder import StudentNet
 from trade_pipeline.students.space import SearchSpace
 from trade_pipeline.students.spec import ArchitectureSpec, ConvBlockSpec, TransformerSpec
 
@@ -19,7 +19,7 @@ def test_decoded_points_build_and_classify_at_each_resolution(
     rng = np.random.default_rng(img_size)
     cube = [np.ones(space.dimension), *(rng.random(space.dimension) for _ in range(points - 1))]
     for point in cube:
-        model = build_student(space.decode(point), in_chans, num_classes, img_size).eval()
+        model = StudentNet(space.decode(point), in_chans, num_classes, img_size).eval()
         with torch.no_grad():
             logits = model(torch.randn(2, in_chans, img_size, img_size))
         assert logits.shape == (2, num_classes) and torch.isfinite(logits).all()
@@ -34,7 +34,7 @@ def _spec(skip: str = "identity", transformer: TransformerSpec | None = None) ->
 
 
 def test_block_types_se_and_skip_map_onto_timm_blocks():
-    model = build_student(_spec(), in_chans=1, num_classes=10, img_size=28)
+    model = StudentNet(_spec(), in_chans=1, num_classes=10, img_size=28)
     fused, mbconv = model.blocks  # the absent middle block adds no stage
     assert [type(layer) for layer in fused] == [EdgeResidual, EdgeResidual]
     assert [type(layer) for layer in mbconv] == [InvertedResidual, InvertedResidual]
@@ -42,13 +42,13 @@ def test_block_types_se_and_skip_map_onto_timm_blocks():
     assert isinstance(mbconv[0].se, SqueezeExcite) and mbconv[0].se.conv_reduce.out_channels == 2  # 8 * 0.25
     # timm adds the residual only where stride is 1 and the width is unchanged
     assert [layer.has_skip for layer in (*fused, *mbconv)] == [True, True, False, True]
-    no_skip = build_student(_spec(skip="none"), in_chans=1, num_classes=10, img_size=28)
+    no_skip = StudentNet(_spec(skip="none"), in_chans=1, num_classes=10, img_size=28)
     assert not any(layer.has_skip for stage in no_skip.blocks for layer in stage)
 
 
 def test_the_transformer_stage_reads_tokens_of_the_last_feature_map():
     spec = _spec(transformer=TransformerSpec(depth=2, width=24, heads=4, mlp_ratio=2))
-    model = build_student(spec, in_chans=3, num_classes=7, img_size=32).eval()
+    model = StudentNet(spec, in_chans=3, num_classes=7, img_size=32).eval()
     assert sum(isinstance(module, Block) for module in model.modules()) == 2
     assert model.transformer.pos_embed.shape == (1, 8 * 8, 24)  # 32 -> 16 -> 8 pixels as tokens
     features = model.forward_features(torch.randn(2, 3, 32, 32))
@@ -58,7 +58,7 @@ def test_the_transformer_stage_reads_tokens_of_the_last_feature_map():
 
 
 def test_without_transformer_the_conv_map_is_pooled_into_the_head():
-    model = build_student(_spec(), in_chans=1, num_classes=10, img_size=28).eval()
+    model = StudentNet(_spec(), in_chans=1, num_classes=10, img_size=28).eval()
     assert model.transformer is None and model.num_features == 16
     assert model.forward_features(torch.randn(2, 1, 28, 28)).shape == (2, 16, 7, 7)
 
@@ -66,9 +66,9 @@ def test_without_transformer_the_conv_map_is_pooled_into_the_head():
 def test_spec_json_and_state_dict_rebuild_an_identical_model():
     spec = _spec(transformer=TransformerSpec(depth=1, width=16, heads=2, mlp_ratio=2))
     torch.manual_seed(0)
-    original = build_student(spec, in_chans=1, num_classes=10, img_size=28).eval()
+    original = StudentNet(spec, in_chans=1, num_classes=10, img_size=28).eval()
     torch.manual_seed(1)  # different initial weights, replaced by the loaded ones
-    rebuilt = build_student(ArchitectureSpec.from_json(spec.to_json()), 1, 10, 28)
+    rebuilt = StudentNet(ArchitectureSpec.from_json(spec.to_json()), 1, 10, 28)
     rebuilt.load_state_dict(original.state_dict())
     rebuilt.eval()
     images = torch.randn(2, 1, 28, 28)
@@ -78,4 +78,4 @@ def test_spec_json_and_state_dict_rebuild_an_identical_model():
 
 def test_bad_builder_arguments_are_refused_by_name():
     with pytest.raises(ValueError, match="in_chans: expected an integer >= 1, got 0"):
-        build_student(_spec(), in_chans=0, num_classes=10, img_size=28)
+        StudentNet(_spec(), in_chans=0, num_classes=10, img_size=28)

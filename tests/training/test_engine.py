@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from trade_pipeline.training.engine import evaluate, train_model
+from trade_pipeline.training.engine import Checkpoint, CheckpointMismatchError, RunOptions, evaluate, train_model
 from trade_pipeline.training.recipe import ProxyRecipe, TeacherRecipe, TrainingRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
 
@@ -38,8 +38,9 @@ def _config(**overrides) -> TrainingRecipe:
     return TrainingRecipe(**{**settings, **overrides})
 
 
-def _train(model: nn.Module, recipe: TrainingRecipe, **options):
-    return train_model(model, _loader(), _loader(shuffle=False), recipe, progress=False, **options)
+def _train(model: nn.Module, recipe: TrainingRecipe, eval_every: int = 1, **sources):
+    return train_model(model, _loader(), _loader(shuffle=False), recipe, options=RunOptions(False, eval_every=eval_every),
+                       **sources)
 
 
 def _without_timings(history: list[dict]) -> list[dict]:
@@ -183,8 +184,57 @@ def test_bn_recalibration_replaces_stale_running_stats_by_the_batch_average() ->
     batches = DataLoader(TensorDataset(inputs, torch.zeros(64, dtype=torch.long), torch.arange(64)), batch_size=16)
     model = nn.Sequential(nn.BatchNorm2d(1), nn.Flatten(), nn.Linear(4, 2))
     train_model(model, batches, batches, _config(epochs=1, kd_alpha=0.0, bn_recalibration_batches=3),
-                progress=False)
+                options=RunOptions(progress=False))
     norm = model[0]
     expected_mean = torch.stack([inputs[i * 16:(i + 1) * 16].mean() for i in range(3)]).mean()
     torch.testing.assert_close(norm.running_mean, expected_mean.view(1))
     assert norm.momentum == 0.1 and norm.num_batches_tracked.item() == 3
+
+
+class _Crash(Exception):
+    pass
+
+
+def _digits_run(checkpoint: Checkpoint | None = None, crash_after: int | None = None):
+    """Three augmented epochs on 200 8x8 digits, optionally crashing after an epoch."""
+    from trade_pipeline.data.augment import Augmentation
+    from trade_pipeline.data.config import DataParams
+    from trade_pipeline.data.loaders import make_loader
+    from trade_pipeline.data.sources import load_source
+    from trade_pipeline.data.split import make_split
+
+    data = DataParams(dataset="digits", n_test=100, n_mini_val=100, n_mini_train=200)
+    split = make_split(data, load_source(data))
+    train = make_loader(split, "mini_train", 32, shuffle=True, seed=3, augment=Augmentation(scale=(0.6, 1.0), cutout=0.5))
+    model = _model(seed=4)
+    model[-1] = nn.Linear(8 * 8 * 8, 10)
+
+    def on_epoch(row: dict) -> None:
+        if row["epoch"] == crash_after:
+            raise _Crash
+
+    recipe = TrainingRecipe(epochs=3, lr=0.01, warmup_epochs=0.5, kd_alpha=0.0, or_lambda=1e-3)
+    options = RunOptions(False, checkpoint=checkpoint, on_epoch=on_epoch)
+    return model, train_model(model, train, make_loader(split, "test", 50), recipe, options=options)
+
+
+def test_a_run_resumed_after_a_crash_ends_with_the_weights_of_an_uninterrupted_one(tmp_path) -> None:
+    uninterrupted, result = _digits_run()
+    checkpoint = Checkpoint(tmp_path / "run.safetensors", fingerprint="model-a")
+    with pytest.raises(_Crash):
+        _digits_run(checkpoint, crash_after=2)
+    resumed, resumed_result = _digits_run(checkpoint)
+    for name, tensor in uninterrupted.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    assert _without_timings(resumed_result.history) == _without_timings(result.history)
+    assert resumed_result.steps == result.steps == 3 * 7
+
+
+def test_a_checkpoint_of_another_model_is_refused_and_kept(tmp_path) -> None:
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(_Crash):
+        _digits_run(Checkpoint(path, fingerprint="model-a"), crash_after=1)
+    saved = path.read_bytes()
+    with pytest.raises(CheckpointMismatchError, match=r"run\.safetensors' was saved for another model"):
+        _digits_run(Checkpoint(path, fingerprint="model-b"))
+    assert path.read_bytes() == saved

@@ -93,9 +93,9 @@ def check_resume(saved_state: Mapping[str, Any] | None, fingerprint: Mapping[str
     )
     if not changed:
         return True
-    what = ", ".join(changed) if saved else "set of settings (it records no fingerprint)"
+    what = f"different {', '.join(changed)}" if saved else "settings it does not record (an older version)"
     raise ResumeError(
-        f"refusing to resume the search: the saved state was made with a different {what}, "
-        f"and mixing its candidates with the current settings would mislead the optimizer. "
-        f"Restore the previous settings, or start fresh with `{FRESH_START_HINT}`."
+        f"refusing to resume the search: the saved state was made with {what}; mixing its candidates "
+        f"with the current settings would mislead the optimizer. Restore the previous settings, or start "
+        f"fresh with `{FRESH_START_HINT}`."
     )

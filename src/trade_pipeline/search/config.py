@@ -11,6 +11,7 @@ from typing import Literal, Union
 from pydantic import Field, field_validator, model_validator
 
 from trade_pipeline.config import Section, StrictModel, check_device
+from trade_pipeline.executors import DaskParams
 from trade_pipeline.optim import OPTIMIZERS, EvolutionConfig, LaMCTSConfig, ReinforceConfig, TurboConfig
 from trade_pipeline.profiling import ProfileSettings
 from trade_pipeline.search.score import Budget
@@ -38,13 +39,6 @@ class ScoreParams(StrictModel):
             raise ValueError("set exactly one of search.score.acc_target (a top-1 %) or "
                              "search.score.reference_student (a timm model name)")
         return self
-
-
-class DaskParams(StrictModel):
-    address: Union[str, None] = None
-    n_workers: Union[int, None] = Field(default=None, ge=1)
-    devices: Union[list[str], None] = None
-    connect_timeout: float = Field(default=10.0, gt=0)
 
 
 class SearchParams(Section):

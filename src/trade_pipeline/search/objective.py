@@ -24,7 +24,7 @@ from trade_pipeline.models import build_model, student_model_spec, timm_model_sp
 from trade_pipeline.profiling import ProfileSettings, profile_model
 from trade_pipeline.search.score import Budget, kd_guided_score, resource_ratio
 from trade_pipeline.students.space import SearchSpace
-from trade_pipeline.training.engine import TrainResult, train_model
+from trade_pipeline.training.engine import RunOptions, TrainResult, train_model
 from trade_pipeline.training.recipe import ProxyRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
 
@@ -71,12 +71,13 @@ def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, de
     """The proxy task: KD from cached logits on the proxy subset of mini-train, scored on mini-val."""
     proxy = context.proxy
     train_loader = make_loader(context.split, "mini_train", proxy.batch_size, shuffle=True, seed=seed,
-                               indices=context.proxy_indices)
-    eval_loader = make_loader(context.split, "mini_val", max(proxy.batch_size, 256))
+                               indices=context.proxy_indices, device=device, settings=proxy.loader)
+    eval_loader = make_loader(context.split, "mini_val", max(proxy.batch_size, 256), device=device,
+                              settings=proxy.loader)
     soft_labels = context.soft_labels if proxy.kd_alpha > 0 else None
     # quiet: the search has its own progress bar; evaluated once, after the last epoch
     return train_model(model, train_loader, eval_loader, proxy.model_copy(update={"seed": seed}), device,
-                       soft_labels=soft_labels, progress=False, eval_every=0)
+                       soft_labels=soft_labels, options=RunOptions(progress=False, eval_every=0))
 
 
 def reference_accuracy(model_name: str, context: ObjectiveContext, device: str) -> float:

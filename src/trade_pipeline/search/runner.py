@@ -11,9 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,13 +21,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from trade_pipeline.errors import InputError
+from trade_pipeline.executors import create_executor
 from trade_pipeline.optim import AskTellOptimizer, create_optimizer
 from trade_pipeline.search.checkpoint import FINGERPRINT_KEY, check_resume, load_search_state, save_search_state
 from trade_pipeline.search.config import SearchParams
-from trade_pipeline.search.executors import create_executor
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
 from trade_pipeline.search.tracking import CandidateTracker
 from trade_pipeline.search.trials import TrialLog
+from trade_pipeline.serialization import set_aside
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
     saved = load_search_state(state_dir / "state.json")
     resuming = check_resume(saved, fingerprint, params.resume)
     if not resuming and (saved is not None or log.path.exists()):
-        _set_aside(state_dir)
+        logger.warning("Starting a fresh search; earlier state moved to %s", set_aside(state_dir))
     optimizer = _make_optimizer(params, context)
     state = {FINGERPRINT_KEY: fingerprint, "iteration": 0, "next_trial_id": 0, "pending": [], "trace": []}
     if resuming:
@@ -64,7 +63,7 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
     rows = {row["trial_id"]: row for row in log.rows()}
     tracker = CandidateTracker()
     for row in rows.values():
-        tracker.log(row, resumed=True)
+        tracker.log_trial(row, resumed=True)
     if resuming:
         logger.info("Resuming the search from %s: %d trials done.", state_dir, len(rows))
     feasibility_check_at = min(params.n_trials, max(params.batch_size, optimizer.initial_evaluations))
@@ -76,7 +75,7 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
         def record(row: dict[str, Any]) -> None:
             log.append(row)
             rows[row["trial_id"]] = row
-            tracker.log(row)
+            tracker.log_trial(row)
             bar.update(1)
             bar.set_postfix_str(_best_summary(rows))
 
@@ -162,14 +161,6 @@ def _best_summary(rows: dict[int, dict[str, Any]]) -> str:
 
 def _save(state_dir: Path, state: dict[str, Any], optimizer: AskTellOptimizer) -> None:
     save_search_state(state_dir / "state.json", {**state, "optimizer": optimizer.state_dict()})
-
-
-def _set_aside(state_dir: Path) -> None:
-    """A fresh start never deletes earlier trials: they move to a timestamped sibling folder."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    target = state_dir.with_name(f"{state_dir.name}-before-{stamp}")
-    shutil.move(str(state_dir), str(target))
-    logger.warning("Starting a fresh search; earlier state moved to %s", target)
 
 
 def _executor_options(params: SearchParams) -> dict[str, Any]:

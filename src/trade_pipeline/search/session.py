@@ -87,6 +87,8 @@ def run_trade_search(split: Split, teacher_profile: dict[str, Any], teacher_logi
     teacher = teacher_logits["teacher"]
     result = run_search(context, params, search_fingerprint(params, teacher, split.fingerprint))
     counts = result.trials["status"].value_counts().to_dict()
+    best = result.trials["proxy_accuracy"].max()
     summary = {"teacher": teacher, "acc_target": context.acc_target, "n_trials": len(result.trials),
+               "best_proxy_accuracy": None if math.isnan(best) else float(best),
                "status_counts": {str(k): int(v) for k, v in counts.items()}}
     return SearchOutcome(result.trials, result.trace, summary)

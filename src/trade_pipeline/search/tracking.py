@@ -1,4 +1,4 @@
-"""Each candidate as a nested MLflow run under the ``kedro run``'s run (DESIGN §8, Tracking).
+"""Each search candidate as a nested MLflow run under the ``kedro run``'s run (DESIGN §8, Tracking).
 
 Params are the spec's fields and block sequence, metrics its costs, accuracy and score, tags
 its status, trust region and strategy, so candidates can be sorted and compared in the UI.
@@ -6,32 +6,22 @@ its status, trust region and strategy, so candidates can be sorted and compared 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-import mlflow
+from trade_pipeline.tracking import ChildRuns
 
 METRICS = ("params", "macs", "latency_ms", "resource_ratio", "proxy_accuracy", "score", "log_score", "seconds")
 
 
-class CandidateTracker:
+class CandidateTracker(ChildRuns):
     """Logs trial rows as child runs of the MLflow run active when it was created."""
 
-    def __init__(self) -> None:
-        self.parent = mlflow.active_run()
-
-    @property
-    def enabled(self) -> bool:
-        return self.parent is not None
-
-    def log(self, row: dict[str, Any], resumed: bool = False) -> None:
-        if not self.enabled:
-            return
-        name = f"trial-{row['trial_id']:04d} {row['block_sequence']}"
-        with mlflow.start_run(run_name=name, nested=True, parent_run_id=self.parent.info.run_id):
-            mlflow.log_params(candidate_params(row))
-            mlflow.log_metrics({k: float(row[k]) for k in METRICS if _finite(row.get(k))})
-            mlflow.set_tags({
+    def log_trial(self, row: dict[str, Any], resumed: bool = False) -> None:
+        self.log(
+            name=f"trial-{row['trial_id']:04d} {row['block_sequence']}",
+            params=candidate_params(row),
+            metrics={key: row[key] for key in METRICS if row.get(key) is not None},
+            tags={
                 "status": row["status"],
                 "reason": row["reason"] or "",
                 "strategy": row["strategy"],
@@ -39,7 +29,8 @@ class CandidateTracker:
                 "iteration": str(row["iteration"]),
                 "spec_hash": row["spec_hash"],
                 "resumed": str(resumed).lower(),
-            })
+            },
+        )
 
 
 def candidate_params(row: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +49,3 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
             _flatten(item, f"{prefix}{index}.", out)
     else:
         out[prefix.rstrip(".")] = "none" if value is None else value
-
-
-def _finite(value: Any) -> bool:
-    return value is not None and math.isfinite(float(value))

@@ -73,7 +73,12 @@ class TransformerStage(nn.Module):
 
 
 class StudentNet(nn.Module):
-    """A searched student; `spec` plus the constructor arguments rebuild it exactly."""
+    """A searched student; `spec` plus the constructor arguments rebuild it exactly.
+
+    `img_size` sizes the Transformer's position embedding; a spec decoded from a space at the
+    same resolution (`SearchSpace.at_resolution`) has the strides meant for it. Built through
+    timm as the ``trade_student`` family (``students.registry``).
+    """
 
     def __init__(self, spec: ArchitectureSpec, in_chans: int, num_classes: int, img_size: int) -> None:
         super().__init__()
@@ -109,12 +114,3 @@ class StudentNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
-
-
-def build_student(spec: ArchitectureSpec, in_chans: int, num_classes: int, img_size: int) -> StudentNet:
-    """The student of `spec` for ``in_chans x img_size x img_size`` inputs and `num_classes` outputs.
-
-    `img_size` sizes the Transformer's position embedding; a spec decoded from a space at the
-    same resolution (`SearchSpace.at_resolution`) has the strides meant for it.
-    """
-    return StudentNet(spec, in_chans, num_classes, img_size)

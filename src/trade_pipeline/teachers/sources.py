@@ -22,7 +22,7 @@ from trade_pipeline.errors import InputError
 from trade_pipeline.models import ModelArtifact, build_model, timm_model_spec
 from trade_pipeline.serialization import CorruptFileError, UnsafeFileError, load_state_dict_file
 from trade_pipeline.teachers.config import TeacherParams, TeacherPipelineParams
-from trade_pipeline.training.engine import train_model
+from trade_pipeline.training.engine import RunOptions, train_model
 
 logger = logging.getLogger(__name__)
 SHOWN = 5  # mismatching tensors listed in an error
@@ -90,11 +90,12 @@ def obtain_teacher(
     model = create_pretrained(model_spec) if teacher.pretrained else build_model(model_spec)
     result = train_model(
         model,
-        make_loader(split, "mini_train", recipe.batch_size, shuffle=True, seed=recipe.seed),
-        make_loader(split, "mini_val", params.batch_size),
+        make_loader(split, "mini_train", recipe.batch_size, shuffle=True, seed=recipe.seed, augment=recipe.augment,
+                    device=params.device, settings=recipe.loader),
+        make_loader(split, "mini_val", params.batch_size, device=params.device, settings=recipe.loader),
         recipe,
         device=params.device,
-        eval_every=0,
+        options=RunOptions(description=f"teacher {name} ", eval_every=0),
     )
     if result.status != "ok":
         raise TeacherError(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,6 +23,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from trade_pipeline.errors import InputError
+from trade_pipeline.serialization import load_tensor_state, save_tensor_state
 from trade_pipeline.training.losses import kd_loss, orthogonality_penalty, orthogonality_targets
 from trade_pipeline.training.recipe import TrainingRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
@@ -150,6 +153,34 @@ class Trainer:
     def lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything an update depends on: weights, optimiser, schedule, AMP scale, torch RNGs."""
+        optimizer = self.optimizer.state_dict()
+        rng = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": {"state": {str(k): v for k, v in optimizer["state"].items()},
+                          "param_groups": optimizer["param_groups"]},
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "num_updates": self.num_updates,
+            "rng": rng,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        optimizer = state["optimizer"]
+        self.optimizer.load_state_dict({"state": {int(k): v for k, v in optimizer["state"].items()},
+                                        "param_groups": optimizer["param_groups"]})
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.num_updates = state["num_updates"]
+        torch.set_rng_state(state["rng"]["cpu"])
+        if "cuda" in state["rng"]:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+
     def _teacher_logits(
         self, images: torch.Tensor, indices: torch.Tensor
     ) -> torch.Tensor | None:
@@ -228,22 +259,71 @@ class Trainer:
         return loss_sum / n_steps
 
 
+class CheckpointMismatchError(InputError):
+    """A saved training state that belongs to another model, recipe or dataset."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a run saves its state after every epoch, and the identity a resume must match.
+
+    ``fingerprint`` names what the weights are for (model spec, recipe, data, teacher); a saved
+    state with another one is refused and left in place, never overwritten.
+    """
+
+    path: Path
+    fingerprint: str
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.exists():
+            return None
+        state = load_tensor_state(self.path)
+        if state.get("fingerprint") != self.fingerprint:
+            raise CheckpointMismatchError(
+                f"checkpoint '{self.path}' was saved for another model, recipe or dataset; it is kept as it is. "
+                "Restore the settings it was made with, or move it away to train afresh."
+            )
+        return state
+
+    def save(self, trainer: Trainer, loader: Any, epoch: int, history: list[dict[str, Any]]) -> None:
+        save_tensor_state(self.path, {"fingerprint": self.fingerprint, "epoch": epoch, "history": history,
+                                      "trainer": trainer.state_dict(), "loader": loader.state_dict()})
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How ``train_model`` reports and persists a run, as opposed to what it trains (the recipe).
+
+    ``eval_every=0`` evaluates only after the last epoch; ``on_epoch`` receives each epoch's
+    history row (for tracking); ``checkpoint`` makes the run resumable (it is read always and
+    written when ``save_checkpoints``: under DDP by one process only).
+    """
+
+    progress: bool = True
+    description: str = ""
+    eval_every: int = 1
+    checkpoint: Checkpoint | None = None
+    save_checkpoints: bool = True
+    on_epoch: Callable[[dict[str, Any]], None] | None = None
+
+
 def _run_epochs(
     trainer: Trainer,
     train_loader: DataLoader,
     eval_loader: DataLoader,
     total_steps: int,
     history: list[dict[str, Any]],
-    progress: bool,
-    eval_every: int,
+    options: RunOptions,
 ) -> str:
-    """Train and evaluate epoch by epoch, appending to ``history``; returns a failure reason."""
+    """Train and evaluate epoch by epoch after the ``len(history)`` done, appending to ``history``;
+    returns a failure reason."""
     recipe = trainer.recipe
     steps_per_epoch = len(train_loader)
     n_epochs = math.ceil(total_steps / steps_per_epoch)
-    with tqdm(total=total_steps, disable=not progress, unit="step") as bar:
-        for epoch in range(1, n_epochs + 1):
-            bar.set_description(f"epoch {epoch}/{n_epochs}")
+    with tqdm(total=total_steps, initial=trainer.num_updates, disable=not options.progress, unit="step",
+              desc=options.description) as bar:
+        for epoch in range(len(history) + 1, n_epochs + 1):
+            bar.set_description(f"{options.description}epoch {epoch}/{n_epochs}")
             epoch_start = time.perf_counter()
             n_steps = min(steps_per_epoch, total_steps - trainer.num_updates)
             train_loss = trainer.train_epoch(islice(train_loader, n_steps), n_steps, bar)
@@ -255,14 +335,19 @@ def _run_epochs(
             top1 = top5 = None
             if epoch == n_epochs and recipe.bn_recalibration_batches:
                 trainer.recalibrate_batchnorm(islice(train_loader, recipe.bn_recalibration_batches))
-            if epoch == n_epochs or (eval_every and epoch % eval_every == 0):
+            if epoch == n_epochs or (options.eval_every and epoch % options.eval_every == 0):
                 top1, top5 = evaluate(
                     trainer.model, eval_loader, trainer.device, trainer.use_amp
                 )
+                bar.set_postfix(loss=f"{train_loss:.4f}", top1=f"{top1:.2f}")
             history.append({
                 "epoch": epoch, "train_loss": train_loss, "lr": trainer.lr,
                 "top1": top1, "top5": top5, "seconds": time.perf_counter() - epoch_start,
             })
+            if options.checkpoint is not None and options.save_checkpoints:
+                options.checkpoint.save(trainer, train_loader, epoch, history)
+            if options.on_epoch is not None:
+                options.on_epoch(history[-1])
     return ""
 
 
@@ -274,8 +359,7 @@ def train_model(
     device: str | torch.device = "cpu",
     soft_labels: SoftLabels | None = None,
     teacher: nn.Module | None = None,
-    progress: bool = True,
-    eval_every: int = 1,
+    options: RunOptions = RunOptions(),
 ) -> TrainResult:
     """Train ``model`` in place on ``(images, labels, indices)`` batches, then evaluate.
 
@@ -283,8 +367,9 @@ def train_model(
     dropout / drop-path) provided the caller's loader shuffles with its own seeded
     generator. The model (and teacher) are moved to ``device``. Input errors raise
     before any update; a NaN/inf loss or running out of device memory returns a "failed"
-    result instead, so a search can record it and go on. ``eval_every=0`` evaluates only
-    after the last epoch.
+    result instead, so a search can record it and go on. With ``options.checkpoint`` the run
+    resumes from its last finished epoch, and on CPU ends with the same weights as a run that
+    was never interrupted.
     """
     steps_per_epoch = len(train_loader)
     if steps_per_epoch == 0:
@@ -294,9 +379,14 @@ def train_model(
     torch.manual_seed(recipe.seed)
     trainer = Trainer(model, recipe, total_steps, warmup_steps, device, soft_labels, teacher)
     history: list[dict[str, Any]] = []
+    saved = options.checkpoint.load() if options.checkpoint is not None else None
+    if saved is not None:
+        trainer.load_state_dict(saved["trainer"])
+        train_loader.load_state_dict(saved["loader"])
+        history = saved["history"]
     start = time.perf_counter()
     try:
-        reason = _run_epochs(trainer, train_loader, eval_loader, total_steps, history, progress, eval_every)
+        reason = _run_epochs(trainer, train_loader, eval_loader, total_steps, history, options)
     except torch.OutOfMemoryError as error:
         reason = f"out of memory: {error}"
     final = history[-1] if history and not reason else {}

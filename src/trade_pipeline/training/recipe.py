@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from trade_pipeline.config import StrictModel
+from trade_pipeline.data.augment import Augmentation
+from trade_pipeline.data.loaders import LoaderSettings
 
 # Which weights the OR penalty may target. The paper applies it to 1x1 convolutions and
 # Transformer FFNs only (§3); "conv" and "linear" exist for ablations.
@@ -32,6 +34,8 @@ class TrainingRecipe(StrictModel):
     times fewer kernel launches (it matters on a GPU, where the penalty is launch-bound).
     ``weight_decay=0.05`` is timm/DeiT's decoupled AdamW decay. ``bn_recalibration_batches``
     re-estimates BatchNorm statistics before the final evaluation (see ``Trainer``).
+    ``augment`` transforms training batches (none by default); ``loader`` sets the workers of
+    on-disk datasets.
     """
 
     epochs: int | None = Field(default=5, ge=1)
@@ -55,6 +59,8 @@ class TrainingRecipe(StrictModel):
     amp: bool = True
     channels_last: bool = True
     bn_recalibration_batches: int = Field(default=0, ge=0)
+    augment: Augmentation = Augmentation()
+    loader: LoaderSettings = LoaderSettings()
     seed: int = 0
 
     @field_validator("optimizer")
@@ -110,6 +116,13 @@ class ProxyRecipe(TrainingRecipe):
         if seed != 0:
             raise ValueError("each candidate is seeded with search.seed + its trial id; set search.seed instead")
         return seed
+
+    @field_validator("augment")
+    @classmethod
+    def _images_the_cache_saw(cls, augment: Augmentation) -> Augmentation:
+        if augment.active:
+            raise ValueError("the proxy distils from teacher logits cached on un-augmented images; leave it off")
+        return augment
 
     @model_validator(mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""``kedro run --pipelines=search`` for real: trials, nested MLflow runs, outputs, stale inputs."""
+"""``kedro run --pipelines=search`` then ``retrain`` for real: trials, nested MLflow runs, Table 2, exports."""
 from __future__ import annotations
 
 import json
@@ -7,25 +7,22 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-import yaml
+import timm
+
+from trade_pipeline.serialization import load_model_artifact
 
 
 def _latest(folder: Path) -> Path:
     return sorted(folder.iterdir())[-1] / folder.name
 
 
-def _enable_tracking(project: Path) -> None:
-    mlflow_yml = project / "conf" / "test" / "mlflow.yml"
-    config = yaml.safe_load(mlflow_yml.read_text())
-    config["tracking"]["disable_tracking"]["pipelines"] = []
-    mlflow_yml.write_text(yaml.safe_dump(config))
+def _runs(project: Path) -> list:
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    return [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
 
 
-def test_search_logs_every_candidate_as_a_row_and_a_nested_mlflow_run(project, run):
-    run(project, ["data", "teacher"])
-    _enable_tracking(project)
-    run(project, ["search"])
-
+def test_search_logs_every_candidate_as_a_row_and_a_nested_mlflow_run(searched):
+    project, _ = searched
     data = project / "data"
     trials = pd.read_parquet(_latest(data / "07_model_output" / "search_trials.parquet"))
     assert len(trials) == 4 and trials["spec_hash"].is_unique  # conf/test: search.n_trials=4
@@ -38,8 +35,7 @@ def test_search_logs_every_candidate_as_a_row_and_a_nested_mlflow_run(project, r
     for plot in ("search_progress", "pareto_front", "trust_region_trace"):
         assert (data / "08_reporting" / f"{plot}.png").stat().st_size > 0
 
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
-    runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
+    runs = _runs(project)
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 1 and len(children) == 4
@@ -47,6 +43,33 @@ def test_search_logs_every_candidate_as_a_row_and_a_nested_mlflow_run(project, r
     child = children[0].data
     assert {"block_sequence", "stem_width"} <= set(child.params) and "macs" in child.metrics
     assert {"status", "trust_region", "strategy"} <= set(child.tags)
+    assert parents[0].data.params["search.proxy.epochs"] == "1"  # typed parameters are logged flat
+
+
+def test_retrain_trains_the_selection_and_baselines_both_ways_and_exports_them(searched):
+    project, run = searched
+    run(project, ["retrain"])
+    data = project / "data"
+    report = pd.read_csv(_latest(data / "08_reporting" / "retrain_report.csv"))
+    assert {"model", "teacher", "searched_by", "trained_by", "macs", "params", "latency_ms", "top1",
+            "top5"} <= set(report.columns)
+    assert report[["model", "trained_by"]].values.tolist() == [  # conf/test: 1 student, 1 baseline
+        ["trade_1", "hard_label"], ["trade_1", "distill"], ["resnet", "hard_label"], ["resnet", "distill"]]
+    assert report["top1"].between(0, 100).all() and (report["macs"] > 0).all()
+    assert "| trade_1 |" in (data / "08_reporting" / "retrain_report.md").read_text()
+
+    models = sorted((_latest(data / "06_models" / "retrained")).glob("*.safetensors"))
+    assert [path.stem for path in models] == ["resnet-distill", "resnet-hard_label", "trade_1-distill",
+                                             "trade_1-hard_label"]
+    rebuilt = timm.create_model(f"local-dir:{data / '06_models' / 'exports' / 'trade_1-distill'}", pretrained=True)
+    assert rebuilt.state_dict().keys() == load_model_artifact(models[2]).model.state_dict().keys()
+    assert (data / "06_models" / "exports" / "resnet-hard_label" / "model.onnx").stat().st_size > 0
+
+    runs = _runs(project)
+    (parent,) = [r for r in runs if "retrain.trade_1.distill.top1" in r.data.metrics]
+    jobs = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
+            and r.info.run_name.endswith("-seed0")]
+    assert len(jobs) == 4 and all(len(job.data.metrics) >= 4 for job in jobs)  # top1, top5, loss, lr per epoch
 
 
 def test_teacher_logits_from_another_split_are_refused(project, run):

@@ -1,7 +1,8 @@
-"""Executors that evaluate a batch of candidates: in-process, or on a Dask cluster.
+"""Executors that run a batch of independent jobs (search candidates, retrain runs): in-process,
+or on a Dask cluster.
 
 Both call ``fn(item, device)`` and return results in the order of the items, so switching
-``search.executor`` changes where candidates run, never what they return. ``fn`` is expected
+``search.executor`` or ``retrain.executor`` changes where jobs run, never what they return. ``fn`` is expected
 to record its own failures (a failed candidate is a result, not an exception); an exception
 that does escape stops the batch and is re-raised.
 """
@@ -10,10 +11,24 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Union
+
+from pydantic import Field
+
+from trade_pipeline.config import StrictModel
 
 if TYPE_CHECKING:  # distributed takes a while to import; the default executor never needs it
     from distributed import Client
+
+class DaskParams(StrictModel):
+    """A Dask cluster: an existing scheduler's ``address``, or a LocalCluster of ``n_workers``
+    (default: one per entry of ``devices``, else 2)."""
+
+    address: Union[str, None] = None
+    n_workers: Union[int, None] = Field(default=None, ge=1)
+    devices: Union[list[str], None] = None
+    connect_timeout: float = Field(default=10.0, gt=0)
+
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")

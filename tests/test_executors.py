@@ -7,14 +7,14 @@ import pytest
 
 from distributed import get_worker
 
-from trade_pipeline.search.executors import (
+from trade_pipeline.executors import (
     DaskExecutor,
     LocalExecutor,
     assign_devices,
     create_executor,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def noisy_square(item, device):

@@ -1,0 +1,168 @@
+"""Retrain jobs: one (model, trained_by, seed) run each, independent, checkpointed every epoch.
+
+Each job trains on the full training data (mini-train + mini-val) and is evaluated on test
+(paper §4). A job is plain data, so an executor can run it in this process or on a Dask
+worker; its checkpoint makes it resumable after a kill and holds the final weights.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from trade_pipeline.data.loaders import make_loader
+from trade_pipeline.data.split import PARTS, Split
+from trade_pipeline.errors import InputError
+from trade_pipeline.models import ModelArtifact, build_model, student_model_spec, timm_model_spec
+from trade_pipeline.retrain.config import RetrainParams, RetrainRecipe
+from trade_pipeline.serialization import load_tensor_state
+from trade_pipeline.students.spec import ArchitectureSpec
+from trade_pipeline.training.engine import Checkpoint, RunOptions, TrainResult, train_model
+from trade_pipeline.training.soft_labels import SoftLabels
+
+logger = logging.getLogger(__name__)
+SEARCHED, PREDEFINED = "trade", "predefined"
+
+
+class EmptySelectionError(InputError):
+    """The search selected no architecture to retrain."""
+
+
+@dataclass(frozen=True)
+class RetrainJob:
+    """One training run: ``model`` (``trade_1``… or a baseline's name) trained one way with one seed."""
+
+    model: str
+    searched_by: str
+    architecture: str  # block sequence (Table 6) or timm name
+    model_spec: dict[str, Any]
+    trained_by: str
+    seed: int
+    recipe: RetrainRecipe
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}-{self.trained_by}-seed{self.seed}"
+
+
+@dataclass
+class RetrainContext:
+    """What every job reads besides its own settings; plain data, so it travels to Dask workers."""
+
+    split: Split
+    teacher: ModelArtifact
+    teacher_logits: dict[str, Any]
+    params: RetrainParams
+
+    @property
+    def data_fingerprint(self) -> str:
+        """The split and the teacher's soft labels: a checkpoint trained on others is refused."""
+        digest = hashlib.sha256(self.split.fingerprint.encode())
+        for part in ("mini_train", "mini_val"):
+            digest.update(np.ascontiguousarray(self.teacher_logits[part]["logits"]).tobytes())
+        return digest.hexdigest()[:16]
+
+    def checkpoint(self, job: RetrainJob) -> Checkpoint:
+        identity = json.dumps({"model": job.model_spec, "recipe": job.recipe.model_dump(mode="json"),
+                               "trained_by": job.trained_by, "data": self.data_fingerprint}, sort_keys=True)
+        return Checkpoint(Path(self.params.checkpoint_dir) / f"{job.name}.safetensors",
+                          hashlib.sha256(identity.encode()).hexdigest()[:16])
+
+
+def plan_jobs(selected: list[dict[str, Any]], summary: dict[str, Any], split: Split,
+              params: RetrainParams) -> list[RetrainJob]:
+    """The searched students (the first ``params.students`` selected) and the baselines, each in
+    every ``trained_by`` mode and seed."""
+    if not selected:
+        best = summary.get("best_proxy_accuracy")
+        raise EmptySelectionError(
+            f"the search selected no student: no trial reached search.score.acc_target={summary['acc_target']:.2f} % "
+            f"(the best proxy top-1 was {'not recorded' if best is None else f'{best:.2f} %'}). Lower "
+            "search.score.acc_target, or raise search.n_trials or search.proxy.epochs, and rerun the search."
+        )
+    models = [
+        (f"trade_{rank}", SEARCHED, entry["block_sequence"],
+         student_model_spec(ArchitectureSpec.from_dict(entry["spec"]), split.channels, split.num_classes,
+                            split.image_size))
+        for rank, entry in enumerate(selected[: params.students], start=1)
+    ]
+    models += [
+        (baseline.name, PREDEFINED, baseline.model,
+         timm_model_spec(baseline.model, split.channels, split.num_classes, split.image_size, **baseline.model_kwargs))
+        for baseline in params.baselines
+    ]
+    return [
+        RetrainJob(model, searched_by, architecture, spec, trained_by, seed,
+                   params.recipe.model_copy(update={"seed": seed, **({"kd_alpha": 0.0} if trained_by == "hard_label"
+                                                                   else {})}))
+        for model, searched_by, architecture, spec in models
+        for trained_by in params.trained_by
+        for seed in params.seeds
+    ]
+
+
+def distillation_source(job: RetrainJob, context: RetrainContext) -> tuple[SoftLabels | None, torch.nn.Module | None]:
+    """Cached teacher logits, or the teacher itself when batches are augmented (the cache only
+    knows the un-augmented images); neither for hard-label runs."""
+    if job.trained_by == "hard_label":
+        return None, None
+    if job.recipe.augment.active:
+        return None, context.teacher.model
+    parts = [context.teacher_logits[part] for part in PARTS if part != "test"]
+    return SoftLabels(np.concatenate([p["indices"] for p in parts]), np.concatenate([p["logits"] for p in parts])), None
+
+
+def train_job(job: RetrainJob, device: str, context: RetrainContext, rank: int = 0, world_size: int = 1
+              ) -> TrainResult:
+    """Trains (or resumes, or just reloads) one job; ``rank`` / ``world_size`` shard each batch
+    under DDP, where only rank 0 writes the checkpoint."""
+    recipe = job.recipe
+    torch.manual_seed(job.seed)
+    model = build_model(job.model_spec)
+    if world_size > 1:
+        from trade_pipeline.retrain.distributed import wrap_model
+
+        model = wrap_model(model, device)
+    split = context.split
+    train = make_loader(split, "train", recipe.batch_size, shuffle=True, seed=job.seed, augment=recipe.augment,
+                        device=device, settings=recipe.loader, shard=(rank, world_size))
+    test = make_loader(split, "test", context.params.eval_batch_size, device=device, settings=recipe.loader)
+    soft_labels, teacher = distillation_source(job, context)
+    checkpoint = context.checkpoint(job)
+    options = RunOptions(progress=rank == 0, description=f"{job.name} ", checkpoint=checkpoint,
+                         save_checkpoints=rank == 0)
+    return train_model(model, train, test, recipe, device, soft_labels, teacher, options)
+
+
+def run_job(job: RetrainJob, device: str, context: RetrainContext) -> dict[str, Any]:
+    """A job's result row: what it is, how it went, where its weights are (its checkpoint)."""
+    if context.params.ddp.nproc > 1:
+        from trade_pipeline.retrain.distributed import train_distributed
+
+        result = train_distributed(job, context)
+    else:
+        result = train_job(job, device, context)
+    return {
+        "job": job.name, "model": job.model, "searched_by": job.searched_by, "architecture": job.architecture,
+        "trained_by": job.trained_by, "seed": job.seed, "status": result.status, "reason": result.reason,
+        "top1": result.top1, "top5": result.top5, "history": result.history, "seconds": result.seconds,
+        "model_spec": job.model_spec, "checkpoint": str(context.checkpoint(job).path),
+    }
+
+
+def trained_model(result: dict[str, Any]) -> ModelArtifact:
+    """The weights a finished job left in its checkpoint."""
+    model = build_model(result["model_spec"])
+    model.load_state_dict(_unwrapped(load_tensor_state(result["checkpoint"])["trainer"]["model"]))
+    return ModelArtifact(result["model_spec"], model.eval())
+
+
+def _unwrapped(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A DDP model's weights without its ``module.`` prefix."""
+    return {key.removeprefix("module."): value for key, value in state.items()}

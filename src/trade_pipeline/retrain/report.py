@@ -1,0 +1,109 @@
+"""Table 2 and Fig. 1 of the retrain: every model in every training mode, with its costs.
+
+One row per (model, trained_by): the mean test top-1/top-5 over the seeds that finished (their
+spread beside it), and the model's params, MACs and batch-1 latency measured like the search
+measures candidates.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from trade_pipeline.data.split import Split
+from trade_pipeline.models import ModelArtifact
+from trade_pipeline.profiling import ProfileSettings, profile_model
+
+REPORT_COLUMNS = ("model", "architecture", "teacher", "searched_by", "trained_by", "macs", "params", "latency_ms",
+                  "top1", "top5", "top1_std", "seeds")
+TRAINED_BY = {"hard_label": "HL", "distill": "D"}  # Table 2's abbreviations
+
+
+def model_costs(models: Mapping[str, ModelArtifact], split: Split, settings: ProfileSettings,
+                device: str) -> dict[str, dict[str, float]]:
+    """Params, MACs and latency of each distinct model (``models`` keyed ``<model>-<trained_by>``)."""
+    costs = {}
+    for name, artifact in models.items():
+        model = name.rsplit("-", 1)[0]
+        if model not in costs:
+            costs[model] = profile_model(artifact.model, split.input_shape(), settings, device)
+    return costs
+
+
+def retrain_report(results: Sequence[Mapping[str, Any]], costs: Mapping[str, Mapping[str, float]],
+                   teacher: str) -> pd.DataFrame:
+    """``retrain_report``: Table 2's columns, searched students first, hard labels before distillation."""
+    jobs = pd.DataFrame([r for r in results if r["status"] == "ok"])
+    if jobs.empty:
+        return pd.DataFrame(columns=list(REPORT_COLUMNS))
+    grouped = jobs.groupby(["model", "trained_by"], sort=False)
+    report = grouped.agg(architecture=("architecture", "first"), searched_by=("searched_by", "first"),
+                         top1=("top1", "mean"), top5=("top5", "mean"), top1_std=("top1", "std"),
+                         seeds=("seed", "count")).reset_index()
+    report["teacher"] = teacher
+    for key in ("macs", "params", "latency_ms"):
+        report[key] = report["model"].map(lambda model: costs[model][key])
+    report["top1_std"] = report["top1_std"].fillna(0.0)
+    first_seen = {model: index for index, model in enumerate(dict.fromkeys(jobs["model"]))}
+    keys = pd.DataFrame({"predefined": report["searched_by"].ne("trade"), "model": report["model"].map(first_seen),
+                         "distill": report["trained_by"].eq("distill")})
+    order = keys.sort_values(["predefined", "model", "distill"], kind="stable").index
+    return report.loc[order, list(REPORT_COLUMNS)].reset_index(drop=True)
+
+
+def distillation_gains(report: pd.DataFrame) -> pd.Series:
+    """Top-1 of each model distilled minus trained on hard labels (only models run both ways)."""
+    table = report.pivot(index="model", columns="trained_by", values="top1")
+    if not {"hard_label", "distill"} <= set(table.columns):
+        return pd.Series(dtype=float)
+    return (table["distill"] - table["hard_label"]).dropna()
+
+
+def report_markdown(report: pd.DataFrame) -> str:
+    """Table 2's layout, plus the distillation gain of every model trained both ways."""
+    lines = ["| teacher | student | architecture | MACs (M) | params (M) | latency (ms) | searched by | trained by "
+             "| top-1 | top-5 |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in report.itertuples():
+        spread = f" ± {row.top1_std:.2f}" if row.seeds > 1 else ""
+        lines.append(
+            f"| {row.teacher} | {row.model} | {row.architecture} | {row.macs / 1e6:.2f} | {row.params / 1e6:.3f} "
+            f"| {row.latency_ms:.2f} | {'TRADE' if row.searched_by == 'trade' else '-'} "
+            f"| {TRAINED_BY[row.trained_by]} | {row.top1:.2f}{spread} | {row.top5:.2f} |"
+        )
+    gains = distillation_gains(report)
+    if len(gains):
+        seeds = int(report["seeds"].min())
+        lines += ["", f"Distillation gain (D − HL top-1, mean over {seeds} seed{'s' * (seeds > 1)}): "
+                  + ", ".join(f"{model} {gain:+.2f} pt" for model, gain in gains.items())]
+    return "\n".join(lines) + "\n"
+
+
+def plot_accuracy_latency(report: pd.DataFrame) -> Figure:
+    """Fig. 1: test top-1 against batch-1 latency; TRADE students as circles, predefined ones as
+    squares; filled when distilled, hollow when trained on hard labels."""
+    figure = Figure(figsize=(6.5, 4.5), layout="constrained")
+    axes = figure.add_subplot()
+    axes.set(xlabel="batch-1 latency (ms)", ylabel="test top-1 (%)", title="Accuracy vs latency (Fig. 1)")
+    colours = {"trade": "tab:orange", "predefined": "tab:blue"}
+    for (searched_by, trained_by), rows in report.groupby(["searched_by", "trained_by"]):
+        colour = colours.get(searched_by, "grey")
+        axes.scatter(rows["latency_ms"], rows["top1"], s=60, marker="o" if searched_by == "trade" else "s",
+                     facecolors=colour if trained_by == "distill" else "none", edgecolors=colour, linewidths=1.5,
+                     label=f"{'TRADE' if searched_by == 'trade' else 'predefined'}, {TRAINED_BY[trained_by]}")
+    for model, rows in report.groupby("model"):
+        best = rows.loc[rows["top1"].idxmax()]
+        axes.annotate(model, (best["latency_ms"], best["top1"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    if len(report):
+        axes.legend(fontsize=8)
+        low, high = float(np.nanmin(report["top1"])), float(np.nanmax(report["top1"]))
+        axes.set_ylim(low - 0.5 - 0.1 * (high - low), high + 0.5 + 0.1 * (high - low))
+    return figure
+
+
+def retrain_metrics(report: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """``<model>.<trained_by>.top1`` / ``.top5`` for the MLflow run (prefix ``retrain`` in the catalog)."""
+    return {f"{row.model}.{row.trained_by}.{key}": {"value": float(getattr(row, key)), "step": 0}
+            for row in report.itertuples() for key in ("top1", "top5")}
