@@ -174,6 +174,11 @@ class DaskExecutor(Executor):
 EXECUTORS: dict[str, type[Executor]] = {"local": LocalExecutor, "dask": DaskExecutor}
 
 
+def executor_options(name: str, device: str, dask: DaskParams) -> dict[str, Any]:
+    """What ``create_executor`` takes for a pipeline's ``executor``, ``device`` and ``dask`` settings."""
+    return {"device": device} if name == "local" else dask.model_dump()
+
+
 def create_executor(name: str = "local", **options: Any) -> Executor:
     """The executor named by ``search.executor``, built with its options."""
     if name not in EXECUTORS:

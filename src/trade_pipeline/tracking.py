@@ -41,3 +41,10 @@ class ChildRuns:
 
 def finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(float(value))
+
+
+def log_job(tracker: ChildRuns, result: Mapping[str, Any], param_keys: Sequence[str]) -> None:
+    """A retrain or transfer job's result row as a child run: its test accuracy, its epochs."""
+    tracker.log(result["job"], params={key: result[key] for key in param_keys},
+                metrics={key: result[key] for key in ("top1", "top5", "seconds")},
+                tags={"status": result["status"], "reason": result["reason"]}, history=result["history"])

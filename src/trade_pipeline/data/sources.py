@@ -88,16 +88,16 @@ def _single_pool(name: str, images: np.ndarray, labels: np.ndarray, classes: lis
     )
 
 
-_CIFAR_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
+CIFAR_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 
 
 def _cifar(dataset: str, root: str | None, download: bool) -> Source:
     from timm.data import create_dataset
 
     root_path = Path(root or "")
-    if not download and not (root_path / _CIFAR_FOLDERS[dataset]).is_dir():
+    if not download and not (root_path / CIFAR_FOLDERS[dataset]).is_dir():
         raise DataError(
-            f"data.root '{root_path}' holds no '{_CIFAR_FOLDERS[dataset]}' folder "
+            f"data.root '{root_path}' holds no '{CIFAR_FOLDERS[dataset]}' folder "
             f"(torchvision's on-disk {dataset} format). Point data.root at its parent folder, "
             "or set data.download=true to fetch it."
         )

@@ -14,6 +14,7 @@ from trade_pipeline.training.recipe import TrainingRecipe
 
 TrainedBy = Literal["hard_label", "distill"]
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")  # names become file and metric names
+SEARCHED_PREFIX = "trade_"  # searched students are trade_1, trade_2, … in every report and file name
 
 
 class BaselineParams(StrictModel):
@@ -27,9 +28,9 @@ class BaselineParams(StrictModel):
     @field_validator("name")
     @classmethod
     def _file_safe(cls, name: str) -> str:
-        if not NAME_PATTERN.match(name) or name.startswith("trade_"):
-            raise ValueError(f"{name!r}: use letters, digits, '_' and '-', and do not start with 'trade_' (the "
-                             "searched students' names)")
+        if not NAME_PATTERN.match(name) or name.startswith(SEARCHED_PREFIX):
+            raise ValueError(f"{name!r}: use letters, digits, '_' and '-', and do not start with '{SEARCHED_PREFIX}' "
+                             "(the searched students' names)")
         return name
 
     @field_validator("model")

@@ -20,7 +20,7 @@ from trade_pipeline.data.loaders import make_loader
 from trade_pipeline.data.split import PARTS, Split
 from trade_pipeline.errors import InputError
 from trade_pipeline.models import ModelArtifact, build_model, student_model_spec, timm_model_spec
-from trade_pipeline.retrain.config import RetrainParams, RetrainRecipe
+from trade_pipeline.retrain.config import SEARCHED_PREFIX, RetrainParams, RetrainRecipe
 from trade_pipeline.serialization import load_tensor_state
 from trade_pipeline.students.spec import ArchitectureSpec
 from trade_pipeline.training.engine import Checkpoint, RunOptions, TrainResult, train_model
@@ -87,7 +87,7 @@ def plan_jobs(selected: list[dict[str, Any]], summary: dict[str, Any], split: Sp
             "search.score.acc_target, or raise search.n_trials or search.proxy.epochs, and rerun the search."
         )
     models = [
-        (f"trade_{rank}", SEARCHED, entry["block_sequence"],
+        (f"{SEARCHED_PREFIX}{rank}", SEARCHED, entry["block_sequence"],
          student_model_spec(ArchitectureSpec.from_dict(entry["spec"]), split.channels, split.num_classes,
                             split.image_size))
         for rank, entry in enumerate(selected[: params.students], start=1)

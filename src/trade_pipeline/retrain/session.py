@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from trade_pipeline.data.split import Split
-from trade_pipeline.executors import create_executor
+from trade_pipeline.executors import create_executor, executor_options
 from trade_pipeline.models import ModelArtifact
 from trade_pipeline.retrain.config import RetrainParams
 from trade_pipeline.retrain.jobs import RetrainContext, plan_jobs, run_job, trained_model
 from trade_pipeline.serialization import set_aside
-from trade_pipeline.tracking import ChildRuns
+from trade_pipeline.tracking import ChildRuns, log_job
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +39,9 @@ def run_retrain(selected: list[dict[str, Any]], summary: dict[str, Any], split: 
         finished.append(result["job"])
         logger.info("Retrain %d/%d: %s %s, test top-1 %s", len(finished), len(jobs), result["job"], result["status"],
                     "-" if result["top1"] is None else f"{result['top1']:.2f} %")
-        tracker.log(result["job"], params={key: result[key] for key in ("model", "architecture", "searched_by",
-                                                                         "trained_by", "seed")},
-                    metrics={"top1": result["top1"], "top5": result["top5"], "seconds": result["seconds"]},
-                    tags={"status": result["status"], "reason": result["reason"]}, history=result["history"])
+        log_job(tracker, result, ("model", "architecture", "searched_by", "trained_by", "seed"))
 
-    options = {"device": params.device} if params.executor == "local" else params.dask.model_dump()
-    with create_executor(params.executor, **options) as executor:
+    with create_executor(params.executor, **executor_options(params.executor, params.device, params.dask)) as executor:
         results = executor.map(partial(run_job, context=context), jobs, on_result=record)
     for result in results:
         if result["status"] != "ok":

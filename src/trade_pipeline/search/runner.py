@@ -21,7 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from trade_pipeline.errors import InputError
-from trade_pipeline.executors import create_executor
+from trade_pipeline.executors import create_executor, executor_options
 from trade_pipeline.optim import AskTellOptimizer, create_optimizer
 from trade_pipeline.search.checkpoint import FINGERPRINT_KEY, check_resume, load_search_state, save_search_state
 from trade_pipeline.search.config import SearchParams
@@ -68,7 +68,7 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
         logger.info("Resuming the search from %s: %d trials done.", state_dir, len(rows))
     feasibility_check_at = min(params.n_trials, max(params.batch_size, optimizer.initial_evaluations))
 
-    with create_executor(params.executor, **_executor_options(params)) as executor, \
+    with create_executor(params.executor, **executor_options(params.executor, params.device, params.dask)) as executor, \
             tqdm(total=params.n_trials, initial=len(rows), desc=f"search ({params.strategy})", unit="trial") as bar:
         evaluate = partial(evaluate_candidate, context=context)
 
@@ -161,9 +161,3 @@ def _best_summary(rows: dict[int, dict[str, Any]]) -> str:
 
 def _save(state_dir: Path, state: dict[str, Any], optimizer: AskTellOptimizer) -> None:
     save_search_state(state_dir / "state.json", {**state, "optimizer": optimizer.state_dict()})
-
-
-def _executor_options(params: SearchParams) -> dict[str, Any]:
-    if params.executor == "local":
-        return {"device": params.device}
-    return params.dask.model_dump()

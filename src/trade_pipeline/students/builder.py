@@ -107,6 +107,14 @@ class StudentNet(nn.Module):
         x = self.blocks(self.stem(x))
         return x if self.transformer is None else self.transformer(x)
 
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """A fresh head for ``num_classes`` (timm's API; the transfer uses it for new classes)."""
+        self.num_classes = check_int("num_classes", num_classes, minimum=0)
+        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Mean over pixels or tokens, then the classifier (skipped when `pre_logits`)."""
         pooled = x.mean(dim=(2, 3)) if self.transformer is None else x.mean(dim=1)

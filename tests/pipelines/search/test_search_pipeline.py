@@ -46,9 +46,15 @@ def test_search_logs_every_candidate_as_a_row_and_a_nested_mlflow_run(searched):
     assert parents[0].data.params["search.proxy.epochs"] == "1"  # typed parameters are logged flat
 
 
-def test_retrain_trains_the_selection_and_baselines_both_ways_and_exports_them(searched):
+@pytest.fixture(scope="module")
+def retrained(searched):
     project, run = searched
     run(project, ["retrain"])
+    return project, run
+
+
+def test_retrain_trains_the_selection_and_baselines_both_ways_and_exports_them(retrained):
+    project, _ = retrained
     data = project / "data"
     report = pd.read_csv(_latest(data / "08_reporting" / "retrain_report.csv"))
     assert {"model", "teacher", "searched_by", "trained_by", "macs", "params", "latency_ms", "top1",
@@ -70,6 +76,18 @@ def test_retrain_trains_the_selection_and_baselines_both_ways_and_exports_them(s
     jobs = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
             and r.info.run_name.endswith("-seed0")]
     assert len(jobs) == 4 and all(len(job.data.metrics) >= 4 for job in jobs)  # top1, top5, loss, lr per epoch
+
+
+def test_transfer_fine_tunes_every_distilled_model_on_the_digits_and_from_scratch(retrained):
+    project, run = retrained
+    run(project, ["transfer"])
+    report = pd.read_csv(_latest(project / "data" / "08_reporting" / "transfer_report.csv"))
+    assert report[["model", "dataset", "init"]].values.tolist() == [
+        ["trade_1", "digits", "transferred"], ["trade_1", "digits", "scratch"],
+        ["resnet", "digits", "transferred"], ["resnet", "digits", "scratch"]]
+    table = (project / "data" / "08_reporting" / "transfer_report.md").read_text()
+    assert table.splitlines()[0] == "| architecture | init | embedded_mnist | digits |"
+    (parent,) = [r for r in _runs(project) if "transfer.trade_1.digits.transferred.top1" in r.data.metrics]
 
 
 def test_teacher_logits_from_another_split_are_refused(project, run):

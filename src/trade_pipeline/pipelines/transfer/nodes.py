@@ -1,0 +1,27 @@
+"""Nodes of the ``transfer`` pipeline: thin wrappers over ``trade_pipeline.transfer``."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from trade_pipeline.data.split import Split
+from trade_pipeline.models import ModelArtifact
+from trade_pipeline.transfer.config import TransferParams
+from trade_pipeline.transfer.report import report_markdown, transfer_metrics, transfer_report
+from trade_pipeline.transfer.session import run_transfer
+
+
+def transfer_models(retrained_models: dict[str, ModelArtifact], split: Split,
+                    transfer: TransferParams) -> list[dict[str, Any]]:
+    """Fine-tunes each retrained model on each target (and trains it from scratch there)."""
+    return run_transfer(retrained_models, split.image_size, transfer)
+
+
+def report_transfer(transfer_results: list[dict[str, Any]], retrain_report: pd.DataFrame, split: Split,
+                    transfer: TransferParams) -> tuple[pd.DataFrame, str, dict[str, dict[str, float]]]:
+    """Table 7 (``transfer_report``, also as markdown, beside the source test top-1) and its metrics."""
+    report = transfer_report(transfer_results)
+    mode = retrain_report[retrain_report["trained_by"] == transfer.trained_by]
+    markdown = report_markdown(report, dict(zip(mode["model"], mode["top1"])), split.source.dataset)
+    return report, markdown, transfer_metrics(report)

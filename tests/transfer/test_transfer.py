@@ -1,0 +1,83 @@
+"""The transfer: a new head (and adapted stem) on the retrained weights, the paper's recipe,
+resumable jobs, Table 7, and what a missing CIFAR folder says."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from trade_pipeline.config import ConfigError
+from trade_pipeline.data.config import DataParams
+from trade_pipeline.data.sources import load_source
+from trade_pipeline.data.split import make_split
+from trade_pipeline.models import ModelArtifact, build_model, timm_model_spec
+from trade_pipeline.training import engine
+from trade_pipeline.transfer.config import TransferParams, TransferRecipe
+from trade_pipeline.transfer.jobs import target_model
+from trade_pipeline.transfer.report import report_markdown, transfer_report
+from trade_pipeline.transfer.session import run_transfer
+
+DIGITS = {"name": "digits", "data": {"dataset": "digits", "n_test": 100, "n_mini_val": 50, "n_mini_train": 150}}
+
+
+def _retrained(in_chans: int = 1, num_classes: int = 10) -> ModelArtifact:
+    torch.manual_seed(0)
+    spec = timm_model_spec("resnet10t", in_chans, num_classes, 8, channels=[8, 8, 8, 8], stem_width=8)
+    return ModelArtifact(spec, build_model(spec).eval())
+
+
+def _split(**data):
+    params = DataParams(**{"dataset": "digits", "n_test": 100, "n_mini_val": 50, "n_mini_train": 150, **data})
+    return make_split(params, load_source(params))
+
+
+def test_the_recipe_defaults_are_the_papers_fine_tuning():
+    recipe = TransferRecipe()
+    assert (recipe.steps, recipe.epochs, recipe.batch_size, recipe.lr, recipe.sched) == (20_000, None, 256, 1e-3, "cosine")
+    assert (recipe.weight_decay, recipe.kd_alpha) == (0.0, 0.0) and recipe.augment.cutout == 1.0
+
+
+def test_a_transferred_model_keeps_its_weights_under_a_new_head_for_the_new_classes():
+    source = _retrained(num_classes=7)
+    split = _split()
+    transferred = target_model(source, split, "transferred")
+    assert transferred.model_spec["num_classes"] == 10 and transferred.model.fc.out_features == 10
+    kept = {k: v for k, v in source.model.state_dict().items() if not k.startswith("fc.")}
+    assert all(torch.equal(transferred.model.state_dict()[k], v) for k, v in kept.items())
+    scratch = target_model(source, split, "scratch")
+    assert not torch.equal(scratch.model.state_dict()["conv1.0.weight"], kept["conv1.0.weight"])
+
+
+def test_grey_weights_move_to_rgb_images_through_timms_adapted_first_convolution(cifar_root):
+    split = make_split(DataParams(dataset="cifar10", root=str(cifar_root), n_test=None, n_mini_val=20, image_size=8),
+                       load_source(DataParams(dataset="cifar10", root=str(cifar_root), n_test=None, n_mini_val=20)))
+    transferred = target_model(_retrained(in_chans=1), split, "transferred")
+    assert transferred.model_spec["in_chans"] == 3
+    assert transferred.model(torch.zeros(2, 3, 8, 8)).shape == (2, 10)
+
+
+def test_jobs_resume_from_their_checkpoints_and_table_7_has_a_column_per_dataset(tmp_path, monkeypatch):
+    params = TransferParams.model_validate({"targets": [DIGITS], "recipe": {"steps": 3, "batch_size": 50},
+                                           "checkpoint_dir": str(tmp_path / "checkpoints"), "eval_batch_size": 100})
+    retrained = {"resnet-distill": _retrained(), "resnet-hard_label": _retrained()}
+    first = run_transfer(retrained, 8, params)
+    assert [(r["model"], r["init"], r["status"]) for r in first] == [("resnet", "transferred", "ok"),
+                                                                     ("resnet", "scratch", "ok")]
+    updates = []
+    real_step = engine.Trainer.step
+    monkeypatch.setattr(engine.Trainer, "step", lambda self, *a: updates.append(1) or real_step(self, *a))
+    again = run_transfer(retrained, 8, params)
+    assert updates == [] and [r["top1"] for r in again] == [r["top1"] for r in first]  # finished jobs reload
+
+    report = transfer_report(first)
+    assert list(report.columns) == ["model", "dataset", "init", "top1"]
+    markdown = report_markdown(report, {"resnet": 91.5}, "embedded_mnist")
+    assert markdown.splitlines()[0] == "| architecture | init | embedded_mnist | digits |"
+    assert markdown.splitlines()[2].startswith("| resnet | transferred | 91.50 |")
+    assert report_markdown(pd.DataFrame(columns=report.columns), {}, "x") == "No transfer job finished.\n"
+
+
+def test_a_missing_cifar_folder_names_the_folder_expected_and_the_flag(tmp_path):
+    target = {"name": "cifar10", "data": {"dataset": "cifar10", "root": str(tmp_path), "n_test": None}}
+    with pytest.raises(ConfigError, match=r"transfer\.targets\.0: .*cifar-10-batches-py' does not exist.*download: true"):
+        TransferParams.model_validate({"targets": [target]})
