@@ -8,12 +8,17 @@ import pytest
 import torch
 
 from trade_pipeline.optim import RandomSearch, Turbo, TurboConfig, create_optimizer
+from trade_pipeline.optim.base import Dimension
+from trade_pipeline.optim.mixed import MixedSpace, mixed_candidates
 from trade_pipeline.optim.trust_region import (
-    perturbed_candidates,
     record_observations,
     start_trust_region,
     trust_region_bounds,
 )
+
+
+APP_C = TurboConfig(success_tolerance=2, failure_tolerance=2, length_min=0.05)
+"""TRADE App. C's settings (conf/paper), which the trust-region rule tests spell out."""
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +51,9 @@ def minimise(optimizer, objective, budget: int, batch_size: int) -> np.ndarray:
 def test_turbo_beats_random_search_at_equal_budget_on_ackley_8d():
     budget, seeds = 60, range(4)
     turbo = [
-        minimise(Turbo(8, seed, max_evaluations=budget, n_candidates=500), ackley, budget, 6).min()
+        minimise(
+            Turbo(8, seed, max_evaluations=budget, batch_size=6, n_candidates=500), ackley, budget, 6
+        ).min()
         for seed in seeds
     ]
     random = [minimise(RandomSearch(8, seed), ackley, budget, 6).min() for seed in seeds]
@@ -56,7 +63,9 @@ def test_turbo_beats_random_search_at_equal_budget_on_ackley_8d():
 
 
 def test_minimises_ackley_20d_through_ask_tell():
-    optimizer = create_optimizer("turbo", 20, seed=0, max_evaluations=60, n_candidates=300)
+    optimizer = create_optimizer(
+        "turbo", 20, seed=0, max_evaluations=60, batch_size=10, n_candidates=300
+    )
     values = minimise(optimizer, ackley, budget=60, batch_size=10)
     design_best = values[: optimizer.n_init].min()
     assert len(values) == 60 and np.isfinite(values).all()
@@ -82,7 +91,7 @@ def test_restored_optimizer_makes_the_same_next_proposals():
 
 
 def test_two_successes_double_the_length_and_two_failures_halve_it():
-    config = TurboConfig()
+    config = APP_C
     region = start_trust_region(0, np.empty((0, 2)), config)
     design_values = np.array([5.0, 4.0])
     region = record_observations(region, np.array([0, 1]), design_values, config, count=False)
@@ -104,7 +113,7 @@ def test_two_successes_double_the_length_and_two_failures_halve_it():
 
 
 def test_length_never_exceeds_length_max():
-    config = TurboConfig()
+    config = APP_C
     region = start_trust_region(0, np.empty((0, 2)), config)
     for index in range(8):
         region = record_observations(
@@ -114,7 +123,7 @@ def test_length_never_exceeds_length_max():
 
 
 def test_region_restarts_below_min_length_with_a_fresh_design(caplog):
-    optimizer = Turbo(2, seed=0, n_init=3, n_candidates=64)
+    optimizer = Turbo(2, seed=0, n_init=3, n_candidates=64, config=APP_C)
     design = optimizer.ask(3)
     optimizer.tell(design, np.array([1.0, 2.0, 3.0]))
     lengths = []
@@ -176,7 +185,7 @@ def test_canonicalize_never_reproposes_a_told_or_pending_point(caplog):
 
 def test_n_init_is_capped_by_the_budget_with_a_log_note(caplog):
     with caplog.at_level(logging.INFO, logger="trade_pipeline.optim"):
-        optimizer = Turbo(24, seed=0, max_evaluations=8, n_candidates=100)
+        optimizer = Turbo(24, seed=0, max_evaluations=8, n_init=48, n_candidates=100)
     assert optimizer.n_init == 4
     assert "n_init capped from 48 to 4" in caplog.text
     values = minimise(optimizer, ackley, budget=8, batch_size=4)
@@ -207,8 +216,10 @@ def test_trust_region_is_stretched_along_long_lengthscales_at_constant_volume():
 def test_candidates_move_at_least_one_coordinate_and_stay_in_the_box():
     center = torch.full((30,), 0.5, dtype=torch.float64)
     bounds = torch.stack([center - 0.1, center + 0.1])
+    cube = MixedSpace.from_dimensions([Dimension()] * 30)
+    ones = torch.ones(30, dtype=torch.float64)
     generator = torch.Generator().manual_seed(0)
-    candidates = perturbed_candidates(center, bounds, 500, probability=0.1, generator=generator)
+    candidates = mixed_candidates(center, ones, 0.2, 30, cube, 500, probability=0.1, generator=generator)
     moved = candidates != center
     assert moved.any(dim=1).all()
     assert 0.05 < moved.double().mean() < 0.2
@@ -216,7 +227,7 @@ def test_candidates_move_at_least_one_coordinate_and_stay_in_the_box():
 
 
 def test_create_optimizer_rejects_unknown_strategy_naming_allowed_values():
-    with pytest.raises(ValueError, match=r"search\.strategy='bayes'.*'random', 'turbo'"):
+    with pytest.raises(ValueError, match=r"search\.strategy='bayes'.*'random'.*'turbo'"):
         create_optimizer("bayes", 3, seed=0)
 
 

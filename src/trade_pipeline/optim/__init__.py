@@ -8,11 +8,11 @@ from trade_pipeline.optim.lamcts import LaMCTS, LaMCTSConfig
 from trade_pipeline.optim.random_search import RandomSearch
 from trade_pipeline.optim.rl import Reinforce, ReinforceConfig
 from trade_pipeline.optim.trust_region import TurboConfig
-from trade_pipeline.optim.turbo import Turbo
+from trade_pipeline.optim.turbo import ContinuousTurbo, Turbo
 
 OPTIMIZERS: dict[str, type[AskTellOptimizer]] = {
     optimizer.strategy: optimizer
-    for optimizer in (Turbo, RandomSearch, RegularizedEvolution, LaMCTS, Reinforce)
+    for optimizer in (Turbo, ContinuousTurbo, RandomSearch, RegularizedEvolution, LaMCTS, Reinforce)
 }
 
 
@@ -28,6 +28,7 @@ def create_optimizer(strategy: str, dim: int, seed: int, **options) -> AskTellOp
 __all__ = [
     "AskTellOptimizer",
     "Canonicalize",
+    "ContinuousTurbo",
     "Dimension",
     "EvolutionConfig",
     "LaMCTS",

@@ -1,7 +1,9 @@
 """TuRBO trust regions: hyperparameters, per-region state and the pure functions that update it.
 
-Eriksson et al. (2019), "Scalable Global Optimization via Local Bayesian Optimization"; the
-defaults follow TRADE App. C ("Hyperparameters in TurBO"), see docs/turbo.md.
+Eriksson et al. (2019), "Scalable Global Optimization via Local Bayesian Optimization".
+Settings left ``None`` are derived from the evaluation budget, the dimension and the batch
+size, so one default serves 30 to 1,000+ evaluations; TRADE App. C's values ("Hyperparameters
+in TurBO") are what conf/paper states. See docs/turbo.md.
 """
 
 from __future__ import annotations
@@ -23,16 +25,31 @@ from trade_pipeline.optim.base import from_json_float, to_json_float
 logger = logging.getLogger(__name__)
 
 
+TURBO_HALVINGS = 7
+"""TuRBO's ``length_min = 0.5^7``: a region restarts after 7 halvings from ``length_init`` 0.8."""
+TURBO_SUCCESS_TOLERANCE = 3
+"""TuRBO's; App. C's 2 is what conf/paper states."""
+MIN_FAILURE_TOLERANCE = 2
+"""App. C's tolerance: with 1, a single unlucky batch would halve the region."""
+MIN_HALVINGS = 2
+"""Fewest halvings before a derived restart; the Hamming ball still ends at one-choice steps."""
+DESIGN_SHARE = 3
+"""The initial design takes at most a third of a planned life (TuRBO's 2d is 40 of ~180 at
+d=20, batch 4)."""
+
+
 class TurboConfig(StrictModel):
-    """TuRBO hyperparameters (``search.turbo``); ``None`` means "derive from the dimension"."""
+    """TuRBO hyperparameters (``search.turbo``); ``None`` = derived by :func:`resolve_config`
+    from the budget, the dimension and the batch size. Explicit values always win."""
 
     n_trust_regions: int = Field(default=1, ge=1)
     n_init: int | None = Field(default=None, ge=1)
     length_init: float = Field(default=0.8, gt=0)
-    length_min: float = Field(default=0.05, gt=0)
+    length_min: float | None = Field(default=None, gt=0)
     length_max: float = Field(default=1.6, gt=0)
-    success_tolerance: int = Field(default=2, ge=1)
-    failure_tolerance: int = Field(default=2, ge=1)
+    success_tolerance: int | None = Field(default=None, ge=1)
+    failure_tolerance: int | None = Field(default=None, ge=1)
+    planned_restarts: int = Field(default=1, ge=0)
     success_threshold: float = Field(default=1e-3, ge=0)
     n_candidates: int | None = Field(default=None, ge=1)
     perturbation_probability: float | None = Field(default=None, gt=0, le=1)
@@ -42,7 +59,8 @@ class TurboConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TurboConfig:
-        if not self.length_min <= self.length_init <= self.length_max:
+        length_min = self.length_init if self.length_min is None else self.length_min
+        if not length_min <= self.length_init <= self.length_max:
             raise ValueError("need length_min <= length_init <= length_max, got "
                              f"{self.length_min}, {self.length_init}, {self.length_max}")
         for name in ("lengthscale_bounds", "outputscale_bounds", "noise_bounds"):
@@ -57,6 +75,43 @@ class TurboConfig(StrictModel):
         return cls.model_validate({**(config or cls()).model_dump(), **options})
 
 
+def resolve_config(
+    config: TurboConfig, dim: int, batch_size: int, max_evaluations: int | None
+) -> TurboConfig:
+    """``config`` with every ``None`` field derived (docs/turbo.md, "Budget-aware defaults").
+
+    Without a budget these are TuRBO's values. With one, each region's share of it is planned
+    as ``planned_restarts + 1`` lives (design, then shrinking to the restart if every batch
+    fails); design size, failure tolerance and halvings shrink from TuRBO's until a life fits.
+    """
+    life = _region_life(config, max_evaluations)
+    n_init = initial_design_size(config, dim, max_evaluations, batch_size)
+    shrink_batches = max(0.0, life - n_init) / batch_size
+    turbo_failure = math.ceil(max(4, dim) / batch_size)
+    failure = config.failure_tolerance or max(
+        MIN_FAILURE_TOLERANCE, math.floor(min(turbo_failure, shrink_batches / TURBO_HALVINGS))
+    )
+    halvings = max(MIN_HALVINGS, math.floor(min(TURBO_HALVINGS, shrink_batches / failure)))
+    return config.model_copy(
+        update={
+            "n_init": n_init,
+            # any value in (init / 2^h, init / 2^(h-1)] restarts after h halvings
+            "length_min": config.length_min or config.length_init * 2.0 ** (0.5 - halvings),
+            "success_tolerance": config.success_tolerance or TURBO_SUCCESS_TOLERANCE,
+            "failure_tolerance": failure,
+            "n_candidates": n_candidates(config, dim),
+            "perturbation_probability": perturbation_probability(config, dim),
+        }
+    )
+
+
+def _region_life(config: TurboConfig, max_evaluations: int | None) -> float:
+    """Evaluations one planned life of one region may use (infinite without a budget)."""
+    if max_evaluations is None:
+        return math.inf
+    return max_evaluations / (config.n_trust_regions * (config.planned_restarts + 1))
+
+
 def n_candidates(config: TurboConfig, dim: int) -> int:
     """Thompson-sampling candidates per region: TuRBO's ``min(5000, max(2000, 200 d))``."""
     return config.n_candidates or min(5000, max(2000, 200 * dim))
@@ -67,10 +122,16 @@ def perturbation_probability(config: TurboConfig, dim: int) -> float:
     return config.perturbation_probability or min(20.0 / dim, 1.0)
 
 
-def initial_design_size(config: TurboConfig, dim: int, max_evaluations: int | None) -> int:
-    """Latin-hypercube points per region: ``n_init`` (default ``2 d``), capped so that the
-    initial designs of all regions use at most half of ``max_evaluations``."""
-    wanted = config.n_init or 2 * dim
+def initial_design_size(
+    config: TurboConfig, dim: int, max_evaluations: int | None, batch_size: int = 1
+) -> int:
+    """Latin-hypercube points per region: ``n_init``, by default TuRBO's ``2 d`` rounded up to
+    whole batches but at most a third of a planned life (at least one batch and two points,
+    the fewest a GP can standardise); any value is capped so that the initial designs of all
+    regions use at most half of ``max_evaluations``."""
+    life_batches = _region_life(config, max_evaluations) / batch_size
+    batches = max(1, math.floor(min(math.ceil(2 * dim / batch_size), life_batches / DESIGN_SHARE)))
+    wanted = config.n_init or max(2, batch_size * batches)
     if max_evaluations is None:
         return wanted
     cap = max(1, max_evaluations // (2 * config.n_trust_regions))
@@ -200,21 +261,15 @@ def trust_region_bounds(
     return torch.stack([center - half_width, center + half_width]).clamp(0.0, 1.0)
 
 
-def perturbed_candidates(
-    center: torch.Tensor,
-    bounds: torch.Tensor,
-    n: int,
-    probability: float,
-    generator: torch.Generator,
-) -> torch.Tensor:
-    """``n x d`` scrambled-Sobol candidates in ``bounds`` that keep the centre's value in
-    each coordinate unless it is perturbed (probability ``probability``, at least one per
-    candidate) -- in high dimensions this keeps candidates near the best point."""
-    dim = center.shape[-1]
+def sobol_perturbations(
+    n: int, dim: int, probability: float, generator: torch.Generator, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n x d`` scrambled-Sobol values in [0, 1) and the ``n x d`` mask of coordinates to move
+    (each with ``probability``, at least one per row) -- TuRBO's perturbation mask, which in
+    high dimensions keeps candidates near the best point."""
     sobol_seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
-    sobol = SobolEngine(dim, scramble=True, seed=sobol_seed).draw(n).to(center)
-    perturbed = bounds[0] + (bounds[1] - bounds[0]) * sobol
-    mask = torch.rand(n, dim, generator=generator, dtype=center.dtype) <= probability
+    sobol = SobolEngine(dim, scramble=True, seed=sobol_seed).draw(n).to(dtype)
+    mask = torch.rand(n, dim, generator=generator, dtype=dtype) <= probability
     unmoved = torch.nonzero(~mask.any(dim=-1)).squeeze(-1)
     mask[unmoved, torch.randint(dim, (len(unmoved),), generator=generator)] = True
-    return torch.where(mask, perturbed, center.expand(n, dim))
+    return sobol, mask

@@ -1,9 +1,10 @@
 """TuRBO-m (Eriksson et al. 2019) behind the ask/tell interface -- the TRADE search (§3.1, App. C).
 
 Each trust region starts from a Latin-hypercube design, then fits its own GP and proposes
-Thompson samples from Sobol candidates inside its box. Across regions, every batch slot goes
+Thompson samples from candidates inside its region. Across regions, every batch slot goes
 to the lowest posterior sample of any region: the implicit bandit that decides which local
-searches continue.
+searches continue. ``Turbo`` respects each coordinate's kind (continuous, ordinal,
+categorical; ``mixed`` and ``gp``); ``ContinuousTurbo`` is the original that sees only a cube.
 """
 
 from __future__ import annotations
@@ -12,86 +13,50 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 
-import gpytorch
 import numpy as np
 import torch
-from botorch.exceptions.errors import ModelFittingError
-from botorch.fit import fit_gpytorch_mll
-from botorch.models import SingleTaskGP
-from botorch.models.transforms.outcome import Standardize
-from gpytorch.constraints import Interval
-from gpytorch.kernels import MaternKernel, ScaleKernel
-from gpytorch.likelihoods import GaussianLikelihood
-from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from trade_pipeline.optim.base import AskTellOptimizer, Canonicalize, Dimension, to_json_float
+from trade_pipeline.optim.base import (
+    RANDOM_ORIGIN,
+    AskTellOptimizer,
+    Canonicalize,
+    Dimension,
+    continuous_dimensions,
+    to_json_float,
+)
+from trade_pipeline.optim.gp import fit_gp, fit_mixed_gp, ordered_lengthscales, thompson_samples
+from trade_pipeline.optim.mixed import MixedSpace, hamming_radius, mixed_candidates
 from trade_pipeline.optim.trust_region import (
     TrustRegion,
     TurboConfig,
-    initial_design_size,
     latin_hypercube,
-    n_candidates,
     needs_restart,
-    perturbation_probability,
-    perturbed_candidates,
     record_observations,
+    resolve_config,
     restart_trust_region,
     start_trust_region,
-    trust_region_bounds,
 )
+
+__all__ = ["ContinuousTurbo", "Turbo", "fit_gp", "thompson_samples"]
 
 logger = logging.getLogger(__name__)
 
 
-def fit_gp(train_X: torch.Tensor, train_Y: torch.Tensor, config: TurboConfig) -> SingleTaskGP:
-    """ARD Matérn-5/2 GP on standardised outcomes (``train_X``: ``n x d``, ``train_Y``: ``n x 1``).
-
-    If maximising the marginal likelihood fails, the initial hyperparameters are kept: a
-    rough model still ranks candidates, whereas an exception would stop the search.
-    """
-    kernel = ScaleKernel(
-        MaternKernel(
-            nu=2.5,
-            ard_num_dims=train_X.shape[-1],
-            lengthscale_constraint=Interval(*config.lengthscale_bounds),
-        ),
-        outputscale_constraint=Interval(*config.outputscale_bounds),
-    )
-    model = SingleTaskGP(
-        train_X,
-        train_Y,
-        covar_module=kernel,
-        likelihood=GaussianLikelihood(noise_constraint=Interval(*config.noise_bounds)),
-        outcome_transform=Standardize(m=1),
-    )
-    try:
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-    except ModelFittingError as error:
-        logger.warning("TuRBO GP fit failed (%s); keeping the initial hyperparameters.", error)
-    return model.eval()
-
-
-def thompson_samples(
-    model: SingleTaskGP, candidates: torch.Tensor, n_samples: int, generator: torch.Generator
-) -> torch.Tensor:
-    """``n_samples x N`` draws from the joint posterior over ``candidates`` (``N x d``), in the
-    objective's own units so that regions with different GPs can be compared."""
-    with torch.no_grad(), gpytorch.settings.max_cholesky_size(float("inf")):
-        posterior = model.posterior(candidates)
-        sample_shape = torch.Size([n_samples])
-        base_samples = torch.randn(
-            sample_shape + posterior.base_sample_shape, generator=generator, dtype=candidates.dtype
-        )
-        return posterior.rsample_from_base_samples(sample_shape, base_samples).squeeze(-1)
-
-
 class Turbo(AskTellOptimizer):
-    """TuRBO-m minimiser; ``n_trust_regions=1`` is plain TuRBO-1.
+    """Type-aware TuRBO-m minimiser; ``n_trust_regions=1`` is plain TuRBO-1.
 
-    Hyperparameters come from ``config`` and/or keyword ``options`` (the fields of
-    :class:`TurboConfig`; options win). Failed evaluations (NaN) stay NaN in the history;
-    for the GP they are replaced by the worst finite value observed so far, so a failure looks
-    as bad as the worst success without inventing a scale, and they never count as a success.
+    Args (besides the base class's):
+        batch_size: points asked at a time (the search passes ``search.batch_size``); the
+            derived tolerances count batches, so they assume this size.
+        config, options: :class:`TurboConfig` and/or its fields as keywords (options win);
+            ``None`` fields are derived from ``max_evaluations``, ``dim`` and ``batch_size``.
+
+    Discrete coordinates are always proposed at their bin centres, and a point's key is its
+    snapped point's, so two points in the same bins are one candidate. Points told before the
+    first ``ask`` become the first region's initial design. Failed evaluations (NaN) stay NaN
+    in the history; for the GP they are replaced by the worst finite value observed so far, so
+    a failure looks as bad as the worst success without inventing a scale, and they never
+    count as a success.
     """
 
     strategy = "turbo"
@@ -106,6 +71,7 @@ class Turbo(AskTellOptimizer):
         max_evaluations: int | None = None,
         dedup_tries: int = 100,
         dimensions: Sequence[Dimension] | None = None,
+        batch_size: int = 1,
         config: TurboConfig | None = None,
         **options,
     ) -> None:
@@ -117,12 +83,38 @@ class Turbo(AskTellOptimizer):
             dedup_tries=dedup_tries,
             dimensions=dimensions,
         )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 (the search's batch_size), got {batch_size}.")
+        self.space = self._mixed_space()
+        if self.space.discrete:
+            key = self.canonicalize
+            self.canonicalize = lambda point: key(self.space.snap_array(point))
+        self.batch_size = batch_size
         self.config = TurboConfig.with_options(config, options)
-        self.n_init = initial_design_size(self.config, dim, max_evaluations)
+        self.settings = resolve_config(self.config, dim, batch_size, max_evaluations)
+        logger.info(
+            "%s for %s evaluations, d=%d, batch %d: n_init=%d, tolerances %d/%d (success/failure), "
+            "length %.3g-%.3g.", type(self).__name__, max_evaluations, dim, batch_size,
+            self.settings.n_init, self.settings.success_tolerance, self.settings.failure_tolerance,
+            self.settings.length_min, self.settings.length_max,
+        )
+        self._before_first_ask = True
         self._regions = [
-            start_trust_region(region_id, self._new_design(), self.config)
-            for region_id in range(self.config.n_trust_regions)
+            start_trust_region(region_id, self._new_design(), self.settings)
+            for region_id in range(self.settings.n_trust_regions)
         ]
+
+    def _mixed_space(self) -> MixedSpace:
+        return MixedSpace.from_dimensions(self.dimensions)
+
+    @property
+    def n_init(self) -> int:
+        """Initial-design points per trust region (derived unless configured)."""
+        return self.settings.n_init
+
+    @property
+    def initial_evaluations(self) -> int:
+        return self.n_init * self.settings.n_trust_regions
 
     def describe(self) -> list[dict]:
         return [
@@ -141,6 +133,7 @@ class Turbo(AskTellOptimizer):
     def _propose(self, n: int) -> tuple[np.ndarray, list[dict]]:
         """Initial designs first, then Thompson sampling; uniform points only when no region
         can propose yet (designs asked but not told) or its candidates are all taken."""
+        self._before_first_ask = False
         parts: list[tuple[np.ndarray, list[dict]]] = []
         for source in (self._ask_designs, self._ask_thompson, self._draw_random):
             missing = n - sum(len(points) for points, _ in parts)
@@ -181,19 +174,23 @@ class Turbo(AskTellOptimizer):
     def _region_candidates(
         self, region: TrustRegion, n: int, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Candidates in the region's box (``N x d``), ``n`` joint posterior samples (``n x N``)."""
+        """Candidates around the region's best point (``N x d``), ``n`` joint posterior samples
+        (``n x N``)."""
         indices = list(region.observations)
         train_X = torch.from_numpy(self._points[indices])
         train_Y = torch.from_numpy(self._gp_targets(indices)).unsqueeze(-1)
-        model = fit_gp(train_X, train_Y, self.config)
-        center = train_X[train_Y.squeeze(-1).argmin()]
-        lengthscales = model.covar_module.base_kernel.lengthscale.detach().reshape(-1)
-        bounds = trust_region_bounds(center, lengthscales, region.length)
-        candidates = perturbed_candidates(
-            center,
-            bounds,
-            n_candidates(self.config, self.dim),
-            perturbation_probability(self.config, self.dim),
+        model = fit_mixed_gp(train_X, train_Y, self.space, self.settings)
+        radius = hamming_radius(
+            region.length, self.space.n_discrete, self.settings.length_min, self.settings.length_max
+        )
+        candidates = mixed_candidates(
+            self.space.snap(train_X[train_Y.squeeze(-1).argmin()]),
+            ordered_lengthscales(model),
+            region.length,
+            radius,
+            self.space,
+            self.settings.n_candidates,
+            self.settings.perturbation_probability,
             generator,
         )
         return candidates, thompson_samples(model, candidates, n, generator)
@@ -218,6 +215,11 @@ class Turbo(AskTellOptimizer):
                 break
         return picks
 
+    def _draw_random(self, n: int) -> tuple[np.ndarray, list[dict]]:
+        """Up to ``n`` fresh uniform points at bin centres (each level equally likely)."""
+        points = self._draw_unique(n, lambda k: self.space.snap_array(self._rng.random((k, self.dim))))
+        return points, [{"region": RANDOM_ORIGIN} for _ in points]
+
     def _gp_targets(self, indices: list[int]) -> np.ndarray:
         """Values at ``indices`` with NaN (failed) replaced by the worst finite value seen."""
         values = self._values[indices]
@@ -225,6 +227,8 @@ class Turbo(AskTellOptimizer):
         return np.where(np.isnan(values), finite.max() if finite.size else 0.0, values)
 
     def _observe(self, indices: np.ndarray, origins: list[dict]) -> None:
+        if self._before_first_ask:
+            origins = self._adopt_as_design(origins)
         values = self._values[indices]
         for k, region in enumerate(self._regions):
             for initial in (True, False):
@@ -237,24 +241,37 @@ class Turbo(AskTellOptimizer):
                 ]
                 if mine:
                     region = record_observations(
-                        region, indices[mine], values[mine], self.config, count=not initial
+                        region, indices[mine], values[mine], self.settings, count=not initial
                     )
-            if needs_restart(region, self.config):
+            if needs_restart(region, self.settings):
                 logger.info(
                     "TuRBO trust region %d restarts from a new design "
                     "(length %.3g < length_min %.3g).",
-                    region.region_id, region.length, self.config.length_min,
+                    region.region_id, region.length, self.settings.length_min,
                 )
-                region = restart_trust_region(region, self._new_design(), self.config)
+                region = restart_trust_region(region, self._new_design(), self.settings)
             self._regions[k] = region
 
+    def _adopt_as_design(self, origins: list[dict]) -> list[dict]:
+        """Points told before any ask (a benchmark's shared initial design) count as the first
+        region's design: it asks that many fewer of its own."""
+        first = self._regions[0]
+        adopted = [_origin(first, initial=True) if o["region"] == RANDOM_ORIGIN else o for o in origins]
+        n_adopted = sum(o["region"] == RANDOM_ORIGIN for o in origins)
+        self._regions[0] = dataclasses.replace(first, design=first.design[n_adopted:])
+        return adopted
+
     def _new_design(self) -> np.ndarray:
-        return latin_hypercube(self.n_init, self.dim, seed=int(self._rng.integers(2**32)))
+        """``n_init x d`` Latin hypercube, discrete coordinates snapped: one stratum per bin."""
+        design = latin_hypercube(self.n_init, self.dim, seed=int(self._rng.integers(2**32)))
+        return self.space.snap_array(design)
 
     def _strategy_state(self) -> dict:
         return {
             "config": self.config.model_dump(mode="json"),
-            "n_init": self.n_init,
+            "settings": self.settings.model_dump(mode="json"),
+            "batch_size": self.batch_size,
+            "before_first_ask": self._before_first_ask,
             "regions": [region.to_dict() for region in self._regions],
         }
 
@@ -265,8 +282,20 @@ class Turbo(AskTellOptimizer):
                 "Resuming TuRBO with the saved hyperparameters %s, not %s.", saved, self.config
             )
         self.config = saved
-        self.n_init = state["n_init"]
+        self.settings = TurboConfig.model_validate(state["settings"])
+        self.batch_size = state["batch_size"]
+        self._before_first_ask = state["before_first_ask"]
         self._regions = [TrustRegion.from_dict(region) for region in state["regions"]]
+
+
+class ContinuousTurbo(Turbo):
+    """The original TuRBO, kept for comparison: every coordinate is continuous to it, whatever
+    ``dimensions`` says (its GP, box and Sobol candidates see bins as distances on a line)."""
+
+    strategy = "turbo_continuous"
+
+    def _mixed_space(self) -> MixedSpace:
+        return MixedSpace.from_dimensions(continuous_dimensions(self.dim))
 
 
 def _origin(region: TrustRegion, initial: bool) -> dict:

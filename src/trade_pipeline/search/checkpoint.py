@@ -74,8 +74,9 @@ def search_fingerprint(params: SearchParams, teacher: str, split_fingerprint: st
     strategies not in use): a new setting is covered without anyone remembering to add it.
     Store the result in the state under ``FINGERPRINT_KEY``.
     """
-    unused_strategies = {name for name in OPTIMIZERS if name != params.strategy and name in type(params).model_fields}
-    settings = params.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES) | unused_strategies)
+    config_class = OPTIMIZERS[params.strategy].config_class
+    unused = {block for model, block in params.option_blocks().items() if model is not config_class}
+    settings = params.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES) | unused)
     settings.update(teacher=teacher, split=split_fingerprint)
     return {name: _digest(value) for name, value in settings.items()}
 

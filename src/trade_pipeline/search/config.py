@@ -78,7 +78,14 @@ class SearchParams(Section):
             raise ValueError(f"unknown strategy {strategy!r}; use one of {', '.join(sorted(OPTIMIZERS))}")
         return strategy
 
+    @classmethod
+    def option_blocks(cls) -> dict[type, str]:
+        """Strategy settings model -> the key holding it (``turbo_continuous`` reads ``turbo``)."""
+        models = {optimizer.config_class for optimizer in OPTIMIZERS.values()}
+        return {field.annotation: name for name, field in cls.model_fields.items() if field.annotation in models}
+
     @property
     def strategy_options(self) -> StrictModel | None:
-        """The chosen strategy's settings (``search.<strategy>``), None if it has none."""
-        return getattr(self, self.strategy) if OPTIMIZERS[self.strategy].config_class else None
+        """The chosen strategy's settings (``search.<its block>``), None if it has none."""
+        config_class = OPTIMIZERS[self.strategy].config_class
+        return getattr(self, self.option_blocks()[config_class]) if config_class else None

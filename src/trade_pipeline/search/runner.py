@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from trade_pipeline.errors import InputError
 from trade_pipeline.executors import create_executor, executor_options
-from trade_pipeline.optim import AskTellOptimizer, create_optimizer
+from trade_pipeline.optim import OPTIMIZERS, AskTellOptimizer, Turbo, create_optimizer
 from trade_pipeline.search.checkpoint import FINGERPRINT_KEY, check_resume, load_search_state, save_search_state
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
@@ -128,6 +128,8 @@ def _make_optimizer(params: SearchParams, context: ObjectiveContext) -> AskTellO
                                "dimensions": space.dimensions}
     if params.strategy_options is not None:
         options["config"] = params.strategy_options
+    if issubclass(OPTIMIZERS[params.strategy], Turbo):  # its derived tolerances count batches
+        options["batch_size"] = params.batch_size
     return create_optimizer(params.strategy, space.dimension, params.seed, **options)
 
 
