@@ -8,9 +8,9 @@ line per problem naming the full key (``search.n_trials``), the value given and 
 from __future__ import annotations
 
 import difflib
-from typing import Any, ClassVar, get_args
+from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from trade_pipeline.errors import InputError
 
@@ -54,6 +54,10 @@ def check_device(device: str) -> str:
     if parsed.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"'{device}' but CUDA is not available on this machine; use cpu")
     return device
+
+
+Device = Annotated[str, AfterValidator(check_device)]
+"""A device setting: cpu, cuda or cuda:N, the latter only where CUDA is."""
 
 
 def describe(

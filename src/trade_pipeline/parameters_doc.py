@@ -11,7 +11,7 @@ import sys
 import types
 from dataclasses import astuple
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic import BaseModel
@@ -89,6 +89,8 @@ def _allowed(annotation: Any, metadata: list[Any]) -> str:
 
 def _type(annotation: Any) -> str:
     origin = get_origin(annotation)
+    if origin is Annotated:
+        return _type(get_args(annotation)[0])
     if origin is Literal:
         return "one of " + ", ".join(f"`{value}`" for value in get_args(annotation))
     if origin in (Union, types.UnionType):

@@ -90,6 +90,8 @@ class AskTellOptimizer(abc.ABC):
         dedup_tries: how many draws per requested point before the space counts as exhausted.
         dimensions: the kind of each coordinate (default: all continuous); strategies that
             work in choice space (evolution, RL) and the type-aware TuRBO read it.
+        config, options: the strategy's settings (``config_class``) and/or its fields as
+            keywords (options win), validated; resuming restores the saved ones.
     """
 
     strategy: ClassVar[str]
@@ -105,6 +107,8 @@ class AskTellOptimizer(abc.ABC):
         max_evaluations: int | None = None,
         dedup_tries: int = 100,
         dimensions: Sequence[Dimension] | None = None,
+        config: StrictModel | None = None,
+        **options: object,
     ) -> None:
         if dim < 1:
             raise ValueError(f"dim must be >= 1, got {dim}.")
@@ -126,6 +130,10 @@ class AskTellOptimizer(abc.ABC):
         self._pending_origins: list[dict] = []
         self._keys: set[Hashable] = set()
         self._last_region_ids: list[int] = []
+        if self.config_class is not None:
+            self.config = self.config_class.model_validate({**(config or self.config_class()).model_dump(), **options})
+        elif config is not None or options:
+            raise TypeError(f"strategy {self.strategy!r} has no settings; got {config or sorted(options)}")
 
     @property
     def points(self) -> np.ndarray:
@@ -196,6 +204,7 @@ class AskTellOptimizer(abc.ABC):
             "pending": self._pending.tolist(),
             "pending_origins": [dict(origin) for origin in self._pending_origins],
             "last_region_ids": list(self._last_region_ids),
+            **({"config": self.config.model_dump(mode="json")} if self.config_class is not None else {}),
             **self._strategy_state(),
         }
 
@@ -216,6 +225,11 @@ class AskTellOptimizer(abc.ABC):
         self._pending_origins = [dict(origin) for origin in state["pending_origins"]]
         self._last_region_ids = list(state["last_region_ids"])
         self._keys = {self.canonicalize(p) for p in np.vstack([self._points, self._pending])}
+        if self.config_class is not None:
+            saved = self.config_class.model_validate(state["config"])
+            if saved != self.config:  # resuming with other settings would change the next asks
+                logger.warning("Resuming %s with the saved settings %s, not %s.", self.strategy, saved, self.config)
+            self.config = saved
         self._load_strategy_state(state)
 
     @abc.abstractmethod

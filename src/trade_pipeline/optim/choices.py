@@ -21,19 +21,6 @@ logger = logging.getLogger(__name__)
 Config = TypeVar("Config", bound=StrictModel)
 
 
-def with_options(config_class: type[Config], config: Config | None, options: dict) -> Config:
-    """``config`` (default: the defaults) with keyword ``options`` replacing fields, validated."""
-    return config_class.model_validate({**(config or config_class()).model_dump(), **options})
-
-
-def resume_config(config_class: type[Config], saved: dict, current: Config) -> Config:
-    """The settings a saved search ran with: resuming with others would change its next asks."""
-    restored = config_class.model_validate(saved)
-    if restored != current:
-        logger.warning("Resuming with the saved settings %s, not %s.", restored, current)
-    return restored
-
-
 def snap_to_levels(points: np.ndarray, dimensions: Sequence[Dimension]) -> np.ndarray:
     """``n x d`` points with every discrete coordinate moved to its level's bin centre."""
     snapped = np.array(points, dtype=np.float64, copy=True).reshape(-1, len(dimensions))

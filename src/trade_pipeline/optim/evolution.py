@@ -9,15 +9,14 @@ winning, which regularises against one lucky (noisy) evaluation.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from trade_pipeline.config import StrictModel
-from trade_pipeline.optim.base import RANDOM_ORIGIN, AskTellOptimizer, Canonicalize, Dimension
-from trade_pipeline.optim.choices import (
-    fresh_points, resume_config, snap_to_levels, uniform_choices, with_options
-)
+from trade_pipeline.optim.base import RANDOM_ORIGIN, AskTellOptimizer, Dimension
+from trade_pipeline.optim.choices import fresh_points, snap_to_levels, uniform_choices
 
 MUTATION_ORIGIN = 0
 """``last_region_ids`` entry of a child (a mutated population member)."""
@@ -82,21 +81,8 @@ class RegularizedEvolution(AskTellOptimizer):
     strategy = "evolution"
     config_class = EvolutionConfig
 
-    def __init__(
-        self,
-        dim: int,
-        seed: int = 0,
-        *,
-        canonicalize: Canonicalize | None = None,
-        max_evaluations: int | None = None,
-        dedup_tries: int = 100,
-        dimensions: Sequence[Dimension] | None = None,
-        config: EvolutionConfig | None = None,
-        **options,
-    ) -> None:
-        super().__init__(dim, seed, canonicalize=canonicalize, max_evaluations=max_evaluations,
-                         dedup_tries=dedup_tries, dimensions=dimensions)
-        self.config = with_options(EvolutionConfig, config, options)
+    def __init__(self, dim: int, seed: int = 0, **kwargs: Any) -> None:
+        super().__init__(dim, seed, **kwargs)
         self._population: list[int] = []
 
     @property
@@ -138,8 +124,7 @@ class RegularizedEvolution(AskTellOptimizer):
         del self._population[: max(0, len(self._population) - self.config.population_size)]
 
     def _strategy_state(self) -> dict:
-        return {"config": self.config.model_dump(mode="json"), "population": list(self._population)}
+        return {"population": list(self._population)}
 
     def _load_strategy_state(self, state: dict) -> None:
-        self.config = resume_config(EvolutionConfig, state["config"], self.config)
         self._population = [int(i) for i in state["population"]]

@@ -16,7 +16,7 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -26,10 +26,8 @@ from sklearn.svm import SVC
 from torch.quasirandom import SobolEngine
 
 from trade_pipeline.config import StrictModel
-from trade_pipeline.optim.base import RANDOM_ORIGIN, AskTellOptimizer, Canonicalize, Dimension
-from trade_pipeline.optim.choices import (
-    fill_failures, resume_config, snap_to_levels, uniform_choices, with_options
-)
+from trade_pipeline.optim.base import RANDOM_ORIGIN, AskTellOptimizer, Dimension
+from trade_pipeline.optim.choices import fill_failures, snap_to_levels, uniform_choices
 from trade_pipeline.optim.trust_region import TurboConfig, latin_hypercube
 from trade_pipeline.optim.turbo import fit_gp, thompson_samples
 
@@ -182,23 +180,10 @@ class LaMCTS(AskTellOptimizer):
     strategy = "lamcts"
     config_class = LaMCTSConfig
 
-    def __init__(
-        self,
-        dim: int,
-        seed: int = 0,
-        *,
-        canonicalize: Canonicalize | None = None,
-        max_evaluations: int | None = None,
-        dedup_tries: int = 100,
-        dimensions: Sequence[Dimension] | None = None,
-        config: LaMCTSConfig | None = None,
-        **options,
-    ) -> None:
-        super().__init__(dim, seed, canonicalize=canonicalize, max_evaluations=max_evaluations,
-                         dedup_tries=dedup_tries, dimensions=dimensions)
-        self.config = with_options(LaMCTSConfig, config, options)
+    def __init__(self, dim: int, seed: int = 0, **kwargs: Any) -> None:
+        super().__init__(dim, seed, **kwargs)
         wanted = self.config.n_init or 2 * dim
-        self.n_init = wanted if max_evaluations is None else min(wanted, max(1, max_evaluations // 2))
+        self.n_init = wanted if self.max_evaluations is None else min(wanted, max(1, self.max_evaluations // 2))
         self.tree: Node | None = None  # the partition of the last model-guided ask
         self._design: list[list[float]] | None = None
         self._leaves: list[dict] = []
@@ -300,14 +285,12 @@ class LaMCTS(AskTellOptimizer):
 
     def _strategy_state(self) -> dict:
         return {
-            "config": self.config.model_dump(mode="json"),
             "n_init": self.n_init,
             "design": self._design,
             "leaves": self.describe(),
         }
 
     def _load_strategy_state(self, state: dict) -> None:
-        self.config = resume_config(LaMCTSConfig, state["config"], self.config)
         self.n_init = state["n_init"]
         self._design = state["design"]
         self._leaves = [dict(leaf) for leaf in state["leaves"]]

@@ -8,15 +8,14 @@ bins), so it needs no autograd: for a softmax, d log p(a) / d logits = onehot(a)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import Field
 
 from trade_pipeline.config import StrictModel
-from trade_pipeline.optim.base import RANDOM_ORIGIN, AskTellOptimizer, Canonicalize, Dimension
-from trade_pipeline.optim.choices import (
-    fill_failures, fresh_points, resume_config, uniform_choices, with_options
-)
+from trade_pipeline.optim.base import RANDOM_ORIGIN, AskTellOptimizer, Dimension
+from trade_pipeline.optim.choices import fill_failures, fresh_points, uniform_choices
 
 POLICY_ORIGIN = 0
 """``last_region_ids`` entry of a point sampled from the policy."""
@@ -70,21 +69,8 @@ class Reinforce(AskTellOptimizer):
     strategy = "rl"
     config_class = ReinforceConfig
 
-    def __init__(
-        self,
-        dim: int,
-        seed: int = 0,
-        *,
-        canonicalize: Canonicalize | None = None,
-        max_evaluations: int | None = None,
-        dedup_tries: int = 100,
-        dimensions: Sequence[Dimension] | None = None,
-        config: ReinforceConfig | None = None,
-        **options,
-    ) -> None:
-        super().__init__(dim, seed, canonicalize=canonicalize, max_evaluations=max_evaluations,
-                         dedup_tries=dedup_tries, dimensions=dimensions)
-        self.config = with_options(ReinforceConfig, config, options)
+    def __init__(self, dim: int, seed: int = 0, **kwargs: Any) -> None:
+        super().__init__(dim, seed, **kwargs)
         self.choices = policy_choices(self.dimensions, self.config.continuous_bins)
         self._logits = [np.zeros(choice.levels) for choice in self.choices]
         self._baseline: float | None = None
@@ -141,13 +127,11 @@ class Reinforce(AskTellOptimizer):
 
     def _strategy_state(self) -> dict:
         return {
-            "config": self.config.model_dump(mode="json"),
             "logits": [logits.tolist() for logits in self._logits],
             "baseline": self._baseline,
         }
 
     def _load_strategy_state(self, state: dict) -> None:
-        self.config = resume_config(ReinforceConfig, state["config"], self.config)
         self.choices = policy_choices(self.dimensions, self.config.continuous_bins)
         self._logits = [np.array(logits, dtype=np.float64) for logits in state["logits"]]
         self._baseline = state["baseline"]

@@ -69,11 +69,6 @@ class TurboConfig(StrictModel):
                 raise ValueError(f"{name} must be [low, high] with 0 < low < high, got [{low}, {high}]")
         return self
 
-    @classmethod
-    def with_options(cls, config: TurboConfig | None, options: dict) -> TurboConfig:
-        """``config`` (default: the defaults) with keyword ``options`` replacing fields, validated."""
-        return cls.model_validate({**(config or cls()).model_dump(), **options})
-
 
 def resolve_config(
     config: TurboConfig, dim: int, batch_size: int, max_evaluations: int | None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,12 +19,15 @@ import torch
 from trade_pipeline.optim.base import (
     RANDOM_ORIGIN,
     AskTellOptimizer,
-    Canonicalize,
-    Dimension,
     continuous_dimensions,
     to_json_float,
 )
-from trade_pipeline.optim.gp import fit_gp, fit_mixed_gp, ordered_lengthscales, thompson_samples
+from trade_pipeline.optim.gp import (
+    fit_gp,
+    fit_mixed_gp,
+    ordered_lengthscales,
+    thompson_samples,
+)
 from trade_pipeline.optim.mixed import MixedSpace, hamming_radius, mixed_candidates
 from trade_pipeline.optim.trust_region import (
     TrustRegion,
@@ -62,27 +65,8 @@ class Turbo(AskTellOptimizer):
     strategy = "turbo"
     config_class = TurboConfig
 
-    def __init__(
-        self,
-        dim: int,
-        seed: int = 0,
-        *,
-        canonicalize: Canonicalize | None = None,
-        max_evaluations: int | None = None,
-        dedup_tries: int = 100,
-        dimensions: Sequence[Dimension] | None = None,
-        batch_size: int = 1,
-        config: TurboConfig | None = None,
-        **options,
-    ) -> None:
-        super().__init__(
-            dim,
-            seed,
-            canonicalize=canonicalize,
-            max_evaluations=max_evaluations,
-            dedup_tries=dedup_tries,
-            dimensions=dimensions,
-        )
+    def __init__(self, dim: int, seed: int = 0, *, batch_size: int = 1, **kwargs: Any) -> None:
+        super().__init__(dim, seed, **kwargs)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 (the search's batch_size), got {batch_size}.")
         self.space = self._mixed_space()
@@ -90,11 +74,10 @@ class Turbo(AskTellOptimizer):
             key = self.canonicalize
             self.canonicalize = lambda point: key(self.space.snap_array(point))
         self.batch_size = batch_size
-        self.config = TurboConfig.with_options(config, options)
-        self.settings = resolve_config(self.config, dim, batch_size, max_evaluations)
+        self.settings = resolve_config(self.config, dim, batch_size, self.max_evaluations)
         logger.info(
             "%s for %s evaluations, d=%d, batch %d: n_init=%d, tolerances %d/%d (success/failure), "
-            "length %.3g-%.3g.", type(self).__name__, max_evaluations, dim, batch_size,
+            "length %.3g-%.3g.", type(self).__name__, self.max_evaluations, dim, batch_size,
             self.settings.n_init, self.settings.success_tolerance, self.settings.failure_tolerance,
             self.settings.length_min, self.settings.length_max,
         )
@@ -268,7 +251,6 @@ class Turbo(AskTellOptimizer):
 
     def _strategy_state(self) -> dict:
         return {
-            "config": self.config.model_dump(mode="json"),
             "settings": self.settings.model_dump(mode="json"),
             "batch_size": self.batch_size,
             "before_first_ask": self._before_first_ask,
@@ -276,12 +258,6 @@ class Turbo(AskTellOptimizer):
         }
 
     def _load_strategy_state(self, state: dict) -> None:
-        saved = TurboConfig.model_validate(state["config"])
-        if saved != self.config:
-            logger.warning(
-                "Resuming TuRBO with the saved hyperparameters %s, not %s.", saved, self.config
-            )
-        self.config = saved
         self.settings = TurboConfig.model_validate(state["settings"])
         self.batch_size = state["batch_size"]
         self._before_first_ask = state["before_first_ask"]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import torch
 from pydantic import Field, field_validator, model_validator
 
-from trade_pipeline.config import Section, StrictModel, check_device
+from trade_pipeline.config import Device, Section, StrictModel
 from trade_pipeline.executors import DaskParams
 from trade_pipeline.profiling import ProfileSettings
 from trade_pipeline.training.recipe import TrainingRecipe
@@ -69,15 +69,12 @@ class DdpSettings(StrictModel):
 
     nproc: int = Field(default=1, ge=1)
     backend: Literal["gloo", "nccl"] | None = None
-    devices: list[str] | None = None
+    devices: list[Device] | None = None
 
     @model_validator(mode="after")
     def _one_device_per_process(self) -> DdpSettings:
-        if self.devices is not None:
-            if len(self.devices) != self.nproc:
-                raise ValueError(f"devices lists {len(self.devices)} devices for nproc={self.nproc} processes")
-            for device in self.devices:
-                check_device(device)
+        if self.devices is not None and len(self.devices) != self.nproc:
+            raise ValueError(f"devices lists {len(self.devices)} devices for nproc={self.nproc} processes")
         return self
 
     def device_of(self, rank: int, default: str) -> str:
@@ -96,7 +93,7 @@ class RetrainParams(Section):
     trained_by: list[TrainedBy] = Field(default=["hard_label", "distill"], min_length=1)
     seeds: list[int] = Field(default=[0], min_length=1)
     recipe: RetrainRecipe = RetrainRecipe()
-    device: str = "cpu"
+    device: Device = "cpu"
     executor: Literal["local", "dask"] = "local"
     dask: DaskParams = DaskParams()
     ddp: DdpSettings = DdpSettings()
@@ -106,10 +103,6 @@ class RetrainParams(Section):
     profile: ProfileSettings = ProfileSettings()
     onnx_opset: int = Field(default=17, ge=11)
 
-    @field_validator("device")
-    @classmethod
-    def _device_exists(cls, device: str) -> str:
-        return check_device(device)
 
     @field_validator("baselines")
     @classmethod

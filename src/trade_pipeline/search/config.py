@@ -10,7 +10,7 @@ from typing import Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from trade_pipeline.config import Section, StrictModel, check_device
+from trade_pipeline.config import Device, Section, StrictModel
 from trade_pipeline.executors import DaskParams
 from trade_pipeline.optim import OPTIMIZERS, EvolutionConfig, LaMCTSConfig, ReinforceConfig, TurboConfig
 from trade_pipeline.profiling import ProfileSettings
@@ -52,7 +52,7 @@ class SearchParams(Section):
     seed: int = 0
     resume: bool = True
     state_dir: str = "data/07_model_output/search_state"
-    device: str = "cpu"
+    device: Device = "cpu"
     executor: Literal["local", "dask"] = "local"
     dask: DaskParams = DaskParams()
     turbo: TurboConfig = TurboConfig()
@@ -66,10 +66,6 @@ class SearchParams(Section):
     top_k: int = Field(default=3, ge=1)
     space: SpaceConfig
 
-    @field_validator("device")
-    @classmethod
-    def _device_exists(cls, device: str) -> str:
-        return check_device(device)
 
     @field_validator("strategy")
     @classmethod

@@ -12,7 +12,7 @@ from typing import Any, Literal, Union
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from trade_pipeline.config import Section, StrictModel, check_device
+from trade_pipeline.config import Device, Section, StrictModel
 from trade_pipeline.profiling import ProfileSettings
 from trade_pipeline.training.recipe import TeacherRecipe
 
@@ -78,14 +78,10 @@ class TeacherPipelineParams(Section):
     teachers: dict[str, TeacherParams] = Field(min_length=1)
     use: Union[list[str], None] = Field(default=None, min_length=1)
     search_teacher: str
-    device: str = "cpu"
+    device: Device = "cpu"
     batch_size: int = Field(default=256, ge=1)
     profile: ProfileSettings = ProfileSettings()
 
-    @field_validator("device")
-    @classmethod
-    def _device_exists(cls, device: str) -> str:
-        return check_device(device)
 
     @field_validator("teachers")
     @classmethod

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from trade_pipeline.config import Section, StrictModel, check_device
+from trade_pipeline.config import Device, Section, StrictModel
 from trade_pipeline.data.augment import Augmentation
 from trade_pipeline.data.config import DataParams
 from trade_pipeline.data.sources import CIFAR_FOLDERS
@@ -62,17 +62,13 @@ class TransferParams(Section):
     trained_by: Literal["hard_label", "distill"] = "distill"  # which retrained version of each model to transfer
     scratch: bool = True  # also train each architecture from random weights on the target, for reference
     recipe: TransferRecipe = TransferRecipe()
-    device: str = "cpu"
+    device: Device = "cpu"
     executor: Literal["local", "dask"] = "local"
     dask: DaskParams = DaskParams()
     eval_batch_size: int = Field(default=500, ge=1)
     checkpoint_dir: str = "data/06_models/transfer_checkpoints"
     resume: bool = True
 
-    @field_validator("device")
-    @classmethod
-    def _device_exists(cls, device: str) -> str:
-        return check_device(device)
 
     @field_validator("targets")
     @classmethod
