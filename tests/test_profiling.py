@@ -1,12 +1,15 @@
 """Parameter, MAC and latency profiling against hand counts and timm's published figures."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 import timm
 import torch
 from timm.models.vision_transformer import Block
 from torch import nn
 
+from trade_pipeline import profiling
 from trade_pipeline.profiling import ProfileSettings, count_macs, count_params, measure_latency, profile_model
 
 
@@ -63,9 +66,40 @@ def test_latency_is_positive_and_runs_warmup_plus_repeats() -> None:
     calls = []
     model.register_forward_hook(lambda *args: calls.append(1))
     latency = measure_latency(model, (1, 1, 8, 8), "cpu", warmup=2, repeats=5)
-    assert isinstance(latency, float) and latency > 0
+    assert isinstance(latency.median_ms, float) and latency.median_ms > 0 and latency.cv >= 0
+    assert latency.method == "eager"  # what "auto" means off CUDA
     assert len(calls) == 7
     assert model.training  # the caller's mode is restored
+
+
+def test_cuda_graph_off_cuda_falls_back_to_eager_and_says_why(caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="trade_pipeline.profiling"):
+        latency = measure_latency(_SmallConvNet(), (1, 1, 8, 8), "cpu", warmup=0, repeats=3, method="cuda_graph")
+    assert latency.method == "eager" and latency.median_ms > 0
+    assert "needs a CUDA device" in caplog.text
+
+
+def test_a_failed_graph_capture_falls_back_to_eager_and_logs_the_reason(monkeypatch, caplog) -> None:
+    def refuse(*args) -> list[float]:
+        raise RuntimeError("operation not permitted when stream is capturing\nCUDA kernel errors ...")
+
+    monkeypatch.setattr(profiling, "_resolved_method", lambda method, device: "cuda_graph")
+    monkeypatch.setattr(profiling, "_cuda_graph_timings", refuse)
+    with caplog.at_level(logging.WARNING, logger="trade_pipeline.profiling"):
+        latency = measure_latency(_SmallConvNet(), (1, 1, 8, 8), "cpu", warmup=0, repeats=3, method="cuda_graph")
+    assert latency.method == "eager" and latency.median_ms > 0
+    assert "_SmallConvNet failed (operation not permitted when stream is capturing)" in caplog.text
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_graph_latency_is_measured_on_cuda_and_host_syncs_fall_back() -> None:
+    assert measure_latency(_SmallConvNet(), (1, 1, 8, 8), "cuda", repeats=20).method == "cuda_graph"
+
+    class _HostSync(_SmallConvNet):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return super().forward(x) * float(x.sum().item() != 0)  # .item() cannot be captured
+
+    assert measure_latency(_HostSync(), (1, 1, 8, 8), "cuda", method="cuda_graph").method == "eager"
 
 
 def test_profile_model_reports_per_image_costs() -> None:
@@ -73,7 +107,7 @@ def test_profile_model_reports_per_image_costs() -> None:
     profile = profile_model(model, (4, 1, 8, 8), ProfileSettings(warmup=0, repeats=1))
     assert profile["params"] == count_params(model)
     assert profile["macs"] == count_macs(model, (1, 1, 8, 8))
-    assert profile["latency_ms"] > 0
+    assert profile["latency_ms"] > 0 and profile["latency_cv"] >= 0 and profile["latency_method"] == "eager"
 
 
 def test_bad_input_shape_is_rejected() -> None:

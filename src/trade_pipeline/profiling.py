@@ -11,15 +11,24 @@ matmuls (``q @ kᵀ`` and ``attn @ v``). Biases, normalisation, activations, poo
 squeeze-excite gating multiplies and residual adds are ignored; together they are a small
 fraction and are ignored by the published figures we compare with (timm's ResNet-18 =
 1.82 GMACs at 224x224).
+
+Latency is measured one of two ways (``ProfileSettings.latency_method``): ``eager`` times
+synchronised eager forwards with the host clock, so on a GPU it includes Python dispatch and
+kernel launches, which for small batch-1 models dominate (6-10x the GPU time on an H100,
+bimodal within a run, issue #13); ``cuda_graph`` captures one forward as a CUDA graph, replays
+it and times the replays with CUDA events: the GPU's own time for the model.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from pydantic import Field, field_validator
@@ -28,7 +37,10 @@ from torch import nn
 
 from trade_pipeline.config import StrictModel, check_device
 
+logger = logging.getLogger(__name__)
+
 InputShape = tuple[int, int, int, int]
+LatencyMethod = Literal["eager", "cuda_graph", "auto"]
 
 
 class ProfileSettings(StrictModel):
@@ -37,11 +49,14 @@ class ProfileSettings(StrictModel):
     Eq. 2 divides a student's latency by the teacher's, so the teacher and the candidates
     must be measured alike. ``device`` is where the student will be deployed; ``None`` means
     the device the stage runs on (a search worker's own GPU, the teacher's device).
+    ``latency_method``: ``auto`` is ``cuda_graph`` on CUDA and ``eager`` elsewhere (see the
+    module docstring); a graph that cannot be captured falls back to ``eager`` with a warning.
     """
 
     device: str | None = None
     warmup: int = Field(default=3, ge=0)
     repeats: int = Field(default=10, ge=1)
+    latency_method: LatencyMethod = "auto"
 
     @field_validator("device")
     @classmethod
@@ -143,9 +158,70 @@ def count_macs(model: nn.Module, input_shape: InputShape = (1, 3, 224, 224)) -> 
     return total
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+@dataclass(frozen=True)
+class LatencyReading:
+    """A batch-1 latency: the median over the repeats, their coefficient of variation
+    (standard deviation / mean, 0.05 = 5 %) and the method that actually measured them."""
+
+    median_ms: float
+    cv: float
+    method: str
+
+
+def _eager_timings(model: nn.Module, inputs: torch.Tensor, warmup: int, repeats: int) -> list[float]:
+    """Host wall time of each eager forward; on CUDA each is bracketed by synchronisation,
+    otherwise only the kernel launches would be timed."""
+    def synchronize() -> None:
+        if inputs.device.type == "cuda":
+            torch.cuda.synchronize(inputs.device)
+
+    for _ in range(warmup):
+        model(inputs)
+    timings_ms = []
+    for _ in range(repeats):
+        synchronize()
+        start = time.perf_counter()
+        model(inputs)
+        synchronize()
+        timings_ms.append((time.perf_counter() - start) * 1e3)
+    return timings_ms
+
+
+def _cuda_graph_timings(model: nn.Module, inputs: torch.Tensor, warmup: int, repeats: int) -> list[float]:
+    """GPU time of each replay of a captured forward, from CUDA events.
+
+    Replays are queued back to back and read after one synchronisation, so the host never
+    sits between the events. Warm-up runs on a side stream first, as capture requires
+    (cuDNN picks its kernels and the allocator its blocks outside the graph).
+    """
+    device = inputs.device
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(max(warmup, 1)):
+            model(inputs)
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        model(inputs)
+    for _ in range(warmup):
+        graph.replay()
+    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(repeats)]
+    for start, end in events:
+        start.record()
+        graph.replay()
+        end.record()
+    torch.cuda.synchronize(device)
+    return [start.elapsed_time(end) for start, end in events]
+
+
+def _resolved_method(method: LatencyMethod, device: torch.device) -> str:
+    if method == "auto":
+        return "cuda_graph" if device.type == "cuda" else "eager"
+    if method == "cuda_graph" and device.type != "cuda":
+        logger.warning("latency_method=cuda_graph needs a CUDA device, not '%s'; measuring eager instead.", device)
+        return "eager"
+    return method
 
 
 def measure_latency(
@@ -154,12 +230,14 @@ def measure_latency(
     device: str | torch.device = "cpu",
     warmup: int = 3,
     repeats: int = 10,
-) -> float:
-    """Median wall time in milliseconds of one forward pass, after ``warmup`` passes.
+    method: LatencyMethod = "auto",
+) -> LatencyReading:
+    """Median and spread in milliseconds of one forward pass, after ``warmup`` passes.
 
     The median, not the mean, so one scheduler hiccup on a shared machine does not move a
-    candidate's score. On CUDA every timed call is bracketed by synchronisation, otherwise
-    only the kernel launch would be timed. The model is moved to ``device``.
+    candidate's score. ``method`` as in ``ProfileSettings.latency_method``; a CUDA graph that
+    cannot be captured (host syncs or dynamic shapes in ``forward``) is measured eagerly, with
+    the reason logged. The model is moved to ``device``.
     """
     _check_input_shape(input_shape)
     if warmup < 0 or repeats < 1:
@@ -169,17 +247,21 @@ def measure_latency(
     device = torch.device(device)
     model.to(device)
     inputs = torch.randn(input_shape, device=device)
-    timings_ms = []
+    method = _resolved_method(method, device)
+    timings_ms = None
     with _eval_no_grad(model):
-        for _ in range(warmup):
-            model(inputs)
-        for _ in range(repeats):
-            _synchronize(device)
-            start = time.perf_counter()
-            model(inputs)
-            _synchronize(device)
-            timings_ms.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(timings_ms)
+        if method == "cuda_graph":
+            try:
+                timings_ms = _cuda_graph_timings(model, inputs, warmup, repeats)
+            except RuntimeError as error:  # capture refuses host syncs, CPU tensors, ...
+                logger.warning("CUDA graph capture of %s failed (%s); measuring eager instead.",
+                               type(model).__name__, str(error).strip().split("\n", 1)[0][:200])
+                method = "eager"
+        if timings_ms is None:
+            timings_ms = _eager_timings(model, inputs, warmup, repeats)
+    mean = statistics.fmean(timings_ms)
+    cv = statistics.pstdev(timings_ms) / mean if mean > 0 else 0.0
+    return LatencyReading(statistics.median(timings_ms), cv, method)
 
 
 def profile_model(
@@ -187,18 +269,24 @@ def profile_model(
     input_shape: InputShape = (1, 3, 224, 224),
     settings: ProfileSettings | None = None,
     device: str | torch.device = "cpu",
-) -> dict[str, float | int]:
-    """Parameters, MACs and batch-1 latency of ``model``: ``{params, macs, latency_ms}``.
+) -> dict[str, float | int | str]:
+    """Parameters, MACs and batch-1 latency of ``model``:
+    ``{params, macs, latency_ms, latency_cv, latency_method}``.
 
     Latency is measured at batch 1 whatever the batch of ``input_shape`` (the paper's
     deployment setting) on ``settings.device`` or else ``device``; MACs are reported per image.
+    ``latency_cv`` is the spread of the timed repeats around ``latency_ms`` (their median);
+    ``latency_method`` the method that measured them, after any fallback.
     """
     _check_input_shape(input_shape)
     settings = settings or ProfileSettings()
     single_image = (1, *input_shape[1:])
-    latency_ms = measure_latency(model, single_image, settings.on(str(device)), settings.warmup, settings.repeats)
+    latency = measure_latency(model, single_image, settings.on(str(device)), settings.warmup, settings.repeats,
+                              settings.latency_method)
     return {
         "params": count_params(model),
         "macs": count_macs(model, single_image),
-        "latency_ms": latency_ms,
+        "latency_ms": latency.median_ms,
+        "latency_cv": latency.cv,
+        "latency_method": latency.method,
     }

@@ -32,7 +32,7 @@ def test_train_source_gives_a_trained_teacher_whose_profile_has_the_documented_k
     teacher, params = _train(digits_split)
     assert teacher.model_spec["in_chans"] == 1 and teacher.model_spec["num_classes"] == 10
     profile = profile_teacher(teacher.model, digits_split, params.profile, batch_size=64)
-    assert set(PROFILE_METRICS) | {"device"} == set(profile) and profile["device"] == "cpu"
+    assert set(PROFILE_METRICS) | {"device", "latency_method"} == set(profile) and profile["device"] == "cpu"
     assert profile["params"] > 0 and profile["macs"] > 0 and profile["latency_ms"] > 0
     assert 0.0 <= profile["mini_val_top1"] <= profile["mini_val_top5"] <= 100.0
     top1, _ = evaluate(teacher.model, make_loader(digits_split, "mini_val", 64))

@@ -150,12 +150,11 @@ def test_stage_recipes_change_only_their_own_defaults() -> None:
 
 
 def test_or_every_k_steps_applies_the_penalty_k_times_stronger_on_those_steps(monkeypatch) -> None:
-    from trade_pipeline.training import engine
+    from trade_pipeline.training.losses import OrthogonalityPenalty
 
     calls = []
-    real = engine.orthogonality_penalty
-    monkeypatch.setattr(engine, "orthogonality_penalty",
-                        lambda weights, lam: calls.append(lam) or real(weights, lam))
+    real = OrthogonalityPenalty.__call__
+    monkeypatch.setattr(OrthogonalityPenalty, "__call__", lambda penalty, lam: calls.append(lam) or real(penalty, lam))
     _train(_model(), _config(epochs=1, warmup_steps=0, or_lambda=1e-3, or_every=2))
     assert calls == pytest.approx([2e-3, 2e-3])  # updates 0 and 2 of 4
 

@@ -1,15 +1,24 @@
-"""KD loss (Eq. 1), OR penalty (Eq. 4) and OR target selection against hand computations."""
+"""KD loss (Eq. 1), OR penalty (Eq. 4) and OR target selection against hand computations,
+and the grouped penalty against the per-matrix definition on real networks."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
+import timm
 import torch
 import torch.nn.functional as F
+import yaml
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from trade_pipeline.training.losses import kd_loss, orthogonality_penalty, orthogonality_targets
+from trade_pipeline.students.builder import StudentNet
+from trade_pipeline.students.space import SearchSpace
+from trade_pipeline.training.losses import OrthogonalityPenalty, kd_loss, orthogonality_targets
+
+PAPER_SEARCH = Path(__file__).resolve().parents[2] / "conf" / "paper" / "parameters_search.yml"
 
 STUDENT = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]])
 TEACHER = torch.tensor([[1.0, 1.0, 0.0], [0.0, 3.0, -2.0]])
@@ -59,7 +68,7 @@ def test_or_penalty_is_zero_for_orthogonal_and_semi_orthogonal_weights() -> None
     square, _ = torch.linalg.qr(torch.randn(6, 6, generator=generator))
     tall, _ = torch.linalg.qr(torch.randn(8, 3, generator=generator))  # orthonormal columns
     conv_wide = tall.T.reshape(3, 8, 1, 1)  # orthonormal rows, C_out < C_in
-    penalty = orthogonality_penalty([square, tall, conv_wide], lam=1.0)
+    penalty = OrthogonalityPenalty([square, tall, conv_wide])(lam=1.0)
     assert penalty.item() == pytest.approx(0.0, abs=1e-10)
 
 
@@ -68,7 +77,7 @@ def test_or_penalty_matches_hand_value_averaged_over_weights() -> None:
     weight = torch.tensor([[1.0, 1.0], [0.0, 1.0]])
     # 1x3 row [1, 2, 2] as a conv (C_out=1 < n=3): WWᵀ − I = [9 − 1], squared = 64.
     conv = torch.tensor([1.0, 2.0, 2.0]).reshape(1, 3, 1, 1)
-    penalty = orthogonality_penalty([weight, conv], lam=0.1)
+    penalty = OrthogonalityPenalty([weight, conv])(lam=0.1)
     assert penalty.item() == pytest.approx(0.1 / 2 * (3 + 64))
 
 
@@ -101,3 +110,49 @@ def test_or_targets_all_convs_and_linears_when_asked() -> None:
 def test_or_targets_reject_unknown_name() -> None:
     with pytest.raises(ValueError, match="allowed"):
         orthogonality_targets(_Mixed(), ("conv3x3",))
+
+
+def test_or_penalty_without_weights_raises() -> None:
+    with pytest.raises(ValueError, match="no weights"):
+        OrthogonalityPenalty([])
+
+
+def _per_matrix_penalty(weights: list[torch.Tensor], lam: float) -> torch.Tensor:
+    """Eq. 4 one weight at a time: the definition the grouped penalty must reproduce."""
+    total = 0.0
+    for weight in weights:
+        matrix = weight.reshape(weight.shape[0], -1)
+        gram = matrix.T @ matrix if matrix.shape[0] >= matrix.shape[1] else matrix @ matrix.T
+        total = total + (gram - torch.eye(gram.shape[0])).square().sum()
+    return lam / len(weights) * total
+
+
+def _paper_student() -> nn.Module:
+    """The middle of the paper's space (MB x 8 + T(x6), 20.8 M params) at 32x32."""
+    space = SearchSpace.from_config(yaml.safe_load(PAPER_SEARCH.read_text())["search"]["space"])
+    space = space.at_resolution(32)
+    return StudentNet(space.decode(np.full(space.dimension, 0.5)), in_chans=3, num_classes=10, img_size=32)
+
+
+def _vit() -> nn.Module:
+    return timm.create_model("vit_tiny_patch16_224", img_size=32, num_classes=10)
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "per_weight"])
+@pytest.mark.parametrize("build", [_paper_student, _vit], ids=["paper_student", "vit_tiny"])
+@pytest.mark.parametrize("targets", [("conv1x1", "ffn"), ("conv", "linear")], ids=["paper", "ablation"])
+def test_grouped_or_penalty_equals_the_per_matrix_sum_in_value_and_gradient(build, targets, batched) -> None:
+    torch.manual_seed(0)
+    model = build()
+    weights = orthogonality_targets(model, targets)
+    penalty = OrthogonalityPenalty(weights, batched=batched)
+    assert len(penalty.groups) < len(weights)  # shapes repeat, so there is something to batch
+
+    grouped = penalty(lam=1e-3)
+    grouped_grads = torch.autograd.grad(grouped, weights)
+    reference = _per_matrix_penalty(weights, lam=1e-3)
+    reference_grads = torch.autograd.grad(reference, weights)
+
+    torch.testing.assert_close(grouped, reference, rtol=1e-6, atol=0.0)
+    for mine, theirs in zip(grouped_grads, reference_grads):
+        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-9)

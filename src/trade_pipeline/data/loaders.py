@@ -2,9 +2,11 @@
 
 Small sets (embedded, CIFAR) stay in memory as uint8 tensors and are batched by slicing,
 which on a 2-core CPU is several times faster than per-item collation; ImageFolder trees go
-through timm's transforms in DataLoader workers. ``indices`` are source indices, so cached
-teacher logits can be looked up per batch. Both loaders can hand their random state to a
-checkpoint (``state_dict``), so a resumed training run sees the same batches.
+through timm's transforms in DataLoader workers, or, with ``LoaderSettings.decoded_cache``,
+are decoded once into a memory-mapped uint8 array that is sliced the same way
+(``decoded_cache``; docs/gpu.md says when to use which). ``indices`` are source
+indices, so cached teacher logits can be looked up per batch. Both loaders can hand their
+random state to a checkpoint (``state_dict``), so a resumed training run sees the same batches.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from trade_pipeline.config import StrictModel
 from trade_pipeline.data.augment import Augmentation, BatchAugmenter
+from trade_pipeline.data.decoded_cache import open_decoded
 from trade_pipeline.data.split import Split
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -30,13 +33,16 @@ class LoaderSettings(StrictModel):
     """Workers and host memory of on-disk loaders (in-memory data needs none: it is sliced).
 
     ``num_workers=None`` uses every core but one (at most 16); ``pin_memory=None`` pins when
-    CUDA is there, so host-to-device copies can run asynchronously.
+    CUDA is there, so host-to-device copies can run asynchronously. ``decoded_cache`` is a
+    folder: on-disk images are decoded there once per split part and resolution and then read
+    from memory (it needs ``N x C x H x W`` bytes of disk per part); ``None`` decodes every pass.
     """
 
     num_workers: int | None = Field(default=None, ge=0)
     pin_memory: bool | None = None
     persistent_workers: bool = True
     prefetch_factor: int = Field(default=4, ge=1)
+    decoded_cache: str | None = None
 
     def workers(self) -> int:
         return self.num_workers if self.num_workers is not None else max(0, min(16, (os.cpu_count() or 1) - 1))
@@ -48,8 +54,10 @@ class LoaderSettings(StrictModel):
 class InMemoryLoader:
     """Batches uint8 images held in memory; reshuffles each epoch from its own seeded generator.
 
-    A batch is sliced on the host, copied to ``device`` still as uint8 (a quarter of the bytes
-    of float32), then normalised, resized and augmented there.
+    ``images`` (``N x C x H x W`` uint8, row ``i`` = source index ``indices[i]``) may be a memory
+    map: it is never copied whole. A batch is gathered on the host (into pinned memory on CUDA,
+    so the copy is asynchronous), copied to ``device`` still as uint8 (a quarter of the bytes of
+    float32), then normalised, resized and augmented there.
     """
 
     def __init__(
@@ -69,10 +77,8 @@ class InMemoryLoader:
     ) -> None:
         self.device = torch.device(device)
         self.shard = shard
-        self.images = torch.from_numpy(np.ascontiguousarray(images[indices]))
-        if self.device.type == "cuda":
-            self.images = self.images.pin_memory()
-        self.labels = torch.from_numpy(np.asarray(labels[indices], dtype=np.int64))
+        self.images = torch.from_numpy(images)
+        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64))
         self.indices = torch.from_numpy(np.asarray(indices, dtype=np.int64))
         self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1) * 255.0
         self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1) * 255.0
@@ -91,7 +97,10 @@ class InMemoryLoader:
             rows = order[start:start + self.batch_size] if order is not None else torch.arange(
                 start, min(start + self.batch_size, len(self.indices)))
             rows = rows[self.shard[0]::self.shard[1]]  # this process's share of the global batch (DDP)
-            images = self.images[rows].to(self.device, non_blocking=True).float().sub_(self.mean).div_(self.std)
+            images = self.images[rows]
+            if self.device.type == "cuda":
+                images = images.pin_memory()  # a gathered batch is pageable, whatever its source
+            images = images.to(self.device, non_blocking=True).float().sub_(self.mean).div_(self.std)
             if images.shape[-1] != self.image_size:
                 images = F.interpolate(images, size=(self.image_size, self.image_size), mode="bilinear",
                                        align_corners=False)
@@ -188,17 +197,23 @@ def make_loader(
     over ``indices``, a subset of that part's pool (e.g. the search's proxy subset).
 
     ``augment`` is for training loaders; batches arrive on ``device``. ``shard=(rank, world_size)``
-    keeps one DDP process's share of every batch.
+    keeps one DDP process's share of every batch. An on-disk source is read through
+    ``settings.decoded_cache`` when that folder is set.
     """
     source = split.open_source()
     pool = split.pool(part)
     size = image_size or split.image_size
+    settings = settings or LoaderSettings()
     indices = np.asarray(split.indices(part) if indices is None else indices, dtype=np.int64)
     if source.in_memory:
-        return InMemoryLoader(source.images[pool], source.labels[pool], indices, split.mean, split.std,
-                              size, batch_size, shuffle, seed, device, augment, shard)
-    return FolderLoader(_folder_loader(source.image_datasets[pool], indices, split, size, batch_size, shuffle, seed,
-                                       augment, settings or LoaderSettings()), device, augment, seed, shard)
+        images = source.images[pool][indices]
+    elif settings.decoded_cache is not None:
+        images = open_decoded(split, part, indices, size, settings.decoded_cache, settings.workers()).images
+    else:
+        return FolderLoader(_folder_loader(source.image_datasets[pool], indices, split, size, batch_size, shuffle,
+                                           seed, augment, settings), device, augment, seed, shard)
+    return InMemoryLoader(images, source.labels[pool][indices], indices, split.mean, split.std, size, batch_size,
+                          shuffle, seed, device, augment, shard)
 
 
 def _folder_loader(dataset: Any, indices: np.ndarray, split: Split, size: int, batch_size: int, shuffle: bool,

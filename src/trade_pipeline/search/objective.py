@@ -105,7 +105,7 @@ def evaluate_candidate(candidate: Candidate, device: str, context: ObjectiveCont
         "spec_hash": spec.hash,
         "block_sequence": spec.block_sequence,
         "encoding": [float(v) for v in candidate.point],
-        "params": None, "macs": None, "latency_ms": None, "resource_ratio": None,
+        "params": None, "macs": None, "latency_ms": None, "latency_cv": None, "resource_ratio": None,
         "proxy_accuracy": None, "score": None, "log_score": None,
         "trust_region": candidate.trust_region,
         "seconds": None,
@@ -129,7 +129,8 @@ def _evaluate_into(row: dict[str, Any], spec: Any, candidate: Candidate, device:
     model = build_model(model_spec)
     costs = profile_model(model, split.input_shape(), context.profile, device)
     s = resource_ratio(costs["params"], costs["macs"], costs["latency_ms"], context.teacher_costs)
-    row.update(params=costs["params"], macs=costs["macs"], latency_ms=costs["latency_ms"], resource_ratio=s)
+    row.update(params=costs["params"], macs=costs["macs"], latency_ms=costs["latency_ms"],
+               latency_cv=costs["latency_cv"], resource_ratio=s)
     violation = context.budget.violation(costs["params"], costs["macs"], costs["latency_ms"], context.teacher_costs)
     if violation:
         row.update(status="over_budget", reason=violation)

@@ -31,7 +31,8 @@ TRIAL_DTYPES: dict[str, str] = {
     "encoding": "object",  # unit-cube point the optimizer proposed (list of floats)
     "params": "float64",
     "macs": "float64",
-    "latency_ms": "float64",
+    "latency_ms": "float64",  # median batch-1 latency (profiling.profile_model)
+    "latency_cv": "float64",  # coefficient of variation of the timed repeats (0.05 = 5 %)
     "resource_ratio": "float64",  # s of Eq. 2
     "proxy_accuracy": "float64",
     "score": "float64",  # Eq. 2, minimised

@@ -20,7 +20,8 @@ from trade_pipeline.training.engine import evaluate
 
 logger = logging.getLogger(__name__)
 ACCURACY_PARTS = ("mini_val", "test")
-PROFILE_METRICS = ("params", "macs", "latency_ms", "mini_val_top1", "mini_val_top5", "test_top1", "test_top5")
+PROFILE_METRICS = ("params", "macs", "latency_ms", "latency_cv", "mini_val_top1", "mini_val_top5", "test_top1",
+                   "test_top5")
 
 
 def profile_teacher(
@@ -30,10 +31,13 @@ def profile_teacher(
     device: str = "cpu",
     batch_size: int = 256,
 ) -> dict[str, Any]:
-    """``{params, macs, latency_ms, <part>_top1, <part>_top5, device}``; accuracies in percent.
+    """``{params, macs, latency_ms, latency_cv, latency_method, <part>_top1, <part>_top5, device}``;
+    accuracies in percent.
 
     Accuracies are measured on ``device``, latency on ``profile.device`` if set (where the
     student will be deployed, which need not be where it is trained), else on ``device``.
+    ``latency_method`` is the one that measured it (after any fallback from ``cuda_graph``):
+    candidates must be timed the same way for Eq. 2's latency ratio to mean anything.
     """
     model.to(device)
     accuracy = {}
@@ -66,7 +70,8 @@ def profile_teachers(
         teacher = params.teachers[name]
         profiles[name] = {**profile, "source": teacher.source, "model": teacher.model}
         logger.info(
-            "Teacher '%s': test top-1 %.2f%%, %.2fM params, %.1fM MACs, %.2f ms",
+            "Teacher '%s': test top-1 %.2f%%, %.2fM params, %.1fM MACs, %.2f ms (CV %.1f%%, %s)",
             name, profile["test_top1"], profile["params"] / 1e6, profile["macs"] / 1e6, profile["latency_ms"],
+            100 * profile["latency_cv"], profile["latency_method"],
         )
     return profiles

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from trade_pipeline.errors import InputError
 from trade_pipeline.serialization import load_tensor_state, save_tensor_state
-from trade_pipeline.training.losses import kd_loss, orthogonality_penalty, orthogonality_targets
+from trade_pipeline.training.losses import OrthogonalityPenalty, kd_loss, orthogonality_targets
 from trade_pipeline.training.recipe import TrainingRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
 
@@ -89,8 +89,8 @@ def _check_distillation_source(
 class Trainer:
     """One run's model, optimiser, schedule and KD source, prepared once.
 
-    Everything is resolved here (OR weights, AMP, memory format) so ``step`` does no set-up
-    work. ``train_model`` drives it; benchmarks time ``step`` directly.
+    Everything is resolved here (the grouped OR penalty, AMP, memory format) so ``step`` does
+    no set-up work. ``train_model`` drives it; benchmarks time ``step`` directly.
 
     ``recipe.bn_recalibration_batches`` > 0 re-estimates BatchNorm running statistics as the
     plain average over that many training batches before the final evaluation: in a few-epoch
@@ -129,9 +129,8 @@ class Trainer:
         if teacher is not None and recipe.kd_alpha > 0:
             self.teacher = teacher.eval().to(self.device, memory_format=self.memory_format)
         self.soft_labels = soft_labels if recipe.kd_alpha > 0 else None
-        self.or_weights = (
-            orthogonality_targets(model, recipe.or_targets) if recipe.or_lambda > 0 else []
-        )
+        or_weights = orthogonality_targets(model, recipe.or_targets) if recipe.or_lambda > 0 else []
+        self.or_penalty = OrthogonalityPenalty(or_weights) if or_weights else None
         self.optimizer = create_optimizer_v2(
             model, opt=recipe.optimizer, lr=recipe.lr, weight_decay=recipe.weight_decay
         )
@@ -205,9 +204,9 @@ class Trainer:
                 logits, labels, teacher_logits, recipe.kd_alpha, recipe.kd_tau,
                 recipe.label_smoothing,
             )
-        if self.or_weights and self.num_updates % recipe.or_every == 0:  # in float32, outside autocast
+        if self.or_penalty is not None and self.num_updates % recipe.or_every == 0:  # float32, outside autocast
             # every k-th step at k times the weight: the same pull on average, k times fewer kernels
-            loss = loss + orthogonality_penalty(self.or_weights, recipe.or_lambda * recipe.or_every)
+            loss = loss + self.or_penalty(recipe.or_lambda * recipe.or_every)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if recipe.grad_clip is not None:

@@ -52,30 +52,54 @@ def kd_loss(
     return (1.0 - alpha) * cross_entropy + alpha * tau**2 * distillation  # Eq. 1
 
 
-def _semi_orthogonality_gap(weight: torch.Tensor) -> torch.Tensor:
-    """``‖Gram(W) − I‖²_F`` for a weight reshaped to ``m = C_out`` x ``n = S·H·C_in``.
+class OrthogonalityPenalty:
+    """``λ/|W| Σ_W ‖Gram(W) − I‖²_F`` over a fixed set of weights (Eq. 4), built once per model.
 
-    Eq. 4 writes ``WᵀW − I_n``, which can only reach zero when ``m >= n``. For reducing
-    layers (``m < n``, e.g. an MBConv projection) the Gram matrix of the smaller side,
-    ``WWᵀ − I_m``, is used instead: that is the semi-orthogonality of Eq. 3, and it is the
-    cheaper product too.
+    Each weight is reshaped to ``m = C_out`` x ``n = S·H·C_in``. Eq. 4 writes ``WᵀW − I_n``,
+    which can only reach zero when ``m >= n``; for reducing layers (``m < n``, e.g. an MBConv
+    projection) the Gram matrix of the smaller side, ``WWᵀ − I_m``, is used instead: the
+    semi-orthogonality of Eq. 3, and the cheaper product too.
+
+    Weights of one reshaped shape form a group. On a GPU a group is stacked to ``G x m x n``
+    and multiplied with one batched matmul: a student has 10-190 such weights but far fewer
+    shapes, and one launch per weight made a step host-bound (issue #13). On a CPU the products
+    are compute-bound and a plain matmul per weight was faster than the batched one, so there
+    the group is walked weight by weight (``batched=None``; True/False force either way).
+    Gradients reach the original parameters either way.
     """
-    matrix = weight.reshape(weight.shape[0], -1)
-    rows, cols = matrix.shape
-    gram = matrix.T @ matrix if rows >= cols else matrix @ matrix.T
-    identity = torch.eye(gram.shape[0], device=gram.device, dtype=gram.dtype)
-    return (gram - identity).square().sum()
 
+    def __init__(self, weights: Sequence[torch.Tensor], batched: bool | None = None) -> None:
+        if not weights:
+            raise ValueError(
+                "OrthogonalityPenalty got no weights; select some with orthogonality_targets "
+                "or skip the penalty"
+            )
+        groups: dict[tuple[int, int], list[torch.Tensor]] = {}
+        for weight in weights:
+            groups.setdefault((weight.shape[0], weight[0].numel()), []).append(weight)
+        self.groups = list(groups.items())
+        self.num_weights = len(weights)
+        self.batched = batched
+        self._identities: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = {}
 
-def orthogonality_penalty(weights: Sequence[torch.Tensor], lam: float) -> torch.Tensor:
-    """``λ/|W| Σ_W ‖WᵀW − I‖²_F`` over the given weights (Eq. 4; orientation as above)."""
-    if not weights:
-        raise ValueError(
-            "orthogonality_penalty got no weights; select some with orthogonality_targets "
-            "or skip the penalty"
-        )
-    total = sum(_semi_orthogonality_gap(weight) for weight in weights)
-    return lam / len(weights) * total  # Eq. 4
+    def _gap(self, matrices: torch.Tensor) -> torch.Tensor:
+        """``Σ ‖Gram − I‖²_F`` over ``m x n`` or ``G x m x n`` matrices."""
+        rows, cols = matrices.shape[-2:]
+        gram = matrices.mT @ matrices if rows >= cols else matrices @ matrices.mT
+        key = (gram.shape[-1], gram.device, gram.dtype)
+        if key not in self._identities:
+            self._identities[key] = torch.eye(key[0], device=key[1], dtype=key[2])
+        return (gram - self._identities[key]).square().sum()
+
+    def __call__(self, lam: float) -> torch.Tensor:
+        """The penalty as a scalar tensor (Eq. 4); call it outside autocast to keep float32."""
+        gaps = []
+        for (rows, cols), weights in self.groups:
+            matrices = [weight.reshape(rows, cols) for weight in weights]
+            if self.batched or (self.batched is None and weights[0].device.type == "cuda"):
+                matrices = [torch.stack(matrices)]  # G x m x n: one launch per group
+            gaps.extend(self._gap(matrix) for matrix in matrices)
+        return lam / self.num_weights * torch.stack(gaps).sum()  # Eq. 4
 
 
 def _is_conv1x1(module: nn.Module) -> bool:
