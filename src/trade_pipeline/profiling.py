@@ -215,13 +215,18 @@ def _cuda_graph_timings(model: nn.Module, inputs: torch.Tensor, warmup: int, rep
     return [start.elapsed_time(end) for start, end in events]
 
 
-def _resolved_method(method: LatencyMethod, device: torch.device) -> str:
+def resolve_method(method: LatencyMethod, device: str | torch.device) -> str:
+    """The method that will measure on ``device``: ``auto`` and ``cuda_graph`` off CUDA resolve."""
+    on_cuda = torch.device(device).type == "cuda"
     if method == "auto":
-        return "cuda_graph" if device.type == "cuda" else "eager"
+        return "cuda_graph" if on_cuda else "eager"
+    return method if on_cuda or method == "eager" else "eager"
+
+
+def _resolved_method(method: LatencyMethod, device: torch.device) -> str:
     if method == "cuda_graph" and device.type != "cuda":
         logger.warning("latency_method=cuda_graph needs a CUDA device, not '%s'; measuring eager instead.", device)
-        return "eager"
-    return method
+    return resolve_method(method, device)
 
 
 def measure_latency(

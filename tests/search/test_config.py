@@ -57,3 +57,17 @@ def test_a_shortened_proxy_run_keeps_its_warmup_inside_the_run(params_with):
     params = SearchParams.model_validate(params_with(proxy={"epochs": 9, "warmup_epochs": 2}))
     assert params.proxy.warmup_epochs == 2
     assert SearchParams.model_validate(params_with(proxy={"epochs": 1})).proxy.warmup_epochs == 0
+
+
+def test_a_teacher_timed_another_way_than_the_candidates_is_refused(tiny_space):
+    from trade_pipeline.errors import InputError
+    from trade_pipeline.search.session import search_teacher
+
+    from .conftest import tiny_inputs
+
+    split, profile, logits = tiny_inputs()
+    params = SearchParams.model_validate({"score": {"acc_target": 90.0}, "space": tiny_space})
+    assert search_teacher(split, profile, logits, params) == "fake"
+    profile = {"fake": {**profile["fake"], "latency_method": "cuda_graph"}}
+    with pytest.raises(InputError, match="measured with cuda_graph timing but candidates would be timed with eager"):
+        search_teacher(split, profile, logits, params)

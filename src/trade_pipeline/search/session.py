@@ -15,6 +15,7 @@ import torch
 
 from trade_pipeline.data.split import Split, stratified_fraction
 from trade_pipeline.errors import InputError
+from trade_pipeline.profiling import resolve_method
 from trade_pipeline.search.checkpoint import search_fingerprint
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.objective import ObjectiveContext, reference_accuracy
@@ -52,6 +53,14 @@ def search_teacher(split: Split, teacher_profile: dict[str, Any], teacher_logits
             f"the teacher's latency was measured on {measured_on} but candidates are profiled on {profiled_on}: "
             "Eq. 2's latency ratio compares the two. Set teacher.profile.device and search.profile.device "
             "(or search.device) to the same kind of device."
+        )
+    measured_with = teacher_profile[teacher].get("latency_method", "eager")
+    profiled_with = resolve_method(params.profile.latency_method, profiled_on)
+    if measured_with != profiled_with:
+        raise InputError(
+            f"the teacher's latency was measured with {measured_with} timing but candidates would be timed with "
+            f"{profiled_with}: Eq. 2's latency ratio compares the two. Set teacher.profile.latency_method and "
+            "search.profile.latency_method alike (and rerun the teacher pipeline if its timing fell back)."
         )
     return teacher
 

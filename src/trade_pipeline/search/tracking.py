@@ -10,7 +10,8 @@ from typing import Any
 
 from trade_pipeline.tracking import ChildRuns
 
-METRICS = ("params", "macs", "latency_ms", "resource_ratio", "proxy_accuracy", "score", "log_score", "seconds")
+METRICS = ("params", "macs", "latency_ms", "latency_cv", "resource_ratio", "proxy_accuracy", "score", "log_score",
+           "seconds")
 
 
 class CandidateTracker(ChildRuns):
