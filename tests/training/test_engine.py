@@ -237,3 +237,16 @@ def test_a_checkpoint_of_another_model_is_refused_and_kept(tmp_path) -> None:
     with pytest.raises(CheckpointMismatchError, match=r"run\.safetensors' was saved for another model"):
         _digits_run(Checkpoint(path, fingerprint="model-b"))
     assert path.read_bytes() == saved
+
+
+def test_a_corrupt_checkpoint_is_refused_naming_it_and_kept(tmp_path) -> None:
+    from trade_pipeline.serialization import CorruptFileError
+
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(_Crash):
+        _digits_run(Checkpoint(path, fingerprint="model-a"), crash_after=1)
+    path.write_bytes(path.read_bytes()[:1000])  # a copy that stopped early
+    cut = path.read_bytes()
+    with pytest.raises(CorruptFileError, match=r"run\.safetensors' is truncated or corrupt .*delete it"):
+        _digits_run(Checkpoint(path, fingerprint="model-a"))
+    assert path.read_bytes() == cut
