@@ -96,6 +96,11 @@ def plot_accuracy_latency(report: pd.DataFrame) -> Figure:
     for model, rows in report.groupby("model"):
         best = rows.loc[rows["top1"].idxmax()]
         axes.annotate(model, (best["latency_ms"], best["top1"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    for model, gain in distillation_gains(report).items():  # an arrow from HL up (or down) to D
+        row = report[(report["model"] == model) & (report["trained_by"] == "distill")].iloc[0]
+        if gain:
+            axes.annotate("", xy=(row["latency_ms"], row["top1"]), xytext=(row["latency_ms"], row["top1"] - gain),
+                          arrowprops={"arrowstyle": "->", "color": "grey", "shrinkA": 5, "shrinkB": 5})
     if len(report):
         axes.legend(fontsize=8)
         low, high = float(np.nanmin(report["top1"])), float(np.nanmax(report["top1"]))

@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, LogLocator, MaxNLocator, NullFormatter
 
 from trade_pipeline.search.pareto import ACCURACY
 from trade_pipeline.search.trials import ok_trials, require_columns
@@ -29,6 +31,18 @@ def _say_empty(axes: Axes, message: str) -> None:
     axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes, color="grey")
 
 
+def _plain_log_ticks(axis: Axis, values: pd.Series) -> None:
+    """Labels a log axis in plain numbers at ticks suited to the span of ``values``: every
+    mantissa under 3x, 1-2-5 under 100x, decades beyond. matplotlib's default labels the minor
+    ticks of a narrow range as ``3×10⁻¹``, and those overlap."""
+    values = values[np.isfinite(values) & (values > 0)]
+    span = values.max() / values.min() if len(values) else 1.0
+    subs = (1.0,) if span >= 100 else (1.0, 2.0, 5.0) if span >= 3 else tuple(range(1, 10))
+    axis.set_major_locator(LogLocator(subs=subs))
+    axis.set_major_formatter("{x:g}")
+    axis.set_minor_formatter(NullFormatter())
+
+
 def plot_search_progress(trials: pd.DataFrame) -> Figure:
     """Best score so far against evaluations, one line per strategy (log y, lower is better).
 
@@ -42,10 +56,14 @@ def plot_search_progress(trials: pd.DataFrame) -> Figure:
     if trials.empty:
         _say_empty(axes, "no trials yet")
         return figure
+    lines = []
     for strategy, runs in trials.sort_values("trial_id", kind="stable").groupby("strategy"):
         score = runs["score"].where(runs["status"] == "ok").astype(float)
         best = score.replace(np.inf, np.nan).cummin().ffill()
         axes.step(np.arange(1, len(runs) + 1), best.to_numpy(), where="post", label=str(strategy))
+        lines.append(best)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _plain_log_ticks(axes.yaxis, pd.concat(lines))
     axes.legend(title="strategy")
     return figure
 
@@ -74,10 +92,13 @@ def plot_pareto(trials: pd.DataFrame, front: pd.DataFrame) -> Figure:
             front[column] / unit, front[ACCURACY], s=40, facecolors="none",
             edgecolors="red", linewidths=1.5, label="Pareto front",
         )
+        _plain_log_ticks(axes.xaxis, scored[column] / unit)
     panels[0].set_ylabel("proxy accuracy")
     if dots is not None:
-        panels[0].legend(loc="lower right")
-        figure.colorbar(dots, ax=list(panels), label="iteration")
+        panels[0].legend(loc="best")
+        colour_bar = figure.colorbar(dots, ax=list(panels), label="iteration")
+        colour_bar.locator = MaxNLocator(integer=True)
+        colour_bar.update_ticks()
     return figure
 
 
@@ -107,5 +128,10 @@ def plot_trust_region_trace(trace: Sequence[Mapping[str, float]]) -> Figure:
             restarts = history[history["restarted"].fillna(False).astype(bool)]
             axes.scatter(restarts["evaluations"], restarts["length"], marker="*", s=80,
                          color=line.get_color(), zorder=3)
+    # Lengths move by halving and doubling, so each one that occurred is a tick, one step apart.
+    axes.yaxis.set_major_locator(FixedLocator(sorted(rows["length"].unique())))
+    axes.yaxis.set_major_formatter("{x:g}")
+    axes.yaxis.set_minor_formatter(NullFormatter())
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend()
     return figure

@@ -22,20 +22,27 @@ PANELS = (
 
 
 def plot_similarity(similarity: Mapping[str, Any]) -> Figure:
-    """A 2x2 figure of annotated heatmaps; rows are model i (p), columns model j (q)."""
+    """A 2x2 figure of annotated heatmaps; rows are model i (p), columns model j (q).
+
+    Colours sit on fixed scales shared by train and test (matching ratio on [0, 1], KL on
+    [0, largest KL]), so near-equal cells look alike and the two splits compare at a glance;
+    a scale fitted to each panel would stretch 0.999 against 1.0 across the whole colour map.
+    """
     names = similarity["teachers"]
+    largest_kl = max(float(np.max(similarity[part]["kl"])) for part in ("train", "test"))
+    limits = {"top1_match": (0.0, 1.0), "kl": (0.0, largest_kl if largest_kl > 0 else 1.0)}
     side = 2.2 + 0.9 * len(names)
     figure = Figure(figsize=(2 * side, 2 * side), layout="constrained")
     for position, (letter, metric, part, title) in enumerate(PANELS, start=1):
         axes = figure.add_subplot(2, 2, position)
         values = np.asarray(similarity[part][metric], dtype=float)
-        _heatmap(axes, values, names, cmap="viridis" if metric == "top1_match" else "magma_r")
+        _heatmap(axes, values, names, cmap="viridis" if metric == "top1_match" else "magma_r", limits=limits[metric])
         axes.set_title(f"({letter}) {title}")
     return figure
 
 
-def _heatmap(axes: Axes, values: np.ndarray, names: Sequence[str], cmap: str) -> None:
-    image = axes.imshow(values, cmap=cmap)
+def _heatmap(axes: Axes, values: np.ndarray, names: Sequence[str], cmap: str, limits: tuple[float, float]) -> None:
+    image = axes.imshow(values, cmap=cmap, vmin=limits[0], vmax=limits[1])
     axes.set_xticks(range(len(names)), labels=names, rotation=45, ha="right")
     axes.set_yticks(range(len(names)), labels=names)
     axes.set(xlabel="column model j (q)", ylabel="row model i (p)")

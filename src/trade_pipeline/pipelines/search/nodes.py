@@ -8,6 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from trade_pipeline.data.split import Split
+from trade_pipeline.report.metrics import search_metrics
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.pareto import pareto_front, select_architectures
 from trade_pipeline.search.plots import plot_pareto, plot_search_progress, plot_trust_region_trace
@@ -43,3 +44,9 @@ def plot_search(search_trials: pd.DataFrame, pareto: pd.DataFrame,
                 search_trace: list[dict[str, Any]]) -> tuple[Figure, Figure, Figure]:
     """Best score vs evaluations, the Pareto scatter (Fig. 6) and the trust-region trace."""
     return plot_search_progress(search_trials), plot_pareto(search_trials, pareto), plot_trust_region_trace(search_trace)
+
+
+def track_search(search_trials: pd.DataFrame, search_summary: dict[str, Any], pareto_front: pd.DataFrame,
+                 selected_architectures: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """The search's headline MLflow metrics: ``search.best_score``, counts, … (docs/tracking.md)."""
+    return search_metrics(search_summary, search_trials, pareto_front, selected_architectures)

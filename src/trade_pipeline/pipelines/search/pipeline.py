@@ -1,7 +1,13 @@
 """The ``search`` pipeline: TRADE's trust-region Bayesian search over students (§3.1, App. C)."""
 from kedro.pipeline import Node, Pipeline
 
-from trade_pipeline.pipelines.search.nodes import find_pareto_front, plot_search, search_students, select_students
+from trade_pipeline.pipelines.search.nodes import (
+    find_pareto_front,
+    plot_search,
+    search_students,
+    select_students,
+    track_search,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -25,6 +31,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["search_trials", "pareto_front", "search_trace"],
                 outputs=["search_progress_plot", "pareto_plot", "trust_region_plot"],
                 name="plot_search",
+            ),
+            Node(
+                track_search,
+                inputs=["search_trials", "search_summary", "pareto_front", "selected_architectures"],
+                outputs="search_metrics",
+                name="track_search",
             ),
         ]
     )

@@ -1,0 +1,32 @@
+"""The search's headline numbers as MLflow metrics, under names that stay the same from run to
+run (``search.best_score``, …; all listed in docs/tracking.md), so runs of two teachers or
+two strategies line up column by column in the MLflow UI."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from trade_pipeline.search.trials import TRIAL_STATUSES, ok_trials
+from trade_pipeline.tracking import finite
+
+
+def search_metrics(search_summary: Mapping[str, Any], search_trials: pd.DataFrame, pareto_front: pd.DataFrame,
+                   selected_architectures: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """``<name>: {value, step}`` for the catalog's metrics dataset (prefix ``search``); a best
+    that does not exist (no candidate scored) is left out rather than logged as NaN."""
+    scored = ok_trials(search_trials)
+    counts = search_trials["status"].value_counts()
+    values = {
+        "best_score": scored["score"].min(),
+        "best_proxy_accuracy": scored["proxy_accuracy"].max(),
+        "acc_target": search_summary["acc_target"],
+        "n_trials": len(search_trials),
+        **{f"n_{status}": counts.get(status, 0) for status in TRIAL_STATUSES},
+        "pareto_size": len(pareto_front),
+        "n_selected": len(selected_architectures),
+        "trial_seconds": search_trials["seconds"].sum(),
+    }
+    return {name: {"value": float(value), "step": 0} for name, value in values.items()
+            if finite(float(value))}

@@ -1,0 +1,110 @@
+"""The paper's tables as display frames (cells formatted as text) from the pipelines' datasets.
+
+Table 4 (teachers), Table 5 (students distilled from the teacher), Table 6 (searched block
+sequences), Table 2 (retrained students and baselines) and Table 7 (transfer), plus the search
+summary. Costs print in millions (params, MACs) and milliseconds, accuracies in percent.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from trade_pipeline.retrain.config import SEARCHED_PREFIX
+from trade_pipeline.retrain.report import TRAINED_BY
+from trade_pipeline.search.trials import ok_trials
+
+TOP_CANDIDATES = 5
+
+
+def number(value: Any, digits: int = 2, scale: float = 1.0) -> str:
+    """``value / scale`` with ``digits`` decimals; ``-`` when missing or not finite."""
+    if pd.isna(value) or not math.isfinite(float(value)):
+        return "-"
+    return f"{float(value) / scale:.{digits}f}"
+
+
+def teacher_table(teacher_profile: Mapping[str, Mapping[str, Any]], search_teacher: str) -> pd.DataFrame:
+    """Table 4: every teacher's costs and accuracy; the one the search distils from is marked."""
+    rows = [{"teacher": f"{name} (search)" if name == search_teacher else name, "model": profile["model"],
+             "source": profile["source"], "params (M)": number(profile["params"], 3, 1e6),
+             "MACs (M)": number(profile["macs"], 2, 1e6), "latency (ms)": number(profile["latency_ms"]),
+             "mini-val top-1": number(profile["mini_val_top1"]), "test top-1": number(profile["test_top1"]),
+             "test top-5": number(profile["test_top5"])}
+            for name, profile in teacher_profile.items()]
+    return pd.DataFrame(rows)
+
+
+def students_by_teacher(retrain_report: pd.DataFrame) -> pd.DataFrame:
+    """Table 5: test top-1 of each student distilled from the teacher, a row per teacher (one
+    per run; the notebook lines up several runs' teachers from MLflow)."""
+    distilled = retrain_report[retrain_report["trained_by"] == "distill"]
+    table = distilled.pivot_table(index="teacher", columns="model", values="top1", sort=False)
+    best = table.idxmax(axis=1)
+    frame = table.map(number).rename_axis(columns=None).reset_index()
+    frame["best student"] = best.to_numpy()
+    return frame
+
+
+def search_overview(summary: Mapping[str, Any], trials: pd.DataFrame, front: pd.DataFrame,
+                    selected: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The search at a glance, as ``(what, value)`` rows."""
+    counts = summary["status_counts"]
+    scored = ok_trials(trials)
+    rows = [
+        ("strategy", ", ".join(sorted(trials["strategy"].dropna().unique())) or "-"),
+        ("teacher", summary["teacher"]),
+        ("accuracy target (proxy top-1 %)", number(summary["acc_target"])),
+        ("candidates", f"{summary['n_trials']} ({', '.join(f'{n} {status}' for status, n in counts.items())})"),
+        ("best score (Eq. 2, lower is better)", number(scored["score"].min() if len(scored) else None, 3)),
+        ("best proxy top-1 (%)", number(summary["best_proxy_accuracy"])),
+        ("Pareto front", f"{len(front)} candidates"),
+        ("selected for retraining", f"{len(selected)} (reaching the accuracy target, lowest score first)"),
+        ("search time (candidates' wall time)", f"{number(trials['seconds'].sum() / 60, 1)} min"),
+    ]
+    return pd.DataFrame(rows, columns=["", "value"])
+
+
+def top_candidates(trials: pd.DataFrame, selected: Sequence[Mapping[str, Any]],
+                   count: int = TOP_CANDIDATES) -> pd.DataFrame:
+    """Table 6: the best distinct architectures by Eq. 2 with their block sequences, and the
+    name each selected one is retrained under (``trade_1``, …)."""
+    names = {entry["trial_id"]: f"{SEARCHED_PREFIX}{rank}" for rank, entry in enumerate(selected, start=1)}
+    best = (ok_trials(trials).dropna(subset=["score"]).sort_values("score", kind="stable")
+            .drop_duplicates("spec_hash").head(max(count, len(selected))))
+    return pd.DataFrame({
+        "rank": range(1, len(best) + 1), "block sequence": best["block_sequence"].to_numpy(),
+        "score": [number(value, 3) for value in best["score"]],
+        "proxy top-1": [number(value) for value in best["proxy_accuracy"]],
+        "params (M)": [number(value, 3, 1e6) for value in best["params"]],
+        "MACs (M)": [number(value, 2, 1e6) for value in best["macs"]],
+        "latency (ms)": [number(value) for value in best["latency_ms"]],
+        "trial": best["trial_id"].to_numpy(), "selected as": [names.get(trial, "") for trial in best["trial_id"]],
+    })
+
+
+def retrain_table(retrain_report: pd.DataFrame) -> pd.DataFrame:
+    """Table 2: every model in every training mode with its costs; ``± std`` over seeds."""
+    rows = [{"teacher": row.teacher, "student": row.model, "architecture": row.architecture,
+             "MACs (M)": number(row.macs, 2, 1e6), "params (M)": number(row.params, 3, 1e6),
+             "latency (ms)": number(row.latency_ms), "searched by": "TRADE" if row.searched_by == "trade" else "-",
+             "trained by": TRAINED_BY[row.trained_by],
+             "top-1": number(row.top1) + (f" ± {row.top1_std:.2f}" if row.seeds > 1 else ""),
+             "top-5": number(row.top5)}
+            for row in retrain_report.itertuples()]
+    return pd.DataFrame(rows)
+
+
+def transfer_table(transfer_report: pd.DataFrame, retrain_report: pd.DataFrame | None,
+                   source_name: str) -> pd.DataFrame:
+    """Table 7: a row per model and init, a column per transfer dataset, after the distilled
+    model's own test top-1 on the source dataset."""
+    table = transfer_report.pivot_table(index=["model", "init"], columns="dataset", values="top1", sort=False)
+    source = {} if retrain_report is None else dict(
+        retrain_report[retrain_report["trained_by"] == "distill"][["model", "top1"]].itertuples(index=False))
+    frame = table.map(number).rename_axis(columns=None).reset_index().rename(columns={"model": "architecture"})
+    frame.insert(2, f"{source_name} (D)", [number(source.get(model)) if init == "transferred" else "-"
+                                           for model, init in table.index])
+    return frame
