@@ -8,7 +8,10 @@ write. "Outside" is what an epoch costs beyond its updates and its evaluation: b
 augmentation, the checkpoint, bookkeeping. Prints per job `seconds_per_epoch=` and, last,
 `retrain_overhead_fraction=` (target <= 0.05).
 
-    python benchmarks/retrain_cost.py [--epochs 2] [--threads 2]
+    python benchmarks/retrain_cost.py [--epochs 2] [--threads 2] [--project DIR]
+
+``--project`` reads another Kedro project's datasets and parameters (default: this repository),
+e.g. a throwaway copy of ``pyproject.toml`` + ``conf/`` where those pipelines ran.
 """
 from __future__ import annotations
 
@@ -47,10 +50,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--project", type=Path, default=ROOT, help="a project where data,teacher,search ran")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    bootstrap_project(ROOT)
-    with KedroSession.create(project_path=ROOT) as session:
+    project = args.project.resolve()
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project) as session:
         context = session.load_context()
         catalog = context.catalog
         split, teacher, logits, selected, summary = (catalog.load(name) for name in (

@@ -7,7 +7,11 @@ the loop does besides evaluating candidates: GP fits, Thompson sampling, decodin
 log, checkpoints, one nested MLflow run per candidate.
 Prints `seconds_per_trial=<s>` and, last, `search_overhead_fraction=<x>` (target <= 0.05).
 
-    python benchmarks/search_overhead.py [--n-trials 30] [--strategy turbo] [--seed 0]
+    python benchmarks/search_overhead.py [--n-trials 30] [--strategy turbo] [--seed 0] [--project DIR]
+
+``--project`` reads the datasets and parameters of another Kedro project (default: this
+repository), e.g. a throwaway copy of ``pyproject.toml`` + ``conf/`` where the data and teacher
+pipelines ran.
 """
 from __future__ import annotations
 
@@ -31,10 +35,12 @@ def main() -> None:
     parser.add_argument("--n-trials", type=int, default=30)
     parser.add_argument("--strategy", default="turbo")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--project", type=Path, default=ROOT, help="a project where data,teacher ran")
     args = parser.parse_args()
 
-    bootstrap_project(ROOT)
-    with KedroSession.create(project_path=ROOT) as session:
+    project = args.project.resolve()
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project) as session:
         context = session.load_context()
         catalog = context.catalog
         split, profile, logits = (catalog.load(name) for name in ("split", "teacher_profile", "teacher_logits"))

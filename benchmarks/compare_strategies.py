@@ -1,0 +1,309 @@
+"""Search strategies compared at equal budget (paper Fig. 7; issues 11 and 12).
+
+Every method sees, per seed, the same problem, the same encoding of the search space and the
+same initial design (a Latin hypercube of TuRBO's derived design size, snapped to levels,
+told before the first ask); then each proposes the rest of the budget, ``--batch`` points
+at a time:
+
+  * ``turbo`` (type-aware, the default), ``turbo_continuous``, ``random``, ``evolution``,
+    ``lamcts``, ``rl``: trade_pipeline's strategies behind ask/tell (TuRBO with conf/base's
+    ``n_candidates: 2000``; the ``proxy`` problem uses the project's ``search.<strategy>``);
+  * ``tpe``, ``gp``: Optuna's ``TPESampler`` / ``GPSampler`` (default settings, ``seed``)
+    through Optuna's own ask/tell, one ``FloatDistribution(0, 1)`` per continuous
+    coordinate, ``IntDistribution(0, levels - 1)`` per ordinal, ``CategoricalDistribution``
+    per categorical (levels map to bin centres); the design is added as finished trials.
+    Optuna is the optional ``bench`` extra: ``pip install -e ".[bench]"``.
+
+Problems: the analytic ones of ``problems.py`` (known optimum 0: the value is the regret), or
+``proxy``: the real search objective (log Score, Eq. 2) of the project at ``--project``, at a
+reduced fidelity (``--proxy-epochs`` on ``--proxy-fraction`` of mini-train, one latency
+repeat), each architecture evaluated once and memoised for all methods and seeds
+(``proxy_objective.py``).
+
+Raw results: one CSV per (problem, budget, method, seed) under ``--out``, written when the
+run finishes, with columns ``RUN_COLUMNS``; runs already there are skipped, so a killed
+benchmark resumes. The report (made at the end, or alone with ``--report-only``) reads
+whatever is there: anytime curves (median and interquartile band over seeds) as
+``docs/figures/compare_<problem>_<budget>.png`` and ``.csv``, and a table (``.md``).
+
+    nice -n 10 python benchmarks/compare_strategies.py base_space --seeds 0-19
+    nice -n 10 python benchmarks/compare_strategies.py ackley20 --budget 400 --methods turbo tpe random --seeds 0-9
+    nice -n 10 python benchmarks/compare_strategies.py proxy --project /tmp/bench_project --seeds 0-4
+    nice -n 10 python benchmarks/compare_strategies.py base_space --methods turbo --seeds 0-9 \\
+        --set success_tolerance=2 failure_tolerance=2 length_min=0.05 n_init=25   # App. C's settings
+
+``--set`` results are kept apart (``<problem>_<budget>_<overrides>``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from trade_pipeline.optim import OPTIMIZERS, Turbo, TurboConfig, create_optimizer
+from trade_pipeline.optim.base import Dimension
+from trade_pipeline.optim.choices import snap_to_levels
+from trade_pipeline.optim.trust_region import latin_hypercube, resolve_config
+
+from problems import PROBLEMS, make_problem
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = ("turbo", "turbo_continuous", "random", "evolution", "lamcts", "rl")
+OPTUNA = ("tpe", "gp")
+METHODS = OURS + OPTUNA
+RUN_COLUMNS = ("problem", "budget", "method", "seed", "evaluation", "phase", "value", "best", "optimizer_seconds", "key")
+"""One row per evaluation: ``evaluation`` counts from 1; ``phase`` is ``design`` (shared) or
+``search``; ``value`` is the objective (NaN: failed or over budget), ``best`` the lowest
+finite value so far; ``optimizer_seconds`` the ask + tell time of the point's batch divided
+by the batch's size (0 for the design); ``key`` the architecture's spec hash (proxy only)."""
+CONF_BASE_TURBO = {"n_candidates": 2000}  # conf/base/parameters_search.yml: search.turbo
+
+
+@dataclass
+class Problem:
+    """A minimisation problem on ``[0, 1]^d`` as every method sees it."""
+
+    name: str
+    dimensions: tuple[Dimension, ...]
+    objective: Callable[[np.ndarray], np.ndarray]  # n x d -> n
+    budget: int
+    key: Callable[[np.ndarray], str] | None = None  # point -> what it encodes (spec hash)
+    strategy_options: Callable[[str], dict] = lambda strategy: {}
+
+    @property
+    def dim(self) -> int:
+        return len(self.dimensions)
+
+    def canonicalize(self, point: np.ndarray) -> object:
+        """Points that decode to the same thing are one candidate (the search's spec hash)."""
+        if self.key is not None:
+            return self.key(point)
+        return tuple(snap_to_levels(point, self.dimensions)[0].round(12).tolist())
+
+
+def analytic_problem(name: str, turbo_options: dict) -> Problem:
+    dimensions, objective, budget = make_problem(name)
+    options = {"turbo": turbo_options, "turbo_continuous": turbo_options}
+    return Problem(name, tuple(dimensions), objective, budget, strategy_options=lambda s: dict(options.get(s, {})))
+
+
+def shared_design(problem: Problem, budget: int, batch: int, seed: int, size: int | None = None) -> np.ndarray:
+    """``n x d`` initial design of ``seed``: the size TuRBO derives for this budget unless ``size`` is given."""
+    if size is None:
+        options = problem.strategy_options("turbo")
+        config = TurboConfig.model_validate({**(options.pop("config", None) or TurboConfig()).model_dump(), **options})
+        size = resolve_config(config, problem.dim, batch, budget).n_init
+    return snap_to_levels(latin_hypercube(size, problem.dim, 10_000 + seed), problem.dimensions)
+
+
+def run_ours(method: str, problem: Problem, seed: int, budget: int, batch: int,
+             design: np.ndarray, design_values: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """(points, values, ask + tell seconds) per batch after the design, for a trade_pipeline strategy."""
+    options = {"dimensions": problem.dimensions, "max_evaluations": budget, "canonicalize": problem.canonicalize}
+    options.update(problem.strategy_options(method))
+    if issubclass(OPTIMIZERS[method], Turbo):
+        options["batch_size"] = batch
+    optimizer = create_optimizer(method, problem.dim, seed, **options)
+    optimizer.tell(design, design_values)
+    batches = []
+    while len(optimizer.values) < budget:
+        start = time.perf_counter()
+        points = optimizer.ask(min(batch, budget - len(optimizer.values)))
+        asked = time.perf_counter() - start
+        if not len(points):
+            break
+        values = problem.objective(points)
+        start = time.perf_counter()
+        optimizer.tell(points, values)
+        batches.append((points, values, asked + time.perf_counter() - start))
+    return batches
+
+
+def optuna_distributions(dimensions: Sequence[Dimension]) -> dict:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    def one(dimension: Dimension):
+        if dimension.kind == "continuous":
+            return FloatDistribution(0.0, 1.0)
+        if dimension.kind == "ordinal":
+            return IntDistribution(0, dimension.levels - 1)
+        return CategoricalDistribution(list(range(dimension.levels)))
+
+    return {f"x{j}": one(dimension) for j, dimension in enumerate(dimensions)}
+
+
+def to_optuna(point: np.ndarray, dimensions: Sequence[Dimension]) -> dict:
+    """A cube point as Optuna parameters: levels for discrete coordinates, the value otherwise."""
+    return {f"x{j}": int(d.level(point[j : j + 1])[0]) if d.discrete else float(point[j])
+            for j, d in enumerate(dimensions)}
+
+
+def from_optuna(params: dict, dimensions: Sequence[Dimension]) -> np.ndarray:
+    """Optuna parameters as a cube point: bin centres for discrete coordinates."""
+    return np.array([float(d.centre(params[f"x{j}"])) if d.discrete else float(params[f"x{j}"])
+                     for j, d in enumerate(dimensions)])
+
+
+def run_optuna(method: str, problem: Problem, seed: int, budget: int, batch: int,
+               design: np.ndarray, design_values: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """As ``run_ours`` for Optuna's TPE or GP sampler; failures (NaN) are told as failed trials."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    sampler = optuna.samplers.TPESampler(seed=seed) if method == "tpe" else optuna.samplers.GPSampler(seed=seed)
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    distributions = optuna_distributions(problem.dimensions)
+    study.add_trials([
+        create_trial(params=to_optuna(point, problem.dimensions), distributions=distributions,
+                     **({"value": float(value)} if np.isfinite(value) else {"state": TrialState.FAIL}))
+        for point, value in zip(design, design_values)
+    ])
+    batches, told = [], len(design)
+    while told < budget:
+        start = time.perf_counter()
+        trials = [study.ask(distributions) for _ in range(min(batch, budget - told))]
+        asked = time.perf_counter() - start
+        points = np.array([from_optuna(trial.params, problem.dimensions) for trial in trials])
+        values = problem.objective(points)
+        start = time.perf_counter()
+        for trial, value in zip(trials, values):
+            if np.isfinite(value):
+                study.tell(trial, float(value))
+            else:
+                study.tell(trial, state=TrialState.FAIL)
+        batches.append((points, values, asked + time.perf_counter() - start))
+        told += len(trials)
+    return batches
+
+
+def run_one(method: str, problem: Problem, seed: int, budget: int, batch: int, design: np.ndarray,
+            design_values: np.ndarray) -> pd.DataFrame:
+    """One run's rows (``RUN_COLUMNS``)."""
+    runner = run_optuna if method in OPTUNA else run_ours
+    batches = runner(method, problem, seed, budget, batch, design, design_values)
+    points = [design] + [p for p, _, _ in batches]
+    values = np.concatenate([design_values] + [v for _, v, _ in batches])
+    seconds = np.concatenate([np.zeros(len(design))] + [np.full(len(p), s / len(p)) for p, _, s in batches])
+    keys = [problem.key(p) if problem.key else "" for p in np.vstack(points)]
+    best = np.minimum.accumulate(np.where(np.isnan(values), np.inf, values))
+    return pd.DataFrame({
+        "problem": problem.name, "budget": budget, "method": method, "seed": seed,
+        "evaluation": np.arange(1, len(values) + 1),
+        "phase": ["design"] * len(design) + ["search"] * (len(values) - len(design)),
+        "value": values, "best": np.where(np.isinf(best), np.nan, best),
+        "optimizer_seconds": seconds, "key": keys,
+    }, columns=list(RUN_COLUMNS))
+
+
+def run_path(out: Path, tag: str, method: str, seed: int) -> Path:
+    return out / tag / f"{method}-seed{seed}.csv"
+
+
+def run_all(problem: Problem, methods: Sequence[str], seeds: Sequence[int], budget: int, batch: int, out: Path,
+            tag: str, design_size: int | None = None, log: Callable[[str], None] = print) -> list[Path]:
+    """Runs every missing (method, seed), seeds outermost; returns the CSVs written."""
+    written = []
+    for seed in seeds:
+        todo = [m for m in methods if not run_path(out, tag, m, seed).exists()]
+        if not todo:
+            continue
+        design = shared_design(problem, budget, batch, seed, design_size)
+        design_values = problem.objective(design)
+        for method in todo:
+            start = time.perf_counter()
+            frame = run_one(method, problem, seed, budget, batch, design, design_values)
+            path = run_path(out, tag, method, seed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".csv.tmp")
+            frame.to_csv(partial, index=False)
+            os.replace(partial, path)  # a killed run leaves no half-written CSV
+            written.append(path)
+            log(f"{tag} {method} seed={seed} best={frame['best'].iloc[-1]:.4g} "
+                f"optimizer_s={frame['optimizer_seconds'].sum():.1f} wall_s={time.perf_counter() - start:.1f}")
+    return written
+
+
+def parse_seeds(items: Sequence[str]) -> list[int]:
+    """``0 1 2`` or ranges ``0-19``."""
+    seeds: list[int] = []
+    for item in items:
+        low, _, high = item.partition("-")
+        seeds += list(range(int(low), int(high) + 1)) if high else [int(low)]
+    return seeds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("problem", choices=(*PROBLEMS, "proxy"))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--seeds", nargs="+", default=["0-4"], help="e.g. 0 1 2 or 0-19")
+    parser.add_argument("--budget", type=int, default=None, help="evaluations per run (default: the problem's; proxy: 50)")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--design-size", type=int, default=None, help="default: TuRBO's derived n_init")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="TurboConfig overrides (analytic)")
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks" / "compare_strategies")
+    parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "figures")
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--checkpoints", nargs="*", type=int, default=None,
+                        help="evaluations to tabulate besides the last (default: 50 when the budget is larger)")
+    parser.add_argument("--project", type=Path, default=ROOT, help="proxy: a project where data,teacher ran")
+    parser.add_argument("--proxy-epochs", type=int, default=1)
+    parser.add_argument("--proxy-fraction", type=float, default=0.2)
+    parser.add_argument("--acc-target", type=float, default=None, help="proxy: Eq. 2's target (default: the project's)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    logging.basicConfig(level=logging.WARNING)
+    turbo_options = {**CONF_BASE_TURBO, **{k: _number(v) for k, v in (item.split("=", 1) for item in args.set)}}
+    from strategy_report import write_report  # benchmarks/strategy_report.py
+
+    if args.problem == "proxy":
+        problem, tag = proxy_problem(args)
+    else:
+        problem = analytic_problem(args.problem, turbo_options)
+        problem.budget = args.budget or problem.budget
+        tag = "_".join([args.problem, str(problem.budget), *sorted(args.set)])  # overrides get their own results
+    if not args.report_only:
+        run_all(problem, args.methods, parse_seeds(args.seeds), problem.budget, args.batch, args.out, tag,
+                args.design_size)
+    checkpoints = args.checkpoints if args.checkpoints is not None else ([50] if problem.budget > 50 else [])
+    print(write_report(args.out / tag, args.figures, f"compare_{tag if args.problem != 'proxy' else f'proxy_{problem.budget}'}",
+                       title=tag, optimum_known=args.problem != "proxy", checkpoints=checkpoints))
+
+
+def proxy_problem(args: argparse.Namespace) -> tuple[Problem, str]:
+    """The project's objective at the reduced fidelity; the tag names the fidelity fingerprint."""
+    from proxy_objective import proxy_objective
+
+    objective, fingerprint, search = proxy_objective(args.project, args.out / "proxy-cache", args.proxy_epochs,
+                                                     args.proxy_fraction, repeats=1, acc_target=args.acc_target)
+    budget = args.budget or 50
+
+    def options(strategy: str) -> dict:
+        config_class = OPTIMIZERS[strategy].config_class
+        if config_class is None:
+            return {}
+        block = type(search).option_blocks()[config_class]
+        return {"config": getattr(search, block)}
+
+    problem = Problem("proxy", objective.dimensions, objective, budget, key=objective.key, strategy_options=options)
+    return problem, f"proxy-{fingerprint}-target{objective.acc_target:g}_{budget}"
+
+
+def _number(text: str) -> float | int:
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+if __name__ == "__main__":
+    main()

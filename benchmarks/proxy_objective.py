@@ -1,0 +1,174 @@
+"""The real search objective at a reduced fidelity, for benchmarks that run it many times.
+
+Shared by ``compare_strategies.py`` (problem ``proxy``), ``proxy_fidelity.py`` and
+``teacher_study.py``. The inputs come from a Kedro project in which
+``kedro run --pipelines=data,teacher`` has run (``--project``; a throwaway copy of
+``pyproject.toml`` and ``conf/`` is enough, so benchmarks never touch your own ``data/``).
+
+``CachedObjective`` memoises every architecture's trial row by spec hash in a JSON-lines file:
+every method and seed sees the same value for the same architecture, so neither the CPU's
+latency noise nor a lucky training seed can favour one method, and a killed benchmark loses
+nothing it evaluated. Candidates are all trained with the same seed (``search.seed``), so an
+architecture's value does not depend on when, or by which method, it was first proposed.
+The cache holds accuracies and costs; Eq. 2's score is computed from them for the accuracy
+target asked for, so one cache serves every target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trade_pipeline.data.split import Split
+from trade_pipeline.optim.base import Dimension
+from trade_pipeline.search.config import SearchParams
+from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
+from trade_pipeline.search.score import kd_guided_score
+from trade_pipeline.search.session import objective_context
+from trade_pipeline.training.recipe import ProxyRecipe
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ProjectInputs:
+    """What a search reads from a project's catalog and parameters."""
+
+    split: Split
+    teacher_profile: dict[str, Any]
+    teacher_logits: dict[str, Any]
+    search: SearchParams
+    teachers: dict[str, Any]  # partition name -> loader of the saved teacher (ModelArtifact)
+    teacher_params: Any  # params:teacher (TeacherPipelineParams)
+
+
+def load_project(project: str | Path) -> ProjectInputs:
+    """The latest saved ``split`` / ``teacher_*`` datasets and the ``search`` parameters of ``project``."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    project = Path(project).resolve()
+    if not (project / "pyproject.toml").exists():
+        raise SystemExit(f"--project {project}: no pyproject.toml there; copy the repository's pyproject.toml "
+                         "and conf/ into it and run `kedro run --pipelines=data,teacher` in it first.")
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project) as session:
+        context = session.load_context()
+        catalog = context.catalog
+        try:
+            split, profile, logits = (catalog.load(name) for name in ("split", "teacher_profile", "teacher_logits"))
+            teachers = catalog.load("teachers")
+        except Exception as error:  # DatasetError: nothing saved yet
+            raise SystemExit(f"--project {project}: {error}\nRun `kedro run --pipelines=data,teacher` there first.")
+        return ProjectInputs(split, profile, logits, context.params["search"], dict(teachers),
+                             context.params["teacher"])
+
+
+def reduced_params(search: SearchParams, epochs: int, data_fraction: float, repeats: int) -> SearchParams:
+    """``search`` with a cheaper proxy task (epochs, share of mini-train) and latency measurement.
+
+    The recipe is re-validated, so a warm-up longer than the shortened run is cut to fit.
+    """
+    proxy = ProxyRecipe.model_validate({**search.proxy.model_dump(), "epochs": epochs, "data_fraction": data_fraction})
+    profile = search.profile.model_copy(update={"repeats": repeats, "warmup": min(search.profile.warmup, 1)})
+    return search.model_copy(update={"proxy": proxy, "profile": profile})
+
+
+def fidelity_fingerprint(params: SearchParams, inputs: ProjectInputs, teacher_logits: dict[str, Any]) -> str:
+    """8 hex digits naming everything an architecture's accuracy and costs depend on: change the
+    teacher, the split, the space, the proxy recipe or the budget, and cached rows no longer apply."""
+    teacher = teacher_logits["teacher"]
+    described = {
+        "teacher": teacher,
+        "teacher_costs": {key: inputs.teacher_profile[teacher].get(key) for key in ("params", "macs", "latency_ms")},
+        "split": inputs.split.fingerprint,
+        "space": params.space.model_dump(mode="json"),
+        "proxy": params.proxy.model_dump(mode="json"),
+        "profile": params.profile.model_dump(mode="json"),
+        "budget": params.budget.model_dump(mode="json"),
+        "seed": params.seed,
+        "device": params.device,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def objective_value(row: dict[str, Any], acc_target: float, epsilon: float) -> float:
+    """log(Score) (Eq. 2 at ``acc_target``) as the search tells it; NaN for failed or over-budget
+    candidates and for those that learned nothing."""
+    if row["status"] != "ok" or row.get("proxy_accuracy") is None:
+        return math.nan
+    score = kd_guided_score(row["proxy_accuracy"], acc_target, row["resource_ratio"], epsilon)
+    return math.log(score) if 0 < score < math.inf else math.nan
+
+
+class CachedObjective:
+    """``n x d`` cube points -> ``n`` log(Score) values, each architecture evaluated once.
+
+    Rows are appended to ``cache_path`` (one JSON line per architecture, flushed and fsynced)
+    as soon as they are known.
+    """
+
+    def __init__(self, context: ObjectiveContext, cache_path: str | Path, device: str = "cpu",
+                 acc_target: float | None = None) -> None:
+        self.context = context
+        self.acc_target = context.acc_target if acc_target is None else acc_target
+        self.device = device
+        self.cache_path = Path(cache_path)
+        self.rows: dict[str, dict[str, Any]] = {}
+        if self.cache_path.exists():
+            for line in self.cache_path.read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    self.rows[row["spec_hash"]] = row
+        self.evaluated = 0  # architectures trained by this process (cache misses)
+
+    @property
+    def dimensions(self) -> tuple[Dimension, ...]:
+        return self.context.space.dimensions
+
+    def key(self, point: np.ndarray) -> str:
+        """The architecture a point decodes to (its spec hash)."""
+        return self.context.space.decode(point).hash
+
+    def row(self, point: Sequence[float]) -> dict[str, Any]:
+        """The trial row of the architecture ``point`` decodes to, evaluating it on a cache miss."""
+        key = self.key(np.asarray(point, dtype=float))
+        if key not in self.rows:
+            candidate = Candidate(trial_id=0, iteration=0, point=tuple(float(v) for v in point), trust_region=None)
+            row = evaluate_candidate(candidate, self.device, self.context)
+            self.rows[key] = row
+            self.evaluated += 1
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.cache_path.open("a") as handle:
+                handle.write(json.dumps(row, default=str) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        return self.rows[key]
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        return np.array([objective_value(self.row(point), self.acc_target, self.context.epsilon)
+                         for point in np.atleast_2d(points)])
+
+
+def proxy_objective(project: str | Path, cache_dir: str | Path, epochs: int = 1, data_fraction: float = 0.2,
+                    repeats: int = 1, acc_target: float | None = None) -> tuple[CachedObjective, str, SearchParams]:
+    """The project's search objective at the given fidelity, memoised under ``cache_dir``, the
+    fidelity fingerprint that names the cache, and the search parameters it was made from."""
+    inputs = load_project(project)
+    params = reduced_params(inputs.search, epochs, data_fraction, repeats)
+    fingerprint = fidelity_fingerprint(params, inputs, inputs.teacher_logits)
+    context = objective_context(inputs.split, inputs.teacher_profile, inputs.teacher_logits, params)
+    objective = CachedObjective(context, Path(cache_dir) / f"proxy-{fingerprint}.jsonl", params.device, acc_target)
+    logger.info("proxy objective %s: teacher %s, %d epoch(s) on %.0f%% of mini-train, acc_target %.1f",
+                fingerprint, inputs.teacher_logits["teacher"], epochs, 100 * data_fraction, objective.acc_target)
+    return objective, fingerprint, params

@@ -1,0 +1,160 @@
+"""Anytime curves and tables from ``compare_strategies.py``'s raw runs (one CSV per method and seed).
+
+Reads whatever runs are there, so a report can be made while the benchmark still runs or
+after it was killed; each method's statistics are over the seeds it has.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+ORDER = ("turbo", "turbo_continuous", "tpe", "gp", "lamcts", "evolution", "rl", "random")
+LABELS = {"turbo": "turbo (default, type-aware)", "turbo_continuous": "turbo_continuous", "tpe": "Optuna TPE",
+          "gp": "Optuna GP", "lamcts": "LA-MCTS", "evolution": "reg. evolution", "rl": "REINFORCE",
+          "random": "random"}
+COLOURS = {"turbo": "tab:red", "turbo_continuous": "tab:orange", "tpe": "tab:blue", "gp": "tab:cyan",
+           "lamcts": "tab:green", "evolution": "tab:purple", "rl": "tab:brown", "random": "tab:gray"}
+
+
+def load_runs(run_dir: Path) -> pd.DataFrame:
+    """Every finished run under ``run_dir`` (``RUN_COLUMNS``), or an empty frame."""
+    frames = [pd.read_csv(path, dtype={"key": str}) for path in sorted(Path(run_dir).glob("*.csv"))]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def best_so_far(runs: pd.DataFrame, method: str) -> tuple[list[int], np.ndarray]:
+    """Seeds and their ``seeds x budget`` best-so-far values (a run that stopped early keeps its last best)."""
+    chosen = runs[runs["method"] == method]
+    budget = int(runs["budget"].max())
+    seeds = sorted(chosen["seed"].unique())
+    matrix = np.full((len(seeds), budget), np.nan)
+    for row, seed in enumerate(seeds):
+        best = chosen[chosen["seed"] == seed].sort_values("evaluation")["best"].to_numpy()
+        matrix[row, : len(best)] = best
+        matrix[row, len(best):] = best[-1] if len(best) else np.nan
+    return seeds, matrix
+
+
+def methods_in(runs: pd.DataFrame) -> list[str]:
+    present = set(runs["method"])
+    return [m for m in ORDER if m in present] + sorted(present - set(ORDER))
+
+
+def curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per method and evaluation: median, lower and upper quartile of the best so far over seeds."""
+    rows = []
+    for method in methods_in(runs):
+        seeds, matrix = best_so_far(runs, method)
+        q25, median, q75 = np.nanpercentile(matrix, [25, 50, 75], axis=0)
+        rows.append(pd.DataFrame({"method": method, "evaluation": np.arange(1, matrix.shape[1] + 1),
+                                  "median": median, "q25": q25, "q75": q75, "n_seeds": len(seeds)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def hitting_evaluations(matrix: np.ndarray, target: float) -> np.ndarray:
+    """Per seed, the first evaluation whose best so far is <= ``target`` (inf: never)."""
+    reached = matrix <= target + 1e-12
+    return np.where(reached.any(axis=1), reached.argmax(axis=1) + 1.0, np.inf)
+
+
+def summary(runs: pd.DataFrame, checkpoints: list[int], optimum_known: bool) -> pd.DataFrame:
+    """One row per method: seeds, best at each checkpoint and at the end (median, quartiles),
+    evaluations to reach random search's final median best, optimizer seconds per evaluation."""
+    budget = int(runs["budget"].max())
+    target = None
+    if "random" in set(runs["method"]):
+        target = float(np.nanmedian(best_so_far(runs, "random")[1][:, -1]))
+    best_known = float(runs["best"].min())
+    rows = []
+    for method in methods_in(runs):
+        seeds, matrix = best_so_far(runs, method)
+        row: dict = {"method": method, "seeds": len(seeds)}
+        for at in [c for c in checkpoints if c < budget] + [budget]:
+            q25, median, q75 = np.nanpercentile(matrix[:, at - 1], [25, 50, 75])
+            row[f"best@{at}"] = median
+            row[f"q25@{at}"], row[f"q75@{at}"] = q25, q75
+        if not optimum_known:
+            row["gap_to_best_known"] = float(np.nanmedian(matrix[:, -1])) - best_known
+        if target is not None:
+            hits = hitting_evaluations(matrix, target)
+            row["evals_to_random_final_median"] = float(np.median(hits))
+            row["seeds_reaching_it"] = int(np.isfinite(hits).sum())
+        chosen = runs[(runs["method"] == method) & (runs["phase"] == "search")]
+        per_seed = chosen.groupby("seed")["optimizer_seconds"].mean()
+        row["optimizer_s_per_eval"] = float(per_seed.median()) if len(per_seed) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame, checkpoints: list[int], budget: int, optimum_known: bool) -> str:
+    """The summary as a Markdown table: median [lower quartile, upper quartile]."""
+    what = "regret" if optimum_known else "log(Score)"
+    ats = [c for c in checkpoints if c < budget] + [budget]
+    header = ["method", "seeds"] + [f"best {what} @{at}: median [IQR]" for at in ats]
+    if "gap_to_best_known" in table:
+        header.append("median gap to best known")
+    if "evals_to_random_final_median" in table:
+        header.append("evals to reach random's final median (seeds reaching it)")
+    header.append("ask+tell s / eval")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in table.iterrows():
+        cells = [LABELS.get(row["method"], row["method"]), str(row["seeds"])]
+        cells += [f"{row[f'best@{at}']:.3g} [{row[f'q25@{at}']:.3g}, {row[f'q75@{at}']:.3g}]" for at in ats]
+        if "gap_to_best_known" in table:
+            cells.append(f"{row['gap_to_best_known']:.3g}")
+        if "evals_to_random_final_median" in table:
+            hits = row["evals_to_random_final_median"]
+            cells.append(f"{'>' + str(budget) if np.isinf(hits) else int(hits)} ({row['seeds_reaching_it']}/{row['seeds']})")
+        cells.append(f"{row['optimizer_s_per_eval']:.3g}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(curve: pd.DataFrame, design_size: int, title: str, ylabel: str, path: Path) -> None:
+    """Median best so far per method with its interquartile band."""
+    figure, axes = plt.subplots(figsize=(9.5, 4.5))
+    for method in [m for m in ORDER if m in set(curve["method"])] + sorted(set(curve["method"]) - set(ORDER)):
+        part = curve[curve["method"] == method]
+        colour = COLOURS.get(method)
+        label = f"{LABELS.get(method, method)} (n={int(part['n_seeds'].iloc[0])})"
+        axes.plot(part["evaluation"], part["median"], color=colour, label=label, lw=2 if method == "turbo" else 1.3)
+        axes.fill_between(part["evaluation"], part["q25"], part["q75"], color=colour, alpha=0.12, lw=0)
+    axes.axvline(design_size + 0.5, color="k", ls=":", lw=1)
+    axes.text(design_size + 1, axes.get_ylim()[1], " shared design", va="top", fontsize=8)
+    positive = curve["q25"].min() > 0 and curve["median"].max() / curve["q25"].min() > 20
+    if positive:
+        axes.set_yscale("log")
+    axes.set_xlabel("evaluations")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_report(run_dir: Path, figures: Path, stem: str, title: str, optimum_known: bool,
+                 checkpoints: list[int]) -> str:
+    """Writes ``<figures>/<stem>.png``, ``.csv`` (curves) and ``.md`` (table); returns the table."""
+    runs = load_runs(run_dir)
+    if runs.empty:
+        return f"no runs under {run_dir} yet"
+    budget = int(runs["budget"].max())
+    figures.mkdir(parents=True, exist_ok=True)
+    curve = curves(runs)
+    curve.to_csv(figures / f"{stem}.csv", index=False, float_format="%.6g")
+    design_size = int((runs[(runs["seed"] == runs["seed"].min())
+                            & (runs["method"] == runs["method"].iloc[0])]["phase"] == "design").sum())
+    ylabel = "best value so far = regret (optimum 0)" if optimum_known else "best log(Score) so far (Eq. 2)"
+    plot(curve, design_size, f"{title}: median and interquartile range over seeds", ylabel, figures / f"{stem}.png")
+    table = markdown(summary(runs, checkpoints, optimum_known), checkpoints, budget, optimum_known)
+    (figures / f"{stem}.md").write_text(table + "\n")
+    return table
