@@ -7,7 +7,7 @@ at a time:
 
   * ``turbo`` (type-aware, the default), ``turbo_continuous``, ``random``, ``evolution``,
     ``lamcts``, ``rl``: trade_pipeline's strategies behind ask/tell (TuRBO with conf/base's
-    ``n_candidates: 2000``; the ``proxy`` problem uses the project's ``search.<strategy>``);
+    ``n_candidates: 1000``; the ``proxy`` problem uses the project's ``search.<strategy>``);
   * ``tpe``, ``gp``: Optuna's ``TPESampler`` / ``GPSampler`` (default settings, ``seed``)
     through Optuna's own ask/tell, one ``FloatDistribution(0, 1)`` per continuous
     coordinate, ``IntDistribution(0, levels - 1)`` per ordinal, ``CategoricalDistribution``
@@ -66,7 +66,7 @@ RUN_COLUMNS = ("problem", "budget", "method", "seed", "evaluation", "phase", "va
 ``search``; ``value`` is the objective (NaN: failed or over budget), ``best`` the lowest
 finite value so far; ``optimizer_seconds`` the ask + tell time of the point's batch divided
 by the batch's size (0 for the design); ``key`` the architecture's spec hash (proxy only)."""
-CONF_BASE_TURBO = {"n_candidates": 2000}  # conf/base/parameters_search.yml: search.turbo
+CONF_BASE_TURBO = {"n_candidates": 1000}  # conf/base/parameters_search.yml: search.turbo
 
 
 @dataclass

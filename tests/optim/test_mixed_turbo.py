@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from trade_pipeline.optim.base import Dimension
 from trade_pipeline.optim.gp import fit_mixed_gp
@@ -88,6 +89,21 @@ def test_kernel_puts_all_categorical_levels_equally_far_apart_and_rounds_ordinal
     with torch.no_grad():
         means = model.posterior(same_bins).mean.squeeze(-1)
     assert torch.isclose(means[0], means[1])
+
+
+def test_gp_fit_stops_at_its_iteration_cap():
+    space = MixedSpace.from_dimensions([CATEGORICAL, ORDINAL, Dimension()])
+    rng = np.random.default_rng(0)
+    train_X = torch.from_numpy(space.snap_array(rng.random((16, 3))))
+    train_Y = torch.from_numpy(np.sin(6 * train_X.sum(dim=1, keepdim=True).numpy()))
+
+    def marginal_likelihood(iterations: int) -> float:
+        model = fit_mixed_gp(train_X, train_Y, space, TurboConfig(gp_fit_iterations=iterations)).train()
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        with torch.no_grad():
+            return mll(model(*model.train_inputs), model.train_targets).item()
+
+    assert marginal_likelihood(1) < marginal_likelihood(40) - 1e-3
 
 
 def test_two_choice_categoricals_are_modelled_like_ordinals():

@@ -68,7 +68,7 @@ def fit_gp(
         outcome_transform=Standardize(m=1),
         input_transform=input_transform,
     )
-    return _fit(model)
+    return _fit(model, config.gp_fit_iterations)
 
 
 def fit_mixed_gp(
@@ -98,7 +98,7 @@ def fit_mixed_gp(
     for module in model.covar_module.modules():
         if isinstance(module, ScaleKernel):
             module.register_constraint("raw_outputscale", Interval(*config.outputscale_bounds))
-    return _fit(model)
+    return _fit(model, config.gp_fit_iterations)
 
 
 def ordered_lengthscales(model: SingleTaskGP) -> torch.Tensor:
@@ -136,9 +136,13 @@ def _likelihood(config: TurboConfig) -> GaussianLikelihood:
     return GaussianLikelihood(noise_constraint=Interval(*config.noise_bounds))
 
 
-def _fit(model: SingleTaskGP) -> SingleTaskGP:
+def _fit(model: SingleTaskGP, max_iterations: int | None) -> SingleTaskGP:
+    """Maximise the marginal likelihood for at most ``max_iterations`` L-BFGS steps (``None``:
+    until converged). TuRBO's ranking of candidates needs rough hyperparameters, not converged
+    ones (docs/turbo.md)."""
+    options = {} if max_iterations is None else {"options": {"maxiter": max_iterations}}
     try:
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=options)
     except ModelFittingError as error:
         logger.warning("TuRBO GP fit failed (%s); keeping the initial hyperparameters.", error)
     return model.eval()

@@ -40,7 +40,8 @@ d=20, batch 4)."""
 
 class TurboConfig(StrictModel):
     """TuRBO hyperparameters (``search.turbo``); ``None`` = derived by :func:`resolve_config`
-    from the budget, the dimension and the batch size. Explicit values always win."""
+    from the budget, the dimension and the batch size (``gp_fit_iterations``: fit until
+    converged). Explicit values always win."""
 
     n_trust_regions: int = Field(default=1, ge=1)
     n_init: int | None = Field(default=None, ge=1)
@@ -52,6 +53,7 @@ class TurboConfig(StrictModel):
     planned_restarts: int = Field(default=1, ge=0)
     success_threshold: float = Field(default=1e-3, ge=0)
     n_candidates: int | None = Field(default=None, ge=1)
+    gp_fit_iterations: int | None = Field(default=40, ge=1)
     perturbation_probability: float | None = Field(default=None, gt=0, le=1)
     lengthscale_bounds: tuple[float, float] = (0.005, 4.0)
     outputscale_bounds: tuple[float, float] = (0.05, 20.0)
