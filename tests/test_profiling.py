@@ -84,7 +84,7 @@ def test_a_failed_graph_capture_falls_back_to_eager_and_logs_the_reason(monkeypa
         raise RuntimeError("operation not permitted when stream is capturing\nCUDA kernel errors ...")
 
     monkeypatch.setattr(profiling, "_resolved_method", lambda method, device: "cuda_graph")
-    monkeypatch.setattr(profiling, "_cuda_graph_timings", refuse)
+    monkeypatch.setattr(profiling, "_CudaGraphTimer", refuse)
     with caplog.at_level(logging.WARNING, logger="trade_pipeline.profiling"):
         latency = measure_latency(_SmallConvNet(), (1, 1, 8, 8), "cpu", warmup=0, repeats=3, method="cuda_graph")
     assert latency.method == "eager" and latency.median_ms > 0
@@ -113,3 +113,20 @@ def test_profile_model_reports_per_image_costs() -> None:
 def test_bad_input_shape_is_rejected() -> None:
     with pytest.raises(ValueError, match="input_shape"):
         count_macs(_SmallConvNet(), (1, 8, 8))
+
+
+def test_the_latency_statistic_is_the_median_of_each_rounds_fastest_forward() -> None:
+    # a slow spell hits one forward of round 0 and all of round 1; neither moves the reading
+    assert profiling.latency_statistic([[3.0, 1.0, 9.0], [5.0, 4.0, 6.0], [2.0, 1.5, 2.0]]) == 1.5
+    with pytest.raises(ValueError, match="at least one round"):
+        profiling.latency_statistic([])
+
+
+def test_several_models_are_timed_in_interleaved_rounds() -> None:
+    order: list[str] = []
+    models = {name: _SmallConvNet() for name in "ab"}
+    for name, model in models.items():
+        model.register_forward_hook(lambda *args, name=name: order.append(name))
+    readings = profiling.measure_latencies(list(models.values()), (1, 1, 8, 8), "cpu", warmup=1, repeats=2, rounds=3)
+    assert [reading.method for reading in readings] == ["eager", "eager"]
+    assert "".join(order) == "ab" + "aabb" * 3  # warm-up, then every round times a, then b

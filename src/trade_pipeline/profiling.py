@@ -25,8 +25,8 @@ import logging
 import math
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,7 +44,8 @@ LatencyMethod = Literal["eager", "cuda_graph", "auto"]
 
 
 class ProfileSettings(StrictModel):
-    """How latency is measured: the median of ``repeats`` batch-1 forwards after ``warmup``.
+    """How latency is measured: ``rounds`` rounds of ``repeats`` batch-1 forwards after
+    ``warmup``; the reading is the median over rounds of each round's fastest forward.
 
     Eq. 2 divides a student's latency by the teacher's, so the teacher and the candidates
     must be measured alike. ``device`` is where the student will be deployed; ``None`` means
@@ -56,6 +57,7 @@ class ProfileSettings(StrictModel):
     device: str | None = None
     warmup: int = Field(default=3, ge=0)
     repeats: int = Field(default=10, ge=1)
+    rounds: int = Field(default=5, ge=1)
     latency_method: LatencyMethod = "auto"
 
     @field_validator("device")
@@ -160,59 +162,85 @@ def count_macs(model: nn.Module, input_shape: InputShape = (1, 3, 224, 224)) -> 
 
 @dataclass(frozen=True)
 class LatencyReading:
-    """A batch-1 latency: the median over the repeats, their coefficient of variation
-    (standard deviation / mean, 0.05 = 5 %) and the method that actually measured them."""
+    """A batch-1 latency: the median over rounds of each round's fastest forward, the coefficient
+    of variation of every timed forward (standard deviation / mean, 0.05 = 5 %) and the method
+    that actually measured them."""
 
     median_ms: float
     cv: float
     method: str
 
 
-def _eager_timings(model: nn.Module, inputs: torch.Tensor, warmup: int, repeats: int) -> list[float]:
-    """Host wall time of each eager forward; on CUDA each is bracketed by synchronisation,
+def latency_statistic(rounds_ms: Sequence[Sequence[float]]) -> float:
+    """Median over rounds of each round's minimum.
+
+    On a shared CPU a forward is only ever slowed down, never sped up, so a round's fastest
+    forward is its best estimate of the model's own cost; the median over rounds then ignores
+    a round that the machine slowed down as a whole (docs/benchmarks.md, "Latency stability").
+    """
+    if not rounds_ms or not all(rounds_ms):
+        raise ValueError("latency_statistic needs at least one round of at least one timing")
+    return statistics.median(min(timings) for timings in rounds_ms)
+
+
+class _EagerTimer:
+    """Host wall time of eager forwards; on CUDA each is bracketed by synchronisation,
     otherwise only the kernel launches would be timed."""
-    def synchronize() -> None:
-        if inputs.device.type == "cuda":
-            torch.cuda.synchronize(inputs.device)
 
-    for _ in range(warmup):
-        model(inputs)
-    timings_ms = []
-    for _ in range(repeats):
-        synchronize()
-        start = time.perf_counter()
-        model(inputs)
-        synchronize()
-        timings_ms.append((time.perf_counter() - start) * 1e3)
-    return timings_ms
+    method = "eager"
+
+    def __init__(self, model: nn.Module, inputs: torch.Tensor, warmup: int) -> None:
+        self.model, self.inputs = model, inputs
+        for _ in range(warmup):
+            model(inputs)
+
+    def _synchronize(self) -> None:
+        if self.inputs.device.type == "cuda":
+            torch.cuda.synchronize(self.inputs.device)
+
+    def time(self, repeats: int) -> list[float]:
+        timings_ms = []
+        for _ in range(repeats):
+            self._synchronize()
+            start = time.perf_counter()
+            self.model(self.inputs)
+            self._synchronize()
+            timings_ms.append((time.perf_counter() - start) * 1e3)
+        return timings_ms
 
 
-def _cuda_graph_timings(model: nn.Module, inputs: torch.Tensor, warmup: int, repeats: int) -> list[float]:
+class _CudaGraphTimer:
     """GPU time of each replay of a captured forward, from CUDA events.
 
     Replays are queued back to back and read after one synchronisation, so the host never
     sits between the events. Warm-up runs on a side stream first, as capture requires
     (cuDNN picks its kernels and the allocator its blocks outside the graph).
     """
-    device = inputs.device
-    side = torch.cuda.Stream(device)
-    side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side):
-        for _ in range(max(warmup, 1)):
+
+    method = "cuda_graph"
+
+    def __init__(self, model: nn.Module, inputs: torch.Tensor, warmup: int) -> None:
+        self.device = inputs.device
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            for _ in range(max(warmup, 1)):
+                model(inputs)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
             model(inputs)
-    torch.cuda.current_stream(device).wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        model(inputs)
-    for _ in range(warmup):
-        graph.replay()
-    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(repeats)]
-    for start, end in events:
-        start.record()
-        graph.replay()
-        end.record()
-    torch.cuda.synchronize(device)
-    return [start.elapsed_time(end) for start, end in events]
+        for _ in range(warmup):
+            self.graph.replay()
+
+    def time(self, repeats: int) -> list[float]:
+        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(repeats)]
+        for start, end in events:
+            start.record()
+            self.graph.replay()
+            end.record()
+        torch.cuda.synchronize(self.device)
+        return [start.elapsed_time(end) for start, end in events]
 
 
 def resolve_method(method: LatencyMethod, device: str | torch.device) -> str:
@@ -229,6 +257,59 @@ def _resolved_method(method: LatencyMethod, device: torch.device) -> str:
     return resolve_method(method, device)
 
 
+def _timer(model: nn.Module, inputs: torch.Tensor, warmup: int, method: str) -> _EagerTimer | _CudaGraphTimer:
+    """A warmed-up timer for ``model``; a CUDA graph that cannot be captured (host syncs or
+    dynamic shapes in ``forward``) falls back to eager timing, with the reason logged."""
+    if method == "cuda_graph":
+        try:
+            return _CudaGraphTimer(model, inputs, warmup)
+        except RuntimeError as error:  # capture refuses host syncs, CPU tensors, ...
+            logger.warning("CUDA graph capture of %s failed (%s); measuring eager instead.",
+                           type(model).__name__, str(error).strip().split("\n", 1)[0][:200])
+    return _EagerTimer(model, inputs, warmup)
+
+
+def measure_latencies(
+    models: Sequence[nn.Module],
+    input_shape: InputShape = (1, 3, 224, 224),
+    device: str | torch.device = "cpu",
+    warmup: int = 3,
+    repeats: int = 10,
+    method: LatencyMethod = "auto",
+    rounds: int = 1,
+) -> list[LatencyReading]:
+    """One reading per model, their rounds interleaved (A B C A B C ...).
+
+    Each round times ``repeats`` forwards of every model in turn, so a slow spell of a shared
+    machine falls on all of them alike and their order holds; the reading is
+    :func:`latency_statistic` of the rounds. ``method`` as in ``ProfileSettings.latency_method``.
+    The models are moved to ``device``.
+    """
+    _check_input_shape(input_shape)
+    if warmup < 0 or repeats < 1 or rounds < 1:
+        raise ValueError(
+            f"need warmup >= 0, repeats >= 1 and rounds >= 1, got warmup={warmup}, repeats={repeats}, rounds={rounds}"
+        )
+    device = torch.device(device)
+    inputs = torch.randn(input_shape, device=device)
+    method = _resolved_method(method, device)
+    with ExitStack() as stack:
+        timers = []
+        for model in models:
+            model.to(device)
+            stack.enter_context(_eval_no_grad(model))
+            timers.append(_timer(model, inputs, warmup, method))
+        timings = [[timer.time(repeats) for timer in timers] for _ in range(rounds)]
+    readings = []
+    for k, timer in enumerate(timers):
+        per_round = [round_timings[k] for round_timings in timings]
+        flat = [t for round_ in per_round for t in round_]
+        mean = statistics.fmean(flat)
+        cv = statistics.pstdev(flat) / mean if mean > 0 else 0.0
+        readings.append(LatencyReading(latency_statistic(per_round), cv, timer.method))
+    return readings
+
+
 def measure_latency(
     model: nn.Module,
     input_shape: InputShape = (1, 3, 224, 224),
@@ -236,37 +317,10 @@ def measure_latency(
     warmup: int = 3,
     repeats: int = 10,
     method: LatencyMethod = "auto",
+    rounds: int = 1,
 ) -> LatencyReading:
-    """Median and spread in milliseconds of one forward pass, after ``warmup`` passes.
-
-    The median, not the mean, so one scheduler hiccup on a shared machine does not move a
-    candidate's score. ``method`` as in ``ProfileSettings.latency_method``; a CUDA graph that
-    cannot be captured (host syncs or dynamic shapes in ``forward``) is measured eagerly, with
-    the reason logged. The model is moved to ``device``.
-    """
-    _check_input_shape(input_shape)
-    if warmup < 0 or repeats < 1:
-        raise ValueError(
-            f"need warmup >= 0 and repeats >= 1, got warmup={warmup}, repeats={repeats}"
-        )
-    device = torch.device(device)
-    model.to(device)
-    inputs = torch.randn(input_shape, device=device)
-    method = _resolved_method(method, device)
-    timings_ms = None
-    with _eval_no_grad(model):
-        if method == "cuda_graph":
-            try:
-                timings_ms = _cuda_graph_timings(model, inputs, warmup, repeats)
-            except RuntimeError as error:  # capture refuses host syncs, CPU tensors, ...
-                logger.warning("CUDA graph capture of %s failed (%s); measuring eager instead.",
-                               type(model).__name__, str(error).strip().split("\n", 1)[0][:200])
-                method = "eager"
-        if timings_ms is None:
-            timings_ms = _eager_timings(model, inputs, warmup, repeats)
-    mean = statistics.fmean(timings_ms)
-    cv = statistics.pstdev(timings_ms) / mean if mean > 0 else 0.0
-    return LatencyReading(statistics.median(timings_ms), cv, method)
+    """:func:`measure_latencies` of one model, in milliseconds, after ``warmup`` passes."""
+    return measure_latencies([model], input_shape, device, warmup, repeats, method, rounds)[0]
 
 
 def profile_model(
@@ -280,18 +334,29 @@ def profile_model(
 
     Latency is measured at batch 1 whatever the batch of ``input_shape`` (the paper's
     deployment setting) on ``settings.device`` or else ``device``; MACs are reported per image.
-    ``latency_cv`` is the spread of the timed repeats around ``latency_ms`` (their median);
-    ``latency_method`` the method that measured them, after any fallback.
+    ``latency_cv`` is the spread of every timed forward; ``latency_method`` the method that
+    measured them, after any fallback.
     """
+    return profile_models([model], input_shape, settings, device)[0]
+
+
+def profile_models(
+    models: Sequence[nn.Module],
+    input_shape: InputShape = (1, 3, 224, 224),
+    settings: ProfileSettings | None = None,
+    device: str | torch.device = "cpu",
+) -> list[dict[str, float | int | str]]:
+    """:func:`profile_model` of each model, their latencies timed side by side in interleaved
+    rounds (:func:`measure_latencies`), so the models a report compares are timed alike."""
     _check_input_shape(input_shape)
     settings = settings or ProfileSettings()
     single_image = (1, *input_shape[1:])
-    latency = measure_latency(model, single_image, settings.on(str(device)), settings.warmup, settings.repeats,
-                              settings.latency_method)
-    return {
+    latencies = measure_latencies(models, single_image, settings.on(str(device)), settings.warmup, settings.repeats,
+                                  settings.latency_method, settings.rounds)
+    return [{
         "params": count_params(model),
         "macs": count_macs(model, single_image),
         "latency_ms": latency.median_ms,
         "latency_cv": latency.cv,
         "latency_method": latency.method,
-    }
+    } for model, latency in zip(models, latencies)]

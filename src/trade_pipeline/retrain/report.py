@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from trade_pipeline.data.split import Split
 from trade_pipeline.models import ModelArtifact
-from trade_pipeline.profiling import ProfileSettings, profile_model
+from trade_pipeline.profiling import ProfileSettings, profile_models
 
 REPORT_COLUMNS = ("model", "architecture", "teacher", "searched_by", "trained_by", "macs", "params", "latency_ms",
                   "top1", "top5", "top1_std", "seeds")
@@ -24,13 +24,13 @@ TRAINED_BY = {"hard_label": "HL", "distill": "D"}  # Table 2's abbreviations
 
 def model_costs(models: Mapping[str, ModelArtifact], split: Split, settings: ProfileSettings,
                 device: str) -> dict[str, dict[str, float]]:
-    """Params, MACs and latency of each distinct model (``models`` keyed ``<model>-<trained_by>``)."""
-    costs = {}
+    """Params, MACs and latency of each distinct model (``models`` keyed ``<model>-<trained_by>``),
+    timed side by side in one session so that Table 2's latencies compare like with like."""
+    distinct: dict[str, ModelArtifact] = {}
     for name, artifact in models.items():
-        model = name.rsplit("-", 1)[0]
-        if model not in costs:
-            costs[model] = profile_model(artifact.model, split.input_shape(), settings, device)
-    return costs
+        distinct.setdefault(name.rsplit("-", 1)[0], artifact)
+    profiles = profile_models([artifact.model for artifact in distinct.values()], split.input_shape(), settings, device)
+    return dict(zip(distinct, profiles))
 
 
 def retrain_report(results: Sequence[Mapping[str, Any]], costs: Mapping[str, Mapping[str, float]],

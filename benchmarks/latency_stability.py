@@ -1,0 +1,92 @@
+"""Does a latency reading rank? The same students profiled again and again (issue #18, item 5).
+
+Eq. 2 adds each student's latency ratio to its score, so two profiles of one student must agree
+far better than two different students differ. For ``--students`` students of conf/base's
+space (uniform, ``--seed``), each profiled ``--profiles`` times in turn (A B C A B C ...), two
+statistics are compared:
+
+  * ``median``: the median of ``repeats`` forwards (the reading before issue #18; one round);
+  * ``rounds``: the median over ``rounds`` rounds of each round's fastest of ``repeats``
+    forwards (``profiling.latency_statistic``, what the search now records).
+
+For each student and statistic: the median of its profiles and every profile's deviation from
+it. Written to ``docs/figures/latency_stability.csv`` (a row per profile) and ``.json``
+(summary, machine, command):
+
+    python benchmarks/latency_stability.py --students 6 --profiles 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from trade_pipeline.models import build_model, student_model_spec
+from trade_pipeline.profiling import measure_latency
+from trade_pipeline.students.space import SearchSpace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def statistics_of(model: torch.nn.Module, repeats: int, rounds: int, warmup: int) -> dict[str, float]:
+    """One profile of ``model`` under each statistic (batch 1, 28x28 grey digits)."""
+    shape = (1, 1, 28, 28)
+    return {"median": measure_latency(model, shape, "cpu", warmup, 1, rounds=repeats).median_ms,
+            "rounds": measure_latency(model, shape, "cpu", warmup, repeats, rounds=rounds).median_ms}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=6)
+    parser.add_argument("--profiles", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "figures" / "latency_stability")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    conf = yaml.safe_load((ROOT / "conf" / "base" / "parameters_search.yml").read_text())["search"]["space"]
+    space = SearchSpace.from_config(conf).at_resolution(28)
+    rng = np.random.default_rng(args.seed)
+    specs = [space.sample(rng) for _ in range(args.students)]
+    models = [build_model(student_model_spec(spec, 1, 10, 28)) for spec in specs]
+    rows = []
+    for profile in range(args.profiles):
+        for student, (spec, model) in enumerate(zip(specs, models)):
+            for statistic, value in statistics_of(model, args.repeats, args.rounds, args.warmup).items():
+                rows.append({"student": student, "block_sequence": spec.block_sequence, "profile": profile,
+                             "statistic": statistic, "latency_ms": value})
+    table = pd.DataFrame(rows)
+    median = table.groupby(["student", "statistic"])["latency_ms"].transform("median")
+    table["deviation"] = table["latency_ms"] / median - 1.0
+    summary = {
+        statistic: {
+            "max_abs_deviation": float(group["deviation"].abs().max()),
+            "share_within_10pct": float((group["deviation"].abs() <= 0.10).mean()),
+            "median_abs_deviation": float(group["deviation"].abs().median()),
+        }
+        for statistic, group in table.groupby("statistic")
+    }
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    record = {"summary": summary, "settings": vars(args) | {"out": str(args.out)},
+              "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread",
+              "torch": torch.__version__, "commit": commit,
+              "command": "python benchmarks/latency_stability.py " + " ".join(sys.argv[1:])}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out.with_suffix(".csv"), index=False)
+    args.out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
