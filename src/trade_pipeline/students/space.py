@@ -19,7 +19,7 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cached_property, lru_cache, partial
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -272,15 +272,27 @@ class SearchSpace:
         stem_width = next(remaining)
         blocks = []
         for stride in self.strides[1:]:
-            block = {name: next(remaining) for name in BLOCK_FIELDS}
-            blocks.append(ConvBlockSpec(**block, stride=stride) if block["layers"] else None)
-        transformer = {name: next(remaining) for name in TRANSFORMER_FIELDS}
+            block = tuple(next(remaining) for _ in BLOCK_FIELDS)
+            blocks.append(_block_spec(block, stride) if block[0] else None)
+        transformer = tuple(next(remaining) for _ in TRANSFORMER_FIELDS)
         return ArchitectureSpec(
             stem_width=stem_width,
             stem_stride=self.strides[0],
             blocks=tuple(blocks),
-            transformer=TransformerSpec(**transformer) if transformer["depth"] else None,
+            transformer=_transformer_spec(transformer) if transformer[0] else None,
         )
+
+
+# Parts validate their fields on construction; a space has few distinct ones and the search
+# decodes thousands of candidates per batch, so each is built once.
+@lru_cache(maxsize=65536)
+def _block_spec(values: tuple[Any, ...], stride: int) -> ConvBlockSpec:
+    return ConvBlockSpec(**dict(zip(BLOCK_FIELDS, values)), stride=stride)
+
+
+@lru_cache(maxsize=4096)
+def _transformer_spec(values: tuple[Any, ...]) -> TransformerSpec:
+    return TransformerSpec(**dict(zip(TRANSFORMER_FIELDS, values)))
 
 
 def _part_values(part: object | None, choices: object, names: tuple[str, ...]) -> list[Any]:
