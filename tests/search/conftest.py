@@ -31,6 +31,7 @@ def tiny_search_params(state_dir: str = "", **overrides: Any) -> dict[str, Any]:
     params = {
         "strategy": "turbo", "n_trials": 8, "batch_size": 2, "seed": 0, "state_dir": state_dir,
         "turbo": {"n_init": 4, "n_candidates": 200},
+        "composite": {"n_init": 4, "n_candidates": 200, "n_global": 100},
         "proxy": {"epochs": 1, "warmup_epochs": 0, "batch_size": 64, "data_fraction": 0.5},
         "score": {"acc_target": 50.0},
         "profile": {"warmup": 0, "repeats": 1},

@@ -55,7 +55,7 @@ def test_fingerprint_is_stable_and_covers_settings_that_change_results(tiny_spac
     first = search_fingerprint(_params(tiny_space), "fake", "split-a")
     assert first == search_fingerprint(_params(dict(reversed(tiny_space.items()))), "fake", "split-a")
     assert len(first["strategy"]) == 64
-    assert {"seed", "strategy", "proxy", "score", "budget", "space", "turbo", "profile", "device", "teacher",
+    assert {"seed", "strategy", "proxy", "score", "budget", "space", "composite", "profile", "device", "teacher",
             "split"} <= set(first)
     assert search_fingerprint(_params(tiny_space), "other", "split-a")["teacher"] != first["teacher"]
     assert search_fingerprint(_params(tiny_space), "fake", "split-b")["split"] != first["split"]
@@ -78,5 +78,6 @@ def test_resume_only_with_a_saved_matching_state_and_resume_on(tiny_space):
 def test_mismatch_refusal_names_the_changed_settings_and_the_fresh_start_flag(tiny_space):
     saved = {FINGERPRINT_KEY: search_fingerprint(_params(tiny_space), "fake", "split-a")}
     current = search_fingerprint(_params(tiny_space, strategy="random", seed=1), "fake", "split-a")
-    with pytest.raises(ResumeError, match=r"different seed, strategy.*search\.resume=false"):
+    # the composite block counts only while composite is the strategy
+    with pytest.raises(ResumeError, match=r"different composite, seed, strategy.*search\.resume=false"):
         check_resume(saved, current, resume=True)

@@ -48,14 +48,24 @@ def test_a_search_logs_every_trial_once_with_the_documented_columns(tiny_search,
     assert len(plot_trust_region_trace(result.trace).axes[0].lines) == 1  # one trust region
 
 
-def test_a_killed_search_resumes_without_training_any_candidate_twice(tiny_search, tmp_path, monkeypatch):
+def test_the_composite_search_records_what_it_expected_before_training(tiny_search):
+    result = run_search(*tiny_search(strategy="composite"))
+    trials = result.trials.set_index("trial_id")
+    design, guided = trials.loc[:3], trials.loc[4:]
+    assert design["predicted_accuracy"].isna().all() and guided["predicted_accuracy"].between(0, 100).all()
+    assert guided["predicted_latency_ms"].gt(0).all()  # the latency model is fitted on the design's profiles
+    assert result.latency_error is not None and result.filtered == 0
+
+
+@pytest.mark.parametrize("strategy", ["turbo", "composite"])
+def test_a_killed_search_resumes_without_training_any_candidate_twice(tiny_search, tmp_path, monkeypatch, strategy):
     state_dir = tmp_path / "state"
     script = (
         "import sys; sys.path.insert(0, %r)\n"
         "from conftest import tiny_context, tiny_search_params\n"
         "from trade_pipeline.search.runner import run_search\n"
-        "run_search(*tiny_context(tiny_search_params(%r)))\n"
-    ) % (str(Path(__file__).parent), str(state_dir))
+        "run_search(*tiny_context(tiny_search_params(%r, strategy=%r)))\n"
+    ) % (str(Path(__file__).parent), str(state_dir), strategy)
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while len(_rows(state_dir)) < 3 and child.poll() is None and time.time() < deadline:
@@ -66,23 +76,42 @@ def test_a_killed_search_resumes_without_training_any_candidate_twice(tiny_searc
     assert 3 <= len(before) < 8, "the child should have been killed mid-search"
 
     calls = _count_training(monkeypatch)
-    trials = run_search(*tiny_search()).trials
+    trials = run_search(*tiny_search(strategy=strategy)).trials
     assert len(trials) == 8 and trials["trial_id"].is_unique and trials["spec_hash"].is_unique
     assert len(calls) == 8 - len(before)
     assert _rows(state_dir)[: len(before)] == before  # nothing already saved was rewritten
 
 
-def test_over_budget_candidates_never_reach_training_and_an_impossible_budget_stops(tiny_search, monkeypatch):
+@pytest.mark.parametrize("strategy", ["composite", "turbo", "random", "evolution"])
+def test_candidates_whose_known_costs_break_the_budget_are_never_proposed(tiny_search, strategy):
+    # about half of the tiny space's students have more than 2,000 params (the fake teacher has 1e6)
+    result = run_search(*tiny_search(strategy=strategy, budget={"max_params_ratio": 0.002}))
+    assert len(result.trials) == 8 and set(result.trials["status"]) == {"ok"}
+    assert (result.trials["params"] <= 2000).all()
+    assert result.filtered > 0
+
+
+def test_an_impossible_budget_stops_before_any_training_and_names_the_budget(tiny_search, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("an over-budget candidate was trained")
 
     monkeypatch.setattr(objective, "proxy_train", no_training)
     context, params, fingerprint = tiny_search(budget={"max_params_ratio": 1e-6})
+    with pytest.raises(InfeasibleBudgetError, match=r"search\.budget.*none trained"):
+        run_search(context, params, fingerprint)
+    assert _rows(Path(params.state_dir)) == []
+
+
+def test_a_latency_budget_is_judged_on_measured_latency_once_the_model_cannot_know(tiny_search, monkeypatch):
+    """Latency is predicted only after a few measurements: until then a latency budget is checked
+    on the profiled candidate, which is then recorded over budget and never trained."""
+    monkeypatch.setattr(objective, "proxy_train", lambda *args: (_ for _ in ()).throw(AssertionError("trained")))
+    context, params, fingerprint = tiny_search(budget={"max_latency_ratio": 1e-6})
     with pytest.raises(InfeasibleBudgetError, match="search.budget"):
         run_search(context, params, fingerprint)
     rows = _rows(Path(params.state_dir))
-    assert len(rows) == 4 and {row["status"] for row in rows} == {"over_budget"}
-    assert "max_params_ratio" in rows[0]["reason"]
+    assert rows and {row["status"] for row in rows} == {"over_budget"}
+    assert "max_latency_ratio" in rows[0]["reason"]
 
 
 def test_failed_candidates_are_recorded_and_the_search_goes_on(tiny_search, monkeypatch):

@@ -69,3 +69,17 @@ def test_an_unknown_budget_key_or_a_non_positive_limit_is_refused():
         Budget.model_validate({"max_flops_ratio": 0.5})
     with pytest.raises(ValueError, match="max_s"):
         Budget(max_s=0)
+
+
+def test_the_vectorised_log_score_is_the_log_of_eq_2_on_both_sides_of_the_target() -> None:
+    import torch
+
+    from trade_pipeline.search.score import log_kd_guided_score
+
+    accuracies = torch.tensor([[40.0, 80.0, 90.0], [79.9, 80.0, 100.0]], dtype=torch.float64)
+    ratios = torch.tensor([[0.2, 0.3, 0.5], [0.1, 0.1, 0.1], [1.0, 0.5, 0.5]], dtype=torch.float64)
+    got = log_kd_guided_score(accuracies, ratios, acc_target=80.0, epsilon=0.01)
+    s = ratios.sum(-1).tolist()
+    for row, accuracy_row in zip(got.tolist(), accuracies.tolist()):
+        expected = [math.log(kd_guided_score(a, 80.0, s_n, 0.01)) for a, s_n in zip(accuracy_row, s)]
+        assert row == pytest.approx(expected, rel=1e-12)

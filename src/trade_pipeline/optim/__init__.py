@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trade_pipeline.optim.base import AskTellOptimizer, Canonicalize, Dimension
+from trade_pipeline.optim.composite import CompositeConfig, CompositeObjective, CompositeTurbo
 from trade_pipeline.optim.evolution import EvolutionConfig, RegularizedEvolution
 from trade_pipeline.optim.lamcts import LaMCTS, LaMCTSConfig
 from trade_pipeline.optim.random_search import RandomSearch
@@ -12,7 +13,7 @@ from trade_pipeline.optim.turbo import ContinuousTurbo, Turbo
 
 OPTIMIZERS: dict[str, type[AskTellOptimizer]] = {
     optimizer.strategy: optimizer
-    for optimizer in (Turbo, ContinuousTurbo, RandomSearch, RegularizedEvolution, LaMCTS, Reinforce)
+    for optimizer in (CompositeTurbo, Turbo, ContinuousTurbo, RandomSearch, RegularizedEvolution, LaMCTS, Reinforce)
 }
 
 
@@ -28,6 +29,9 @@ def create_optimizer(strategy: str, dim: int, seed: int, **options) -> AskTellOp
 __all__ = [
     "AskTellOptimizer",
     "Canonicalize",
+    "CompositeConfig",
+    "CompositeObjective",
+    "CompositeTurbo",
     "ContinuousTurbo",
     "Dimension",
     "EvolutionConfig",

@@ -90,6 +90,9 @@ class AskTellOptimizer(abc.ABC):
         dedup_tries: how many draws per requested point before the space counts as exhausted.
         dimensions: the kind of each coordinate (default: all continuous); strategies that
             work in choice space (evolution, RL) and the type-aware TuRBO read it.
+        feasible: ``point -> bool`` for constraints known before evaluation (e.g. a cost
+            budget): a point it refuses is never proposed, whatever the strategy, and counted
+            in ``filtered``. Like ``canonicalize`` it is code, so a resumed run passes it again.
         config, options: the strategy's settings (``config_class``) and/or its fields as
             keywords (options win), validated; resuming restores the saved ones.
     """
@@ -107,6 +110,7 @@ class AskTellOptimizer(abc.ABC):
         max_evaluations: int | None = None,
         dedup_tries: int = 100,
         dimensions: Sequence[Dimension] | None = None,
+        feasible: Callable[[np.ndarray], bool] | None = None,
         config: StrictModel | None = None,
         **options: object,
     ) -> None:
@@ -123,9 +127,12 @@ class AskTellOptimizer(abc.ABC):
         self.canonicalize = canonicalize or _exact_key
         self.max_evaluations = max_evaluations
         self.dedup_tries = dedup_tries
+        self.feasible = feasible
+        self.filtered = 0
         self._rng = np.random.default_rng(seed)
         self._points = np.empty((0, dim))
         self._values = np.empty(0)
+        self._outcomes = np.empty(0)
         self._pending = np.empty((0, dim))
         self._pending_origins: list[dict] = []
         self._keys: set[Hashable] = set()
@@ -144,6 +151,11 @@ class AskTellOptimizer(abc.ABC):
     def values(self) -> np.ndarray:
         """``n`` values told so far (NaN for failed evaluations)."""
         return self._values.copy()
+
+    @property
+    def outcomes(self) -> np.ndarray:
+        """``n`` black-box outcomes told with the values (NaN where none was told)."""
+        return self._outcomes.copy()
 
     @property
     def initial_evaluations(self) -> int:
@@ -170,21 +182,26 @@ class AskTellOptimizer(abc.ABC):
         self._last_region_ids = [origin["region"] for origin in origins]
         return points.copy()
 
-    def tell(self, points: np.ndarray, values: np.ndarray) -> None:
+    def tell(self, points: np.ndarray, values: np.ndarray, outcomes: np.ndarray | None = None) -> None:
         """Record evaluations: ``points`` ``n x d``, ``values`` ``n`` (NaN = failed evaluation).
 
-        Every asked point should be told once, failed ones as NaN; points never asked are
-        accepted too (they join the history and the de-duplication keys).
+        ``outcomes`` (``n``, NaN = unknown) is the black-box part of each value when the value
+        is a known function of it (``composite``: proxy accuracy, whose Eq. 2 score is the
+        value); strategies that model only values ignore it. Every asked point should be told
+        once, failed ones as NaN; points never asked are accepted too (they join the history
+        and the de-duplication keys).
         """
         points = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
         values = np.asarray(values, dtype=np.float64).reshape(-1)
-        if len(points) != len(values):
-            raise ValueError(f"tell got {len(points)} points but {len(values)} values.")
+        outcomes = np.full(len(values), math.nan) if outcomes is None else np.asarray(outcomes, np.float64).reshape(-1)
+        if not len(points) == len(values) == len(outcomes):
+            raise ValueError(f"tell got {len(points)} points, {len(values)} values and {len(outcomes)} outcomes.")
         origins = [self._pop_pending(point) for point in points]
         self._keys.update(self.canonicalize(point) for point in points)
         indices = np.arange(len(self._values), len(self._values) + len(values))
         self._points = np.vstack([self._points, points])
         self._values = np.concatenate([self._values, values])
+        self._outcomes = np.concatenate([self._outcomes, outcomes])
         self._observe(indices, origins)
 
     def describe(self) -> list[dict]:
@@ -201,6 +218,8 @@ class AskTellOptimizer(abc.ABC):
             "rng": self._rng.bit_generator.state,
             "points": self._points.tolist(),
             "values": [to_json_float(value) for value in self._values],
+            "outcomes": [to_json_float(outcome) for outcome in self._outcomes],
+            "filtered": self.filtered,
             "pending": self._pending.tolist(),
             "pending_origins": [dict(origin) for origin in self._pending_origins],
             "last_region_ids": list(self._last_region_ids),
@@ -221,6 +240,8 @@ class AskTellOptimizer(abc.ABC):
         self._rng.bit_generator.state = state["rng"]
         self._points = np.array(state["points"], dtype=np.float64).reshape(-1, self.dim)
         self._values = np.array([from_json_float(v) for v in state["values"]], dtype=np.float64)
+        self._outcomes = np.array([from_json_float(v) for v in state["outcomes"]], dtype=np.float64)
+        self.filtered = state["filtered"]
         self._pending = np.array(state["pending"], dtype=np.float64).reshape(-1, self.dim)
         self._pending_origins = [dict(origin) for origin in state["pending_origins"]]
         self._last_region_ids = list(state["last_region_ids"])
@@ -247,9 +268,14 @@ class AskTellOptimizer(abc.ABC):
         pass
 
     def _claim(self, point: np.ndarray) -> bool:
-        """Reserve ``point``'s key; False if that candidate was already told or pending."""
+        """Reserve ``point``'s key; False if that candidate was already told or pending, or if
+        ``feasible`` refuses it: a refused proposal, counted in ``filtered`` (a candidate refused
+        now may pass later, when what is known about its costs has changed)."""
         key = self.canonicalize(point)
         if key in self._keys:
+            return False
+        if self.feasible is not None and not self.feasible(point):
+            self.filtered += 1
             return False
         self._keys.add(key)
         return True

@@ -126,13 +126,21 @@ class Turbo(AskTellOptimizer):
         return points, [origin for _, origins in parts for origin in origins]
 
     def _ask_designs(self, n: int) -> tuple[np.ndarray, list[dict]]:
-        """Up to ``n`` initial-design points not asked yet; one whose key is taken is dropped."""
+        """Up to ``n`` initial-design points not asked yet; one whose key is taken is dropped,
+        one that ``feasible`` refuses is replaced by a feasible uniform point (else a budget
+        that refuses the design would leave the region without data for good)."""
         points, origins = [], []
         for k, region in enumerate(self._regions):
             design = list(region.design)
             while design and len(points) < n:
                 point = np.array(design.pop(0))
-                if self._claim(point):
+                if self.feasible is not None and not self.feasible(point):
+                    self.filtered += 1
+                    point, _ = self._draw_random(1)
+                    point = point[0] if len(point) else None
+                elif not self._claim(point):
+                    point = None
+                if point is not None:
                     points.append(point)
                     origins.append(_origin(region, initial=True))
             self._regions[k] = dataclasses.replace(region, design=tuple(design))
@@ -232,8 +240,12 @@ class Turbo(AskTellOptimizer):
                     "(length %.3g < length_min %.3g).",
                     region.region_id, region.length, self.settings.length_min,
                 )
-                region = restart_trust_region(region, self._new_design(), self.settings)
+                region = self._restart(region)
             self._regions[k] = region
+
+    def _restart(self, region: TrustRegion) -> TrustRegion:
+        """The region after its length fell below ``length_min``: its data forgotten, a new design."""
+        return restart_trust_region(region, self._new_design(), self.settings)
 
     def _adopt_as_design(self, origins: list[dict]) -> list[dict]:
         """Points told before any ask (a benchmark's shared initial design) count as the first
@@ -258,7 +270,7 @@ class Turbo(AskTellOptimizer):
         }
 
     def _load_strategy_state(self, state: dict) -> None:
-        self.settings = TurboConfig.model_validate(state["settings"])
+        self.settings = type(self.config).model_validate(state["settings"])
         self.batch_size = state["batch_size"]
         self._before_first_ask = state["before_first_ask"]
         self._regions = [TrustRegion.from_dict(region) for region in state["regions"]]

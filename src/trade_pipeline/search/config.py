@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from trade_pipeline.config import Device, Section, StrictModel
 from trade_pipeline.executors import DaskParams
-from trade_pipeline.optim import OPTIMIZERS, EvolutionConfig, LaMCTSConfig, ReinforceConfig, TurboConfig
+from trade_pipeline.optim import OPTIMIZERS, CompositeConfig, EvolutionConfig, LaMCTSConfig, ReinforceConfig, TurboConfig
 from trade_pipeline.profiling import ProfileSettings
 from trade_pipeline.search.score import Budget
 from trade_pipeline.students.space import SpaceConfig
@@ -46,7 +46,7 @@ class SearchParams(Section):
 
     section = "search"
 
-    strategy: str = "turbo"
+    strategy: str = "composite"
     n_trials: int = Field(default=50, ge=1)
     batch_size: int = Field(default=4, ge=1)
     seed: int = 0
@@ -55,6 +55,7 @@ class SearchParams(Section):
     device: Device = "cpu"
     executor: Literal["local", "dask"] = "local"
     dask: DaskParams = DaskParams()
+    composite: CompositeConfig = CompositeConfig()
     turbo: TurboConfig = TurboConfig()
     evolution: EvolutionConfig = EvolutionConfig()
     lamcts: LaMCTSConfig = LaMCTSConfig()

@@ -39,6 +39,8 @@ class Candidate:
     iteration: int
     point: tuple[float, ...]
     trust_region: int | None
+    predicted_accuracy: float | None = None  # the strategy's model of it before training (composite)
+    predicted_latency_ms: float | None = None  # the search's latency model before profiling
 
 
 @dataclass
@@ -108,6 +110,8 @@ def evaluate_candidate(candidate: Candidate, device: str, context: ObjectiveCont
         "params": None, "macs": None, "latency_ms": None, "latency_cv": None, "resource_ratio": None,
         "proxy_accuracy": None, "score": None, "log_score": None,
         "trust_region": candidate.trust_region,
+        "predicted_accuracy": candidate.predicted_accuracy,
+        "predicted_latency_ms": candidate.predicted_latency_ms,
         "seconds": None,
         "started_at": datetime.now(timezone.utc).isoformat(),
     }

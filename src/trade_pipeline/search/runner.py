@@ -22,9 +22,10 @@ from tqdm.auto import tqdm
 
 from trade_pipeline.errors import InputError
 from trade_pipeline.executors import create_executor, executor_options
-from trade_pipeline.optim import OPTIMIZERS, AskTellOptimizer, Turbo, create_optimizer
+from trade_pipeline.optim import OPTIMIZERS, AskTellOptimizer, CompositeTurbo, Turbo, create_optimizer
 from trade_pipeline.search.checkpoint import FINGERPRINT_KEY, check_resume, load_search_state, save_search_state
 from trade_pipeline.search.config import SearchParams
+from trade_pipeline.search.costs import CandidateCosts, composite_objective
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
 from trade_pipeline.search.tracking import CandidateTracker
 from trade_pipeline.search.trials import TrialLog
@@ -41,6 +42,8 @@ class InfeasibleBudgetError(InputError):
 class SearchResult:
     trials: pd.DataFrame
     trace: list[dict[str, Any]]
+    filtered: int  # proposals refused before evaluation because their known costs broke search.budget
+    latency_error: float | None  # median relative error of the latency model's predictions
 
 
 def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dict[str, str]) -> SearchResult:
@@ -54,13 +57,17 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
     resuming = check_resume(saved, fingerprint, params.resume)
     if not resuming and (saved is not None or log.path.exists()):
         logger.warning("Starting a fresh search; earlier state moved to %s", set_aside(state_dir))
-    optimizer = _make_optimizer(params, context)
+    costs = CandidateCosts(context.space, context.split.channels, context.split.num_classes, context.teacher_costs,
+                           context.budget)
+    optimizer = _make_optimizer(params, context, costs)
     state = {FINGERPRINT_KEY: fingerprint, "iteration": 0, "next_trial_id": 0, "pending": [], "trace": []}
     if resuming:
         optimizer.load_state_dict(saved["optimizer"])
         optimizer.max_evaluations = params.n_trials  # a resumed run may be asked for more trials
         state.update({key: saved[key] for key in ("iteration", "next_trial_id", "pending", "trace")})
     rows = {row["trial_id"]: row for row in log.rows()}
+    in_flight = {candidate["trial_id"] for candidate in state["pending"]}
+    costs.observe(row for trial_id, row in sorted(rows.items()) if trial_id not in in_flight)  # what was told
     tracker = CandidateTracker()
     for row in rows.values():
         tracker.log_trial(row, resumed=True)
@@ -80,38 +87,52 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
             bar.set_postfix_str(_best_summary(rows))
 
         while True:
-            candidates = [Candidate(**c) for c in state["pending"]] or _ask(optimizer, params, state)
+            candidates = [Candidate(**c) for c in state["pending"]] or _ask(optimizer, params, state, costs)
             if not candidates:
                 break
             state["pending"] = [dataclasses.asdict(c) for c in candidates]
             _save(state_dir, state, optimizer)
             executor.map(evaluate, [c for c in candidates if c.trial_id not in rows], on_result=record)
             points = np.array([c.point for c in candidates])
-            optimizer.tell(points, np.array([_objective_value(rows[c.trial_id]) for c in candidates]))
+            told = [rows[c.trial_id] for c in candidates]
+            optimizer.tell(points, np.array([_objective_value(row) for row in told]),
+                           np.array([math.nan if row["proxy_accuracy"] is None else row["proxy_accuracy"] for row in told]))
+            costs.observe(sorted(told, key=lambda row: row["trial_id"]))
             state["pending"] = []
             state["iteration"] += 1
             state["trace"] += _trace_rows(optimizer.describe(), len(optimizer.values), state["trace"])
             _save(state_dir, state, optimizer)
             if len(rows) >= feasibility_check_at:
                 _require_feasible(rows)
-    return SearchResult(trials=log.to_dataframe(), trace=state["trace"])
+    return SearchResult(trials=log.to_dataframe(), trace=state["trace"], filtered=optimizer.filtered,
+                        latency_error=costs.latency_error)
 
 
-def _ask(optimizer: AskTellOptimizer, params: SearchParams, state: dict[str, Any]) -> list[Candidate]:
+def _ask(optimizer: AskTellOptimizer, params: SearchParams, state: dict[str, Any],
+         costs: CandidateCosts) -> list[Candidate]:
     remaining = params.n_trials - len(optimizer.values)
     if remaining <= 0:
         return []
     points = optimizer.ask(min(params.batch_size, remaining))
     if len(points) == 0:
-        logger.warning("The search space has no unevaluated architecture left; stopping early.")
+        if optimizer.filtered and not np.isfinite(optimizer.values).any():
+            raise InfeasibleBudgetError(
+                f"every candidate the {params.strategy} strategy proposed broke search.budget on the costs known before "
+                f"training ({optimizer.filtered} refused, none trained). Loosen search.budget or narrow search.space "
+                "towards smaller students.")
+        logger.warning("No unevaluated architecture within search.budget is left (%d proposals refused on their "
+                       "known costs); stopping early.", optimizer.filtered)
         return []
     # the TuRBO trust region or LA-MCTS leaf that proposed each point; none for strategies without regions
     regions = optimizer.last_region_ids if optimizer.describe() else [-1] * len(points)
+    accuracies = optimizer.last_predictions if isinstance(optimizer, CompositeTurbo) else [None] * len(points)
+    latencies = costs.costs(points)[:, 2]
     first = state["next_trial_id"]
     state["next_trial_id"] = first + len(points)
     return [
         Candidate(trial_id=first + i, iteration=state["iteration"], point=tuple(float(v) for v in point),
-                  trust_region=regions[i] if regions[i] >= 0 else None)
+                  trust_region=regions[i] if regions[i] >= 0 else None, predicted_accuracy=accuracies[i],
+                  predicted_latency_ms=float(latencies[i]) if math.isfinite(latencies[i]) else None)
         for i, point in enumerate(points)
     ]
 
@@ -122,14 +143,19 @@ def _objective_value(row: dict[str, Any]) -> float:
     return float(value) if row["status"] == "ok" and value is not None and math.isfinite(value) else math.nan
 
 
-def _make_optimizer(params: SearchParams, context: ObjectiveContext) -> AskTellOptimizer:
+def _make_optimizer(params: SearchParams, context: ObjectiveContext, costs: CandidateCosts) -> AskTellOptimizer:
+    """The strategy, told what the search knows before training: every strategy skips candidates
+    whose known costs break ``search.budget``; ``composite`` also computes Eq. 2 from them."""
     space = context.space
     options: dict[str, Any] = {"canonicalize": lambda x: space.decode(x).hash, "max_evaluations": params.n_trials,
-                               "dimensions": space.dimensions}
+                               "dimensions": space.dimensions,
+                               "feasible": costs.within_budget if context.budget.limited else None}
     if params.strategy_options is not None:
         options["config"] = params.strategy_options
     if issubclass(OPTIMIZERS[params.strategy], Turbo):  # its derived tolerances count batches
         options["batch_size"] = params.batch_size
+    if issubclass(OPTIMIZERS[params.strategy], CompositeTurbo):
+        options["objective"] = composite_objective(costs, context.acc_target, context.epsilon)
     return create_optimizer(params.strategy, space.dimension, params.seed, **options)
 
 

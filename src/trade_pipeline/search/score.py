@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import torch
 from pydantic import Field
 
 from trade_pipeline.config import StrictModel
@@ -65,6 +66,17 @@ def kd_guided_score(acc_student: float, acc_target: float, s: float, epsilon: fl
     return acc_target / (acc_student * (meets_target + epsilon)) * s
 
 
+def log_kd_guided_score(acc_student: torch.Tensor, ratios: torch.Tensor, acc_target: float,
+                        epsilon: float) -> torch.Tensor:
+    """``log`` of :func:`kd_guided_score` for sampled accuracies ``acc_student`` (``... x n``) of
+    ``n`` students with cost ratios ``ratios`` (``n x 3``; ``s`` is their sum): what the
+    structure-aware search computes from its accuracy model and the known costs."""
+    s = ratios.sum(dim=-1)
+    meets_target = (acc_student >= acc_target).to(acc_student.dtype)
+    # Eq. 2 in logs: log Acc_target - log Acc_student - log(1[Acc_target <= Acc_student] + eps) + log s
+    return math.log(acc_target) - torch.log(acc_student) - torch.log(meets_target + epsilon) + torch.log(s)
+
+
 class Budget(StrictModel):
     """Upper bounds on the teacher-relative costs (``search.budget``); ``None`` leaves one unlimited.
 
@@ -75,6 +87,11 @@ class Budget(StrictModel):
     max_macs_ratio: float | None = Field(default=None, gt=0)
     max_latency_ratio: float | None = Field(default=None, gt=0)
     max_s: float | None = Field(default=None, gt=0)
+
+    @property
+    def limited(self) -> bool:
+        """Whether any limit is set (else every candidate is within budget)."""
+        return any(value is not None for value in self.model_dump().values())
 
     def violation(
         self, params: float, macs: float, latency_ms: float, teacher: Mapping[str, float]

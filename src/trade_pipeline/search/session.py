@@ -99,5 +99,6 @@ def run_trade_search(split: Split, teacher_profile: dict[str, Any], teacher_logi
     best = result.trials["proxy_accuracy"].max()
     summary = {"teacher": teacher, "acc_target": context.acc_target, "n_trials": len(result.trials),
                "best_proxy_accuracy": None if math.isnan(best) else float(best),
-               "status_counts": {str(k): int(v) for k, v in counts.items()}}
+               "status_counts": {str(k): int(v) for k, v in counts.items()},
+               "filtered_over_budget": result.filtered, "latency_model_error": result.latency_error}
     return SearchOutcome(result.trials, result.trace, summary)

@@ -38,6 +38,8 @@ TRIAL_DTYPES: dict[str, str] = {
     "score": "float64",  # Eq. 2, minimised
     "log_score": "float64",  # what the optimizer models
     "trust_region": "Int64",  # TuRBO trust region or LA-MCTS leaf that proposed it; else missing
+    "predicted_accuracy": "float64",  # proxy accuracy the composite strategy expected; else missing
+    "predicted_latency_ms": "float64",  # latency the search's latency model expected before profiling
     "seconds": "float64",  # wall time to build, profile and train the candidate
     "started_at": "datetime64[ns, UTC]",  # ISO 8601 string in the log
 }

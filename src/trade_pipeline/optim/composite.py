@@ -1,0 +1,272 @@
+"""Composite TuRBO: model the one expensive black box, compute the objective from it exactly.
+
+When the value to minimise is a known function of one black-box outcome and of outcomes known
+before evaluation -- TRADE's log Eq. 2 of the proxy accuracy and of the candidate's cost ratios
+-- modelling the value itself wastes what is known: below the accuracy target Eq. 2 is a
+plateau (x 1/epsilon), so a GP of log(Score) learns nothing from students that miss it, and it
+has to learn costs that the search can compute. This strategy (issue #18) instead
+
+* fits one GP to the black-box outcome over every evaluation (``gp.fit_outcome_gp``: the
+  outcome on the logit scale of its range, so it is informative on both sides of the target;
+  BoTorch's dimension-scaled priors; noise learned, since proxy accuracy varies by seed);
+* draws joint posterior samples of the outcome over candidates from TuRBO's trust regions
+  (CASMOPOLITAN box + Hamming ball around each region's best point) and from the whole space,
+  turns each into the objective with the known outcomes (composite BO, Astudillo & Frazier
+  2019), and fills the batch greedily by Monte-Carlo expected improvement (q-EI);
+* keeps TuRBO's regions, designs and restarts; a region's centre is its best value, which
+  below the target is the point most likely to reach it (SCBO's rule for infeasible regions).
+
+Without a :class:`CompositeObjective` it is exactly :class:`~trade_pipeline.optim.turbo.Turbo`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from trade_pipeline.optim.gp import fit_outcome_gp, ordered_lengthscales
+from trade_pipeline.optim.mixed import hamming_radius, mixed_candidates
+from trade_pipeline.optim.trust_region import TrustRegion, TurboConfig, restart_trust_region
+from trade_pipeline.optim.turbo import Turbo, _origin
+
+LOCAL_STEP = 0.05
+"""How far local search moves a continuous coordinate (of the unit cube)."""
+LOGIT_MARGIN = 1e-3
+"""Outcomes are clipped to this share inside their range before the logit (0 % and 100 % are
+reachable; their logit is not)."""
+
+
+@dataclass(frozen=True)
+class CompositeObjective:
+    """The objective as a known function of one black-box outcome and of known outcomes.
+
+    ``known``: ``n x d`` points -> ``n x k`` outcomes known before evaluation (NaN: not yet).
+    ``value``: black-box outcome ``s x n`` and known outcomes ``n x k`` (tensors) -> the
+    ``s x n`` objective values to minimise, the same function the told values came from.
+    ``bounds``: the black-box outcome's range (e.g. 0-100 % accuracy), modelled on its logit.
+    """
+
+    known: Callable[[np.ndarray], np.ndarray]
+    value: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    bounds: tuple[float, float]
+
+
+class CompositeConfig(TurboConfig):
+    """``search.composite``: TuRBO's settings plus the outcome model's and the acquisition's."""
+
+    n_global: int = Field(default=500, ge=0)
+    """Uniform candidates from the whole space per ask, beside each region's ``n_candidates``."""
+    n_samples: int = Field(default=128, ge=1)
+    """Posterior samples of the outcome behind each expected-improvement estimate."""
+    local_steps: int = Field(default=3, ge=0)
+    """Rounds of local search: one-choice neighbours of the best candidates join the pool."""
+    local_starts: int = Field(default=8, ge=1)
+    """Candidates whose neighbours each local-search round adds."""
+    shortlist: int = Field(default=64, ge=1)
+    """Candidates of highest marginal expected improvement over which the batch is chosen from
+    joint samples (the joint posterior of all candidates would cost O(N^3))."""
+
+
+class CompositeTurbo(Turbo):
+    """Type-aware TuRBO whose batches come from a model of the black-box outcome (module docstring).
+
+    Args (besides :class:`Turbo`'s): ``objective``: the :class:`CompositeObjective`; ``None``
+    gives plain :class:`Turbo`. Like ``canonicalize`` it is code, passed again on resume.
+    """
+
+    strategy = "composite"
+    config_class = CompositeConfig
+
+    def __init__(self, dim: int, seed: int = 0, *, objective: CompositeObjective | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(dim, seed, **kwargs)
+        self.objective = objective
+        self._last_predictions: list[float | None] = []
+
+    @property
+    def last_predictions(self) -> list[float | None]:
+        """Predicted outcome (posterior mean) of each point of the last ``ask``; None where the
+        point came from a design or a random draw."""
+        return list(self._last_predictions)
+
+    def ask(self, n: int) -> np.ndarray:
+        points = super().ask(n)
+        origins = self._pending_origins[len(self._pending_origins) - len(points):]
+        self._last_predictions = [origin.get("predicted") for origin in origins]
+        return points
+
+    def _ask_thompson(self, n: int) -> tuple[np.ndarray, list[dict]]:
+        if self.objective is None:
+            return super()._ask_thompson(n)
+        ready = [region for region in self._regions if not region.design and region.observations]
+        modelled = np.flatnonzero(np.isfinite(self._outcomes))
+        if not ready or len(modelled) < 2 or not np.isfinite(self._values).any():
+            return super()._ask_thompson(n)
+        model = self._fit_outcome_model(modelled)
+        generator = torch.Generator().manual_seed(int(self._rng.integers(2**63)))
+        candidates, owners = self._candidates(ready, model, generator)
+        normal = torch.randn(self.config.n_samples, 1, generator=generator, dtype=torch.float64)
+        candidates, gain = self._local_search(model, candidates, normal)
+        leader = min(ready, key=lambda region: region.best_value)
+        owners += [leader] * (len(candidates) - len(owners))
+        shortlist = self._shortlist(candidates, gain, max(self.config.shortlist, 4 * n))
+        candidates, owners = candidates[shortlist], [owners[i] for i in shortlist]
+        known = torch.from_numpy(self.objective.known(candidates.numpy()))
+        with torch.no_grad():
+            posterior = model.posterior(candidates)
+            base = torch.randn(torch.Size([self.config.n_samples]) + posterior.base_sample_shape,
+                               generator=generator, dtype=candidates.dtype)
+            samples = posterior.rsample_from_base_samples(torch.Size([self.config.n_samples]), base).squeeze(-1)
+            mean = self._from_logit(posterior.mean.squeeze(-1))
+        values = self.objective.value(self._from_logit(samples), known)
+        picks = self._greedy_expected_improvement(values, candidates.numpy(), n)
+        origins = [{**_origin(owners[i], initial=False), "predicted": float(mean[i])} for i in picks]
+        return candidates.numpy()[picks].reshape(-1, self.dim), origins
+
+    def _marginal_gain(self, model, candidates: torch.Tensor, normal: torch.Tensor) -> torch.Tensor:
+        """``N`` Monte-Carlo expected improvements over the best value told, each candidate on its
+        own (``normal``: ``s x 1`` standard draws shared by all, so gains compare fairly); NaN
+        (unknown objective) scores -1, below every candidate that can be judged."""
+        known = torch.from_numpy(self.objective.known(candidates.numpy()))
+        with torch.no_grad():  # N batches of one point: marginals only, never the N x N covariance
+            posterior = model.posterior(candidates.unsqueeze(-2))
+            mean = posterior.mean.reshape(-1)
+            std = posterior.variance.clamp_min(0).sqrt().reshape(-1)
+        values = self.objective.value(self._from_logit(mean + std * normal), known)
+        gain = (float(np.nanmin(self._values)) - values).clamp(min=0).mean(dim=0)
+        # ties (no sample improves) go to the lowest mean value
+        gain = gain - 1e-9 * torch.nan_to_num(values.mean(dim=0), nan=0.0).clamp(-1e6, 1e6)
+        return torch.where(torch.isnan(gain), torch.full_like(gain, -1.0), gain)
+
+    def _local_search(self, model, candidates: torch.Tensor, normal: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The candidates plus, for ``local_steps`` rounds, every one-choice neighbour of the
+        ``local_starts`` best by marginal expected improvement (Optuna's GP sampler refines its
+        acquisition the same way); returns all of them and their gains."""
+        gain = self._marginal_gain(model, candidates, normal)
+        for _ in range(self.config.local_steps):
+            starts = candidates[torch.argsort(gain, descending=True)[: self.config.local_starts]]
+            seen = {row.tobytes() for row in candidates.numpy()}
+            neighbours = torch.unique(self._neighbours(starts), dim=0)
+            neighbours = neighbours[[row.tobytes() not in seen for row in neighbours.numpy()]]
+            if not len(neighbours):
+                break
+            candidates = torch.cat([candidates, neighbours])
+            gain = torch.cat([gain, self._marginal_gain(model, neighbours, normal)])
+        return candidates, gain
+
+    def _neighbours(self, points: torch.Tensor) -> torch.Tensor:
+        """Every point one choice away from each of ``points`` (``m x d``): each other level of
+        each discrete coordinate; a continuous coordinate moves by +-``LOCAL_STEP``."""
+        moves = []
+        for j, levels in enumerate(self.space.levels):
+            steps = [(k + 0.5) / levels for k in range(levels)] if levels else None
+            for target in steps or (-LOCAL_STEP, LOCAL_STEP):
+                moved = points.clone()
+                moved[:, j] = target if steps else (moved[:, j] + target).clamp(0.0, 1.0)
+                moves.append(moved)
+        return torch.cat(moves)
+
+    def _shortlist(self, candidates: torch.Tensor, gain: torch.Tensor, size: int) -> list[int]:
+        """Indices of the ``size`` candidates of highest gain that are still free and feasible,
+        best first: the joint posterior is drawn over these only."""
+        shortlist = []
+        for index in torch.argsort(gain, descending=True).tolist():
+            if self._available(candidates[index].numpy()):
+                shortlist.append(index)
+                if len(shortlist) == size:
+                    break
+        return shortlist
+
+    def _available(self, point: np.ndarray) -> bool:
+        """Whether ``_claim`` would take ``point`` now (without claiming it)."""
+        return self.canonicalize(point) not in self._keys and (self.feasible is None or self.feasible(point))
+
+    def _restart(self, region: TrustRegion) -> TrustRegion:
+        """A region that shrank away starts again at full length around the best point of every
+        evaluation: the outcome model is global, so a fresh design would only spend evaluations
+        on what the model already knows (the uniform candidates do the exploring)."""
+        if self.objective is None:
+            return super()._restart(region)
+        everything = np.flatnonzero(np.isfinite(self._values))
+        restarted = restart_trust_region(region, np.empty((0, self.dim)), self.settings)
+        return dataclasses.replace(restarted, observations=tuple(int(i) for i in everything),
+                                   best_value=float(self._values[everything].min()) if len(everything) else math.inf)
+
+    def _fit_outcome_model(self, indices: np.ndarray):
+        """GP of the logit outcome on every evaluation that has one (``indices``)."""
+        train_X = torch.from_numpy(self._points[indices])
+        train_Y = self._to_logit(torch.from_numpy(self._outcomes[indices])).unsqueeze(-1)
+        return fit_outcome_gp(train_X, train_Y, self.space, self.settings.gp_fit_iterations)
+
+    def _candidates(self, regions: list, model, generator: torch.Generator) -> tuple[torch.Tensor, list]:
+        """``N x d`` distinct candidates: each region's around its best point, then uniform ones;
+        and the region each is credited to."""
+        parts, owners = [], []
+        for region in regions:
+            indices = list(region.observations)
+            values = np.where(np.isfinite(self._values[indices]), self._values[indices], np.inf)
+            centre = self.space.snap(torch.from_numpy(self._points[indices[int(np.argmin(values))]]))
+            radius = hamming_radius(region.length, self.space.n_discrete, self.settings.length_min,
+                                    self.settings.length_max)
+            local = mixed_candidates(centre, ordered_lengthscales(model), region.length, radius, self.space,
+                                     self.settings.n_candidates, self.settings.perturbation_probability, generator)
+            parts.append(local)
+            owners += [region] * len(local)
+        uniform = torch.rand(self.config.n_global, self.dim, generator=generator, dtype=torch.float64)
+        parts.append(self.space.snap(uniform))
+        # a uniform pick is credited to the leading region: if it improves, the centre moves there
+        owners += [min(regions, key=lambda region: region.best_value)] * self.config.n_global
+        candidates = torch.cat(parts)
+        if self.space.discrete:  # one candidate per choice combination, the first owner kept
+            _, inverse = torch.unique(candidates, dim=0, return_inverse=True)
+            first = torch.full((int(inverse.max()) + 1,), len(inverse), dtype=torch.long)
+            first = first.scatter_reduce(0, inverse, torch.arange(len(inverse)), reduce="amin")
+            keep = torch.sort(first).values
+            candidates, owners = candidates[keep], [owners[i] for i in keep.tolist()]
+        return candidates, owners
+
+    def _greedy_expected_improvement(self, values: torch.Tensor, candidates: np.ndarray, n: int) -> list[int]:
+        """Up to ``n`` candidates (columns of ``values``, ``s x N`` objective samples) chosen one
+        at a time by the Monte-Carlo expected improvement of the batch so far over the best value
+        told; a candidate whose key is taken or that ``feasible`` refuses is skipped.
+
+        Candidates with an unknown objective (NaN) come last; ties (no sample improves) go to the
+        lowest mean value.
+        """
+        best = torch.full(values.shape[:1], float(np.nanmin(self._values)), dtype=values.dtype)
+        unknown = torch.isnan(values).any(dim=0)
+        values = torch.where(torch.isnan(values), torch.full_like(values, math.inf), values)
+        mean = torch.where(unknown, torch.zeros_like(values[0]), values.mean(dim=0))
+        tie_break = -1e-9 * (mean - mean.min()) / (mean.max() - mean.min() + 1e-12)
+        available = torch.ones(values.shape[-1], dtype=torch.bool)
+        picks: list[int] = []
+        while len(picks) < n and available.any():
+            gain = (best.unsqueeze(-1) - values).clamp(min=0).mean(dim=0) + tie_break
+            gain = torch.where(unknown, gain - 1.0, gain)
+            gain = torch.where(available, gain, torch.full_like(gain, -math.inf))
+            for index in torch.argsort(gain, descending=True).tolist():
+                if not available[index]:
+                    break
+                available[index] = False
+                if self._claim(candidates[index]):
+                    picks.append(index)
+                    best = torch.minimum(best, values[:, index])
+                    break
+        return picks
+
+    def _to_logit(self, outcomes: torch.Tensor) -> torch.Tensor:
+        low, high = self.objective.bounds
+        share = ((outcomes - low) / (high - low)).clamp(LOGIT_MARGIN, 1 - LOGIT_MARGIN)
+        return torch.logit(share)
+
+    def _from_logit(self, logits: torch.Tensor) -> torch.Tensor:
+        low, high = self.objective.bounds
+        return low + (high - low) * torch.sigmoid(logits)

@@ -1,0 +1,100 @@
+"""The composite strategy: a model of the black-box outcome, the objective computed from known outcomes."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from trade_pipeline.optim import OPTIMIZERS, CompositeObjective, CompositeTurbo, Dimension, Turbo, create_optimizer
+
+DIMENSIONS = [Dimension("ordinal", 5)] * 4 + [Dimension("categorical", 2)] * 2 + [Dimension()] * 2
+TARGET, EPSILON = 50.0, 0.01
+
+
+def accuracy(points: np.ndarray) -> np.ndarray:
+    """The black box: reaches the target only where x0 + x1 > 1 (half the cube)."""
+    return 100.0 / (1.0 + np.exp(-8.0 * (points[:, 0] + points[:, 1] - 1.0)))
+
+
+def known(points: np.ndarray) -> np.ndarray:
+    """Costs known before evaluation; cheapest where x2 and x3 are small."""
+    return np.column_stack([points[:, 2] + 0.05, points[:, 3] + 0.05, 0.1 + 0.2 * (points[:, 4] > 0.5)])
+
+
+def log_score(acc: torch.Tensor, ratios: torch.Tensor) -> torch.Tensor:
+    """Eq. 2's shape: a 1/epsilon plateau below the target, cost-driven above it."""
+    meets = (acc >= TARGET).to(acc.dtype)
+    return np.log(TARGET) - torch.log(acc) - torch.log(meets + EPSILON) + torch.log(ratios.sum(-1))
+
+
+def value(points: np.ndarray) -> np.ndarray:
+    return log_score(torch.from_numpy(accuracy(points)), torch.from_numpy(known(points))).numpy()
+
+
+OBJECTIVE = CompositeObjective(known=known, value=log_score, bounds=(0.0, 100.0))
+
+
+def run(optimizer, budget: int, batch: int = 4) -> list[np.ndarray]:
+    asked = []
+    while len(optimizer.values) < budget:
+        points = optimizer.ask(batch)
+        asked.append(points)
+        optimizer.tell(points, value(points), accuracy(points))
+    return asked
+
+
+def composite(seed: int = 0, **options) -> CompositeTurbo:
+    return CompositeTurbo(len(DIMENSIONS), seed, dimensions=DIMENSIONS, max_evaluations=24, batch_size=4,
+                          objective=OBJECTIVE, n_candidates=300, n_global=200, **options)
+
+
+def test_after_the_design_it_proposes_candidates_in_the_feasible_region() -> None:
+    optimizer = composite()
+    asked = run(optimizer, 24)
+    guided = np.vstack(asked[optimizer.n_init // 4:])
+    assert len(guided) == 24 - optimizer.n_init >= 16
+    assert (accuracy(guided) >= TARGET).mean() >= 0.75  # uniform points: 0.5
+    assert np.nanmin(optimizer.values) < np.nanmin(optimizer.values[: optimizer.n_init])
+
+
+def test_model_guided_points_carry_the_predicted_outcome_and_design_points_none() -> None:
+    optimizer = composite()
+    design = optimizer.ask(4)
+    assert optimizer.last_predictions == [None] * 4
+    optimizer.tell(design, value(design), accuracy(design))
+    optimizer.tell(*(lambda p: (p, value(p), accuracy(p)))(optimizer.ask(4)))
+    optimizer.ask(4)
+    predictions = optimizer.last_predictions
+    assert len(predictions) == 4 and all(0.0 <= p <= 100.0 for p in predictions)
+
+
+def test_without_a_composite_objective_it_is_the_type_aware_turbo_draw_for_draw() -> None:
+    options = dict(dimensions=DIMENSIONS, max_evaluations=20, batch_size=4, n_candidates=200)
+    asked = run(CompositeTurbo(len(DIMENSIONS), 3, **options), 20)
+    reference = run(Turbo(len(DIMENSIONS), 3, **options), 20)
+    np.testing.assert_array_equal(np.vstack(asked), np.vstack(reference))
+
+
+def test_a_resumed_optimizer_proposes_the_same_next_batch() -> None:
+    original = composite(seed=1)
+    run(original, 12)
+    state = json.loads(json.dumps(original.state_dict()))
+    resumed = composite(seed=1)
+    resumed.load_state_dict(state)
+    np.testing.assert_array_equal(resumed.outcomes, original.outcomes)
+    np.testing.assert_array_equal(resumed.ask(4), original.ask(4))
+
+
+@pytest.mark.parametrize("strategy", sorted(OPTIMIZERS))
+def test_no_strategy_proposes_a_point_its_feasible_filter_refuses(strategy: str) -> None:
+    within_budget = lambda point: known(point[None])[0, :2].sum() <= 0.8  # noqa: E731 - about half the cube
+    options = {"batch_size": 4} if issubclass(OPTIMIZERS[strategy], Turbo) else {}
+    if strategy == "composite":
+        options.update(objective=OBJECTIVE, n_candidates=200, n_global=100)
+    optimizer = create_optimizer(strategy, len(DIMENSIONS), 0, dimensions=DIMENSIONS, max_evaluations=16,
+                                 feasible=within_budget, **options)
+    asked = np.vstack(run(optimizer, 16))
+    assert len(asked) == 16 and all(within_budget(point) for point in asked)
+    assert optimizer.filtered > 0
