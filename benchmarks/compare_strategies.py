@@ -5,14 +5,18 @@ same initial design (a Latin hypercube of TuRBO's derived design size, snapped t
 told before the first ask); then each proposes the rest of the budget, ``--batch`` points
 at a time:
 
-  * ``turbo`` (type-aware, the default), ``turbo_continuous``, ``random``, ``evolution``,
-    ``lamcts``, ``rl``: trade_pipeline's strategies behind ask/tell (TuRBO with conf/base's
-    ``n_candidates: 1000``; the ``proxy`` problem uses the project's ``search.<strategy>``);
+  * ``composite`` (the default), ``turbo`` (type-aware, the paper's black box),
+    ``turbo_continuous``, ``random``, ``evolution``, ``lamcts``, ``rl``: trade_pipeline's
+    strategies behind ask/tell (TuRBO with conf/base's ``n_candidates: 1000``; the ``proxy``
+    problem uses the project's ``search.<strategy>``). On ``proxy``, ``composite`` is told each
+    candidate's proxy accuracy and gets the search's known costs and budget filter; on the
+    analytic problems nothing is known beyond the value, and it is the type-aware TuRBO;
   * ``tpe``, ``gp``: Optuna's ``TPESampler`` / ``GPSampler`` (default settings, ``seed``)
     through Optuna's own ask/tell, one ``FloatDistribution(0, 1)`` per continuous
     coordinate, ``IntDistribution(0, levels - 1)`` per ordinal, ``CategoricalDistribution``
     per categorical (levels map to bin centres); the design is added as finished trials.
-    Optuna is the optional ``bench`` extra: ``pip install -e ".[bench]"``.
+    ``tpe_c``, ``gp_c`` (``proxy`` only): the same with ``constraints_func``, accuracy >=
+    Eq. 2's target as the constraint. Optuna is in the ``test`` and ``bench`` extras.
 
 Problems: the analytic ones of ``problems.py`` (known optimum 0: the value is the regret), or
 ``proxy``: the real search objective (log Score, Eq. 2) of the project at ``--project``, at a
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import time
 import warnings
@@ -58,8 +63,8 @@ from trade_pipeline.optim.trust_region import latin_hypercube, resolve_config
 from problems import PROBLEMS, make_problem
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = ("turbo", "turbo_continuous", "random", "evolution", "lamcts", "rl")
-OPTUNA = ("tpe", "gp")
+OURS = ("composite", "turbo", "turbo_continuous", "random", "evolution", "lamcts", "rl")
+OPTUNA = ("tpe", "gp", "tpe_c", "gp_c")
 METHODS = OURS + OPTUNA
 RUN_COLUMNS = ("problem", "budget", "method", "seed", "evaluation", "phase", "value", "best", "optimizer_seconds", "key")
 """One row per evaluation: ``evaluation`` counts from 1; ``phase`` is ``design`` (shared) or
@@ -79,6 +84,9 @@ class Problem:
     budget: int
     key: Callable[[np.ndarray], str] | None = None  # point -> what it encodes (spec hash)
     strategy_options: Callable[[str], dict] = lambda strategy: {}
+    outcome: Callable[[np.ndarray], np.ndarray] | None = None  # n x d -> n black-box outcomes (proxy accuracy)
+    outcome_target: float | None = None  # the constrained Optuna samplers' outcome >= target
+    structure: Callable[[], dict] | None = None  # fresh per run: composite's objective, feasible, observe
 
     @property
     def dim(self) -> int:
@@ -113,8 +121,19 @@ def run_ours(method: str, problem: Problem, seed: int, budget: int, batch: int,
     options.update(problem.strategy_options(method))
     if issubclass(OPTIMIZERS[method], Turbo):
         options["batch_size"] = batch
+    observe = None
+    if method == "composite" and problem.structure is not None:
+        structure = problem.structure()
+        observe = structure.pop("observe")
+        options.update(structure)
+
+    def tell(points: np.ndarray, values: np.ndarray) -> None:
+        optimizer.tell(points, values, problem.outcome(points) if problem.outcome else None)
+        if observe is not None:
+            observe(points)
+
     optimizer = create_optimizer(method, problem.dim, seed, **options)
-    optimizer.tell(design, design_values)
+    tell(design, design_values)
     batches = []
     while len(optimizer.values) < budget:
         start = time.perf_counter()
@@ -124,7 +143,7 @@ def run_ours(method: str, problem: Problem, seed: int, budget: int, batch: int,
             break
         values = problem.objective(points)
         start = time.perf_counter()
-        optimizer.tell(points, values)
+        tell(points, values)
         batches.append((points, values, asked + time.perf_counter() - start))
     return batches
 
@@ -156,19 +175,36 @@ def from_optuna(params: dict, dimensions: Sequence[Dimension]) -> np.ndarray:
 
 def run_optuna(method: str, problem: Problem, seed: int, budget: int, batch: int,
                design: np.ndarray, design_values: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """As ``run_ours`` for Optuna's TPE or GP sampler; failures (NaN) are told as failed trials."""
+    """As ``run_ours`` for Optuna's TPE or GP sampler; failures (NaN) are told as failed trials.
+
+    ``tpe_c`` / ``gp_c`` add ``constraints_func``: ``outcome_target - outcome <= 0`` is feasible,
+    stored as a user attribute before each tell (and as Optuna's own constraint record on the
+    design's trials, which are added finished and never pass through ``after_trial``).
+    """
     import optuna
     from optuna.trial import TrialState, create_trial
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    sampler = optuna.samplers.TPESampler(seed=seed) if method == "tpe" else optuna.samplers.GPSampler(seed=seed)
+    constrained = method.endswith("_c")
+    if constrained and (problem.outcome is None or problem.outcome_target is None):
+        raise SystemExit(f"{method} needs a problem with an outcome and its target (proxy)")
+
+    def constraint(points: np.ndarray) -> list[float]:
+        if not constrained:
+            return [0.0] * len(points)
+        return [problem.outcome_target - o if np.isfinite(o) else math.inf for o in problem.outcome(points)]
+
+    sampler_class = optuna.samplers.TPESampler if method.startswith("tpe") else optuna.samplers.GPSampler
+    sampler = sampler_class(seed=seed, **({"constraints_func": lambda t: (t.user_attrs["constraint"],)}
+                                          if constrained else {}))
     study = optuna.create_study(direction="minimize", sampler=sampler)
     distributions = optuna_distributions(problem.dimensions)
     study.add_trials([
         create_trial(params=to_optuna(point, problem.dimensions), distributions=distributions,
-                     **({"value": float(value)} if np.isfinite(value) else {"state": TrialState.FAIL}))
-        for point, value in zip(design, design_values)
+                     **({"value": float(value)} if np.isfinite(value) else {"state": TrialState.FAIL}),
+                     **({"user_attrs": {"constraint": c}, "system_attrs": {"constraints": (c,)}} if constrained else {}))
+        for point, value, c in zip(design, design_values, constraint(design))
     ])
     batches, told = [], len(design)
     while told < budget:
@@ -178,7 +214,9 @@ def run_optuna(method: str, problem: Problem, seed: int, budget: int, batch: int
         points = np.array([from_optuna(trial.params, problem.dimensions) for trial in trials])
         values = problem.objective(points)
         start = time.perf_counter()
-        for trial, value in zip(trials, values):
+        for trial, value, c in zip(trials, values, constraint(points)):
+            if constrained:
+                trial.set_user_attr("constraint", c)
             if np.isfinite(value):
                 study.tell(trial, float(value))
             else:
@@ -287,7 +325,7 @@ def proxy_problem(args: argparse.Namespace) -> tuple[Problem, str]:
     from proxy_objective import proxy_objective
 
     objective, fingerprint, search = proxy_objective(args.project, args.out / "proxy-cache", args.proxy_epochs,
-                                                     args.proxy_fraction, repeats=1, acc_target=args.acc_target)
+                                                     args.proxy_fraction, acc_target=args.acc_target)
     budget = args.budget or 50
 
     def options(strategy: str) -> dict:
@@ -297,7 +335,9 @@ def proxy_problem(args: argparse.Namespace) -> tuple[Problem, str]:
         block = type(search).option_blocks()[config_class]
         return {"config": getattr(search, block)}
 
-    problem = Problem("proxy", objective.dimensions, objective, budget, key=objective.key, strategy_options=options)
+    problem = Problem("proxy", objective.dimensions, objective, budget, key=objective.key, strategy_options=options,
+                      outcome=objective.accuracy, outcome_target=objective.acc_target,
+                      structure=objective.strategy_structure)
     return problem, f"proxy-{fingerprint}-target{objective.acc_target:g}_{budget}"
 
 

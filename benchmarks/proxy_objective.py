@@ -31,6 +31,7 @@ import numpy as np
 from trade_pipeline.data.split import Split
 from trade_pipeline.optim.base import Dimension
 from trade_pipeline.search.config import SearchParams
+from trade_pipeline.search.costs import CandidateCosts, composite_objective
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
 from trade_pipeline.search.score import kd_guided_score
 from trade_pipeline.search.session import objective_context
@@ -74,14 +75,14 @@ def load_project(project: str | Path) -> ProjectInputs:
                              context.params["teacher"])
 
 
-def reduced_params(search: SearchParams, epochs: int, data_fraction: float, repeats: int) -> SearchParams:
-    """``search`` with a cheaper proxy task (epochs, share of mini-train) and latency measurement.
+def reduced_params(search: SearchParams, epochs: int, data_fraction: float) -> SearchParams:
+    """``search`` with a cheaper proxy task (epochs, share of mini-train); latency is measured as
+    the search measures it (it costs little beside training, and the latency model needs it stable).
 
     The recipe is re-validated, so a warm-up longer than the shortened run is cut to fit.
     """
     proxy = ProxyRecipe.model_validate({**search.proxy.model_dump(), "epochs": epochs, "data_fraction": data_fraction})
-    profile = search.profile.model_copy(update={"repeats": repeats, "warmup": min(search.profile.warmup, 1)})
-    return search.model_copy(update={"proxy": proxy, "profile": profile})
+    return search.model_copy(update={"proxy": proxy})
 
 
 def fidelity_fingerprint(params: SearchParams, inputs: ProjectInputs, teacher_logits: dict[str, Any]) -> str:
@@ -159,13 +160,28 @@ class CachedObjective:
         return np.array([objective_value(self.row(point), self.acc_target, self.context.epsilon)
                          for point in np.atleast_2d(points)])
 
+    def accuracy(self, points: np.ndarray) -> np.ndarray:
+        """``n`` proxy accuracies (NaN where the candidate failed or was over budget)."""
+        return np.array([math.nan if (value := self.row(point)["proxy_accuracy"]) is None else value
+                         for point in np.atleast_2d(points)])
+
+    def strategy_structure(self) -> dict[str, Any]:
+        """What the search hands the ``composite`` strategy (fresh cost model per run): its
+        objective, the budget filter, and ``observe`` to call with every point told."""
+        split = self.context.split
+        costs = CandidateCosts(self.context.space, split.channels, split.num_classes, self.context.teacher_costs,
+                               self.context.budget)
+        return {"objective": composite_objective(costs, self.acc_target, self.context.epsilon),
+                "feasible": costs.within_budget,
+                "observe": lambda points: costs.observe(self.row(point) for point in np.atleast_2d(points))}
+
 
 def proxy_objective(project: str | Path, cache_dir: str | Path, epochs: int = 1, data_fraction: float = 0.2,
-                    repeats: int = 1, acc_target: float | None = None) -> tuple[CachedObjective, str, SearchParams]:
+                    acc_target: float | None = None) -> tuple[CachedObjective, str, SearchParams]:
     """The project's search objective at the given fidelity, memoised under ``cache_dir``, the
     fidelity fingerprint that names the cache, and the search parameters it was made from."""
     inputs = load_project(project)
-    params = reduced_params(inputs.search, epochs, data_fraction, repeats)
+    params = reduced_params(inputs.search, epochs, data_fraction)
     fingerprint = fidelity_fingerprint(params, inputs, inputs.teacher_logits)
     context = objective_context(inputs.split, inputs.teacher_profile, inputs.teacher_logits, params)
     objective = CachedObjective(context, Path(cache_dir) / f"proxy-{fingerprint}.jsonl", params.device, acc_target)
