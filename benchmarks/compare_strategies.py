@@ -186,6 +186,7 @@ def run_optuna(method: str, problem: Problem, seed: int, budget: int, batch: int
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message=".*constraints_func.*deprecated")  # Optuna 5 still honours it
     constrained = method.endswith("_c")
     if constrained and (problem.outcome is None or problem.outcome_target is None):
         raise SystemExit(f"{method} needs a problem with an outcome and its target (proxy)")

@@ -5,9 +5,14 @@ tracking to a throwaway SQLite file) on the latest saved `split`, `teacher_profi
 `teacher_logits`, so run `kedro run --pipelines=data,teacher` first. Overhead is everything
 the loop does besides evaluating candidates: GP fits, Thompson sampling, decoding, the trial
 log, checkpoints, one nested MLflow run per candidate.
-Prints `seconds_per_trial=<s>` and, last, `search_overhead_fraction=<x>` (target <= 0.05).
+Prints `seconds_per_trial=<s>`, `ask_tell_fraction=<x>` (the strategy's own ask + tell, target
+<= 0.02) and, last, `search_overhead_fraction=<x>` (target <= 0.05). With ``--record NAME`` the
+trials go to ``docs/figures/NAME.csv`` and the figures ``NAME.png`` plot each candidate's predicted
+proxy accuracy (the composite strategy's model, before training) and predicted latency (the
+latency model, before profiling) against what was then measured.
 
-    python benchmarks/search_overhead.py [--n-trials 30] [--strategy turbo] [--seed 0] [--project DIR]
+    python benchmarks/search_overhead.py [--n-trials 50] [--strategy composite] [--seed 0] [--project DIR]
+        [--record search_composite_seed0]
 
 ``--project`` reads the datasets and parameters of another Kedro project (default: this
 repository), e.g. a throwaway copy of ``pyproject.toml`` + ``conf/`` where the data and teacher
@@ -20,10 +25,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 import mlflow
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from trade_pipeline.optim import AskTellOptimizer
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.session import run_trade_search
 
@@ -32,11 +42,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-trials", type=int, default=30)
-    parser.add_argument("--strategy", default="turbo")
+    parser.add_argument("--n-trials", type=int, default=50)
+    parser.add_argument("--strategy", default="composite")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--project", type=Path, default=ROOT, help="a project where data,teacher ran")
+    parser.add_argument("--record", default=None, help="write docs/figures/<RECORD>.csv and .png")
     args = parser.parse_args()
+    optimizer_seconds = time_optimizer()
 
     project = args.project.resolve()
     bootstrap_project(project)
@@ -63,7 +75,47 @@ def main() -> None:
           f"meeting_target={meeting}/{len(trials)} best_proxy_accuracy={trials['proxy_accuracy'].max():.2f}")
     print(f"wall_seconds={wall:.1f} evaluating_seconds={evaluating:.1f}")
     print(f"seconds_per_trial={wall / len(trials):.2f}")
+    print(f"ask_tell_seconds={optimizer_seconds[0]:.2f} ask_tell_fraction={optimizer_seconds[0] / wall:.4f}")
+    print(f"latency_model_error={summary['latency_model_error']} filtered_over_budget={summary['filtered_over_budget']}")
     print(f"search_overhead_fraction={(wall - evaluating) / wall:.4f}")
+    if args.record:
+        trials.to_csv(ROOT / "docs" / "figures" / f"{args.record}.csv", index=False)
+        plot_predictions(trials).savefig(ROOT / "docs" / "figures" / f"{args.record}.png", dpi=120)
+
+
+def time_optimizer() -> list[float]:
+    """Accumulates the wall time of every strategy's ``ask`` and ``tell`` into the returned cell."""
+    seconds = [0.0]
+    for name in ("ask", "tell"):
+        method = getattr(AskTellOptimizer, name)
+
+        def timed(self, *args, _method=method, **kwargs):
+            start = time.perf_counter()
+            try:
+                return _method(self, *args, **kwargs)
+            finally:
+                seconds[0] += time.perf_counter() - start
+
+        setattr(AskTellOptimizer, name, timed)
+    return seconds
+
+
+def plot_predictions(trials) -> plt.Figure:
+    """Predicted (before training / profiling) against measured proxy accuracy and latency."""
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, (predicted, measured, label) in zip(axes, [("predicted_accuracy", "proxy_accuracy", "proxy top-1 (%)"),
+                                                       ("predicted_latency_ms", "latency_ms", "batch-1 latency (ms)")]):
+        known = trials.dropna(subset=[predicted, measured])
+        ax.scatter(known[measured], known[predicted], c=known["trial_id"], cmap="viridis", s=25)
+        low, high = known[[predicted, measured]].min().min(), known[[predicted, measured]].max().max()
+        ax.plot([low, high], [low, high], color="grey", linewidth=1, linestyle="--")
+        error = (known[predicted] - known[measured]).abs().median()
+        ax.set(xlabel=f"measured {label}", ylabel=f"predicted {label}",
+               title=f"{len(known)} candidates, median |error| {error:.2f}")
+    figure.suptitle("Before evaluation: the composite strategy's accuracy model and the latency model "
+                    "(colour: trial order)", fontsize=10)
+    figure.tight_layout()
+    return figure
 
 
 if __name__ == "__main__":

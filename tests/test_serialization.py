@@ -109,3 +109,17 @@ def test_truncated_artefacts_name_the_file_and_what_to_do(tmp_path):
         load_array_dict(tmp_path / "split.npz")
     with pytest.raises(CorruptFileError, match=r"model\.safetensors' is truncated or corrupt .*rerun the pipeline"):
         load_model_artifact(save_model_artifact_path)
+
+
+def test_a_dataset_never_saved_does_not_exist_but_an_unreadable_one_is_an_error(tmp_path, monkeypatch):
+    from kedro.io.core import Version
+
+    dataset = ArrayDictDataset(filepath=str(tmp_path / "split.npz"), version=Version(None, None))
+    assert dataset.exists() is False
+
+    def unreadable(self):
+        raise PermissionError("no permission to list the versions folder")
+
+    monkeypatch.setattr(ArrayDictDataset, "_get_load_path", unreadable)
+    with pytest.raises(DatasetError, match="no permission"):
+        dataset.exists()

@@ -1,14 +1,16 @@
 """The strategy comparison benchmark (benchmarks/compare_strategies.py) runs and writes its raw CSVs."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
+
+from trade_pipeline.optim import CompositeObjective, Dimension
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-OPTUNA_INSTALLED = importlib.util.find_spec("optuna") is not None
 
 
 @pytest.fixture
@@ -19,10 +21,7 @@ def compare(monkeypatch: pytest.MonkeyPatch):
     return compare_strategies
 
 
-@pytest.mark.parametrize("methods", [
-    ("turbo", "random"),
-    pytest.param(("tpe", "random"), marks=pytest.mark.skipif(not OPTUNA_INSTALLED, reason="optuna (bench extra)")),
-])
+@pytest.mark.parametrize("methods", [("turbo", "random"), ("tpe", "random")])
 def test_two_methods_share_the_design_and_write_the_documented_columns(compare, tmp_path: Path, methods) -> None:
     problem = compare.analytic_problem("base_space", {"n_candidates": 200})
     written = compare.run_all(problem, methods, seeds=[0], budget=10, batch=4, out=tmp_path, tag="t",
@@ -45,3 +44,50 @@ def test_a_finished_run_is_not_repeated(compare, tmp_path: Path) -> None:
 
     assert compare.run_all(problem, ["random"], seeds=[0], budget=6, batch=2, out=tmp_path, tag="t",
                            log=lambda line: None) == []
+
+
+def _outcome_problem(compare):
+    """A composite problem like ``proxy``: a black-box outcome (reaching 50 needs x0 + x1 > 1), known costs."""
+    dims = (Dimension("ordinal", 4),) * 4 + (Dimension("categorical", 2),) * 2
+
+    def outcome(points: np.ndarray) -> np.ndarray:
+        return 100.0 / (1.0 + np.exp(-6.0 * (points[:, 0] + points[:, 1] - 1.0)))
+
+    def known(points: np.ndarray) -> np.ndarray:
+        return np.column_stack([points[:, 2] + 0.1, points[:, 3] + 0.1])
+
+    def score(acc: torch.Tensor, costs: torch.Tensor) -> torch.Tensor:
+        return np.log(50.0) - torch.log(acc) - torch.log((acc >= 50.0).double() + 0.01) + torch.log(costs.sum(-1))
+
+    def objective(points: np.ndarray) -> np.ndarray:
+        return score(torch.from_numpy(outcome(points)), torch.from_numpy(known(points))).numpy()
+
+    structure = lambda: {"objective": CompositeObjective(known, score, (0.0, 100.0)),  # noqa: E731
+                         "observe": lambda points: None}
+    options = lambda strategy: {"n_candidates": 100, "n_global": 50} if strategy == "composite" else {}  # noqa: E731
+    return compare.Problem("outcome", dims, objective, 12, strategy_options=options, outcome=outcome,
+                           outcome_target=50.0, structure=structure)
+
+
+@pytest.mark.parametrize("method", ["tpe_c", "gp_c", "composite"])
+def test_the_methods_that_use_the_outcome_get_it(compare, tmp_path: Path, method: str, monkeypatch) -> None:
+    told = []
+    if method == "composite":
+        from trade_pipeline.optim import CompositeTurbo
+
+        real_tell = CompositeTurbo.tell
+        monkeypatch.setattr(CompositeTurbo, "tell", lambda self, p, v, o=None: (told.append(o), real_tell(self, p, v, o)))
+    problem = _outcome_problem(compare)
+    compare.run_all(problem, [method], seeds=[0], budget=12, batch=4, out=tmp_path, tag="t", design_size=4,
+                    log=lambda line: None)
+    frame = pd.read_csv(tmp_path / "t" / f"{method}-seed0.csv")
+    assert frame["evaluation"].tolist() == list(range(1, 13)) and frame["value"].notna().all()
+    if method == "composite":
+        assert len(told) == 3 and all(outcomes is not None and np.isfinite(outcomes).all() for outcomes in told)
+
+
+def test_the_constrained_optuna_samplers_refuse_a_problem_without_an_outcome(compare, tmp_path: Path) -> None:
+    problem = compare.analytic_problem("base_space", {})
+    with pytest.raises(SystemExit, match="tpe_c needs a problem with an outcome"):
+        compare.run_all(problem, ["tpe_c"], seeds=[0], budget=6, batch=2, out=tmp_path, tag="t", design_size=2,
+                        log=lambda line: None)

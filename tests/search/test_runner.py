@@ -14,7 +14,7 @@ import pytest
 from trade_pipeline.search import objective
 from trade_pipeline.search.checkpoint import ResumeError
 from trade_pipeline.search.plots import plot_trust_region_trace
-from trade_pipeline.search.runner import InfeasibleBudgetError, run_search
+from trade_pipeline.search.runner import CandidatesFailedError, InfeasibleBudgetError, run_search
 from trade_pipeline.training.engine import TrainResult
 
 def _rows(state_dir: Path) -> list[dict]:
@@ -180,3 +180,24 @@ def test_every_strategy_drives_the_search_and_resumes(tiny_search, strategy):
     run_search(*tiny_search(strategy=strategy, n_trials=4, **{strategy: options}))
     trials = run_search(*tiny_search(strategy=strategy, n_trials=6, **{strategy: options})).trials
     assert len(trials) == 6 and trials["spec_hash"].is_unique and set(trials["strategy"]) == {strategy}
+
+
+def test_the_trial_log_is_the_one_record_of_evaluations_and_a_cut_log_is_refused(tiny_search, tmp_path):
+    run_search(*tiny_search(strategy="random"))
+    state_dir = tmp_path / "state"
+    optimizer_state = json.loads((state_dir / "state.json").read_text())["optimizer"]
+    assert "history" not in optimizer_state and optimizer_state["n_told"] == 8
+
+    lines = (state_dir / "trials.jsonl").read_text().splitlines(keepends=True)
+    (state_dir / "trials.jsonl").write_text("".join(lines[:-1]))
+    with pytest.raises(ResumeError, match=r"saved after 8 evaluations but the history given has 7.*resume=false"):
+        run_search(*tiny_search(strategy="random"))
+
+
+def test_a_search_whose_every_candidate_fails_stops_with_their_error(tiny_search, monkeypatch):
+    monkeypatch.setattr(objective, "proxy_train",
+                        lambda *args: TrainResult(status="failed", reason="RuntimeError: shapes do not match"))
+    context, params, fingerprint = tiny_search(strategy="random")
+    with pytest.raises(CandidatesFailedError, match=r"none of the first 2 candidates.*shapes do not match \(2x\)"):
+        run_search(context, params, fingerprint)
+    assert len(_rows(Path(params.state_dir))) == 2  # what was evaluated is kept

@@ -6,7 +6,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from kedro.io.core import AbstractVersionedDataset, Version
+from kedro.io.core import AbstractVersionedDataset, Version, VersionNotFoundError
 
 from trade_pipeline import serialization
 
@@ -35,7 +35,7 @@ class _LocalVersionedDataset(AbstractVersionedDataset[Any, Any]):
     def _exists(self) -> bool:
         try:
             return Path(self._get_load_path()).exists()
-        except Exception:  # kedro raises when no version exists yet
+        except VersionNotFoundError:  # no version saved yet; any other error is a real problem
             return False
 
     def _describe(self) -> dict[str, Any]:

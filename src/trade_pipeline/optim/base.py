@@ -208,17 +208,20 @@ class AskTellOptimizer(abc.ABC):
         """Per trust region: id, length, counters, best value, observations, restarts."""
         return []
 
-    def state_dict(self) -> dict:
-        """Everything needed to resume, as JSON-able Python types only."""
-        return {
+    def state_dict(self, history: bool = True) -> dict:
+        """Everything needed to resume, as JSON-able Python types only.
+
+        ``history=False`` leaves out the points, values and outcomes told (keeping their count),
+        for a caller that keeps its own record of them, as the search's trial log does; it hands
+        them back to :meth:`load_state_dict`.
+        """
+        state = {
             "strategy": self.strategy,
             "dim": self.dim,
             "seed": self.seed,
             "max_evaluations": self.max_evaluations,
             "rng": self._rng.bit_generator.state,
-            "points": self._points.tolist(),
-            "values": [to_json_float(value) for value in self._values],
-            "outcomes": [to_json_float(outcome) for outcome in self._outcomes],
+            "n_told": len(self._values),
             "filtered": self.filtered,
             "pending": self._pending.tolist(),
             "pending_origins": [dict(origin) for origin in self._pending_origins],
@@ -226,21 +229,39 @@ class AskTellOptimizer(abc.ABC):
             **({"config": self.config.model_dump(mode="json")} if self.config_class is not None else {}),
             **self._strategy_state(),
         }
+        if history:
+            state["history"] = {
+                "points": self._points.tolist(),
+                "values": [to_json_float(value) for value in self._values],
+                "outcomes": [to_json_float(outcome) for outcome in self._outcomes],
+            }
+        return state
 
-    def load_state_dict(self, state: dict) -> None:
-        """Resume from ``state_dict()``; the next ``ask`` equals the original's."""
+    def load_state_dict(self, state: dict, history: dict | None = None) -> None:
+        """Resume from ``state_dict()``; the next ``ask`` equals the original's.
+
+        ``history`` (``points`` ``n x d``, ``values`` and ``outcomes`` ``n``, in the order told)
+        replaces a history the state was saved without; its length must be the state's count.
+        """
         if state["strategy"] != self.strategy or state["dim"] != self.dim:
             raise ValueError(
                 f"Saved optimizer state is for strategy={state['strategy']!r}, dim={state['dim']}; "
                 f"this optimizer is strategy={self.strategy!r}, dim={self.dim}. "
                 "Resume with the same search.strategy and search space, or start a fresh run."
             )
+        history = history if history is not None else state.get("history")
+        if history is None or len(history["values"]) != state["n_told"]:
+            raise ValueError(
+                f"the optimizer state was saved after {state['n_told']} evaluations but the history given has "
+                f"{'none' if history is None else len(history['values'])}; the record of evaluations does not "
+                "belong to this state (was it edited or cut short?)"
+            )
         self.seed = state["seed"]
         self.max_evaluations = state["max_evaluations"]
         self._rng.bit_generator.state = state["rng"]
-        self._points = np.array(state["points"], dtype=np.float64).reshape(-1, self.dim)
-        self._values = np.array([from_json_float(v) for v in state["values"]], dtype=np.float64)
-        self._outcomes = np.array([from_json_float(v) for v in state["outcomes"]], dtype=np.float64)
+        self._points = np.array(history["points"], dtype=np.float64).reshape(-1, self.dim)
+        self._values = np.array([from_json_float(v) for v in history["values"]], dtype=np.float64)
+        self._outcomes = np.array([from_json_float(v) for v in history["outcomes"]], dtype=np.float64)
         self.filtered = state["filtered"]
         self._pending = np.array(state["pending"], dtype=np.float64).reshape(-1, self.dim)
         self._pending_origins = [dict(origin) for origin in state["pending_origins"]]

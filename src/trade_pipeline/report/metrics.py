@@ -27,6 +27,8 @@ def search_metrics(search_summary: Mapping[str, Any], search_trials: pd.DataFram
         "pareto_size": len(pareto_front),
         "n_selected": len(selected_architectures),
         "trial_seconds": search_trials["seconds"].sum(),
+        "n_filtered_over_budget": search_summary.get("filtered_over_budget"),
+        "latency_model_error": search_summary.get("latency_model_error"),
     }
     return {name: {"value": float(value), "step": 0} for name, value in values.items()
-            if finite(float(value))}
+            if value is not None and finite(float(value))}

@@ -1,16 +1,19 @@
 """The search loop: ask a batch, evaluate it, record every row durably, tell, checkpoint.
 
 State lives in ``search.state_dir``: ``trials.jsonl`` (one line per finished candidate,
-appended the moment it is known) and ``state.json`` (optimizer state, the batch in flight,
-the trust-region trace), rewritten atomically after each ask and each tell. A killed search
-rerun with ``search.resume: true`` re-evaluates only the candidates of the interrupted batch
-that never reached the log, then goes on to ``search.n_trials``.
+appended the moment it is known), the one record of what was evaluated, and ``state.json``
+(what the log cannot give: the optimizer's random state, trust regions and pending points, the
+batch in flight, the trust-region trace), rewritten atomically after each ask and each tell.
+A killed search rerun with ``search.resume: true`` rebuilds the optimizer's history from the
+log, re-evaluates only the candidates of the interrupted batch that never reached it, then
+goes on to ``search.n_trials``.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -23,7 +26,14 @@ from tqdm.auto import tqdm
 from trade_pipeline.errors import InputError
 from trade_pipeline.executors import create_executor, executor_options
 from trade_pipeline.optim import OPTIMIZERS, AskTellOptimizer, CompositeTurbo, Turbo, create_optimizer
-from trade_pipeline.search.checkpoint import FINGERPRINT_KEY, check_resume, load_search_state, save_search_state
+from trade_pipeline.search.checkpoint import (
+    FINGERPRINT_KEY,
+    FRESH_START_HINT,
+    ResumeError,
+    check_resume,
+    load_search_state,
+    save_search_state,
+)
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.costs import CandidateCosts, composite_objective
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
@@ -36,6 +46,10 @@ logger = logging.getLogger(__name__)
 
 class InfeasibleBudgetError(InputError):
     """No candidate of the initial design met ``search.budget``."""
+
+
+class CandidatesFailedError(RuntimeError):
+    """Every candidate of the initial design failed to train."""
 
 
 @dataclass
@@ -61,13 +75,19 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
                            context.budget)
     optimizer = _make_optimizer(params, context, costs)
     state = {FINGERPRINT_KEY: fingerprint, "iteration": 0, "next_trial_id": 0, "pending": [], "trace": []}
-    if resuming:
-        optimizer.load_state_dict(saved["optimizer"])
-        optimizer.max_evaluations = params.n_trials  # a resumed run may be asked for more trials
-        state.update({key: saved[key] for key in ("iteration", "next_trial_id", "pending", "trace")})
     rows = {row["trial_id"]: row for row in log.rows()}
+    if resuming:
+        state.update({key: saved[key] for key in ("iteration", "next_trial_id", "pending", "trace")})
     in_flight = {candidate["trial_id"] for candidate in state["pending"]}
-    costs.observe(row for trial_id, row in sorted(rows.items()) if trial_id not in in_flight)  # what was told
+    told = [row for trial_id, row in sorted(rows.items()) if trial_id not in in_flight]
+    if resuming:  # the log is the record of evaluations; the state holds only what it cannot give
+        try:
+            optimizer.load_state_dict(saved["optimizer"], history=_history(told))
+        except ValueError as error:
+            raise ResumeError(f"cannot resume from {state_dir}: {error}. Start fresh with "
+                              f"`{FRESH_START_HINT}`.") from error
+        optimizer.max_evaluations = params.n_trials  # a resumed run may be asked for more trials
+    costs.observe(told)
     tracker = CandidateTracker()
     for row in rows.values():
         tracker.log_trial(row, resumed=True)
@@ -95,15 +115,16 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
             executor.map(evaluate, [c for c in candidates if c.trial_id not in rows], on_result=record)
             points = np.array([c.point for c in candidates])
             told = [rows[c.trial_id] for c in candidates]
-            optimizer.tell(points, np.array([_objective_value(row) for row in told]),
-                           np.array([math.nan if row["proxy_accuracy"] is None else row["proxy_accuracy"] for row in told]))
-            costs.observe(sorted(told, key=lambda row: row["trial_id"]))
+            history = _history(told)
+            optimizer.tell(points, history["values"], history["outcomes"])
+            costs.observe(told)
             state["pending"] = []
             state["iteration"] += 1
             state["trace"] += _trace_rows(optimizer.describe(), len(optimizer.values), state["trace"])
             _save(state_dir, state, optimizer)
             if len(rows) >= feasibility_check_at:
                 _require_feasible(rows)
+                _require_a_trained_candidate(rows)
     return SearchResult(trials=log.to_dataframe(), trace=state["trace"], filtered=optimizer.filtered,
                         latency_error=costs.latency_error)
 
@@ -137,10 +158,17 @@ def _ask(optimizer: AskTellOptimizer, params: SearchParams, state: dict[str, Any
     ]
 
 
-def _objective_value(row: dict[str, Any]) -> float:
-    """log(Score) for the optimizer; NaN (imputed by the optimizer) for failures and rejects."""
-    value = row.get("log_score")
-    return float(value) if row["status"] == "ok" and value is not None and math.isfinite(value) else math.nan
+def _history(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """What the optimizer was told of ``rows`` (in trial order): their points, log(Score) (NaN,
+    imputed by the optimizer, for failures and rejects) and proxy accuracy (NaN where none)."""
+    def finite(value: Any) -> float:
+        return float(value) if value is not None and math.isfinite(value) else math.nan
+
+    return {
+        "points": np.array([row["encoding"] for row in rows], dtype=np.float64),
+        "values": np.array([finite(row["log_score"]) if row["status"] == "ok" else math.nan for row in rows]),
+        "outcomes": np.array([finite(row["proxy_accuracy"]) for row in rows]),
+    }
 
 
 def _make_optimizer(params: SearchParams, context: ObjectiveContext, costs: CandidateCosts) -> AskTellOptimizer:
@@ -170,6 +198,20 @@ def _require_feasible(rows: dict[int, dict[str, Any]]) -> None:
     )
 
 
+def _require_a_trained_candidate(rows: dict[int, dict[str, Any]]) -> None:
+    """Every candidate so far failed to train: a broken setup (code, data, device), not bad
+    luck; stop with their errors rather than spend the rest of the budget failing."""
+    statuses = {row["status"] for row in rows.values()}
+    if "ok" in statuses or "failed" not in statuses:
+        return
+    reasons = Counter(row["reason"] for row in rows.values() if row["status"] == "failed").most_common(3)
+    raise CandidatesFailedError(
+        f"none of the first {len(rows)} candidates could be trained; their errors: "
+        + "; ".join(f"{reason} ({count}x)" for reason, count in reasons)
+        + ". Each failed trial's traceback is in the log; the rows are kept in the trial log."
+    )
+
+
 def _trace_rows(regions: list[dict[str, Any]], evaluations: int, previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Trust-region lengths after a batch, flagging regions that restarted since the last one
     (TuRBO's regions; other strategies describe no lengths and leave the trace empty)."""
@@ -188,4 +230,4 @@ def _best_summary(rows: dict[int, dict[str, Any]]) -> str:
 
 
 def _save(state_dir: Path, state: dict[str, Any], optimizer: AskTellOptimizer) -> None:
-    save_search_state(state_dir / "state.json", {**state, "optimizer": optimizer.state_dict()})
+    save_search_state(state_dir / "state.json", {**state, "optimizer": optimizer.state_dict(history=False)})

@@ -11,7 +11,7 @@ from typing import Any
 from trade_pipeline.tracking import ChildRuns
 
 METRICS = ("params", "macs", "latency_ms", "latency_cv", "resource_ratio", "proxy_accuracy", "score", "log_score",
-           "seconds")
+           "predicted_accuracy", "predicted_latency_ms", "seconds")
 
 
 class CandidateTracker(ChildRuns):
