@@ -1,10 +1,12 @@
-"""Every shipped environment's parameters validate (conf/paper with CUDA swapped for the CPU)."""
+"""Every shipped environment's parameters validate as written (conf/paper's CUDA settings on a
+machine that reports a GPU, and on one that has none: refused by name)."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from kedro.config import OmegaConfigLoader
 
 from trade_pipeline.parameters_doc import sections
@@ -13,21 +15,26 @@ from trade_pipeline.settings import CONFIG_LOADER_ARGS
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
-def _on_cpu(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _on_cpu(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_on_cpu(item) for item in value]
-    return "cpu" if isinstance(value, str) and value.startswith("cuda") else value
-
-
-@pytest.mark.parametrize("env", ["base", "test", "paper"])
-def test_every_environment_validates(env, tmp_path, monkeypatch):
+def _parameters(env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     for folder in ("cifar-10-batches-py", "cifar-100-python"):  # conf/paper's transfer targets
         (tmp_path / "data" / "01_raw" / "cifar" / folder).mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
     loader = OmegaConfigLoader(str(CONF), env=env, **{k: v for k, v in CONFIG_LOADER_ARGS.items()
                                                        if k != "default_run_env"})
-    parameters = _on_cpu(loader["parameters"])
+    return loader["parameters"]
+
+
+@pytest.mark.parametrize("env", ["base", "test", "paper"])
+def test_every_environment_validates_as_written(env, tmp_path, monkeypatch):
+    parameters = _parameters(env, tmp_path, monkeypatch)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # conf/paper is for GPU machines
     for section in sections():
         section.model_validate(parameters[section.section])
+
+
+def test_the_paper_environment_on_a_machine_without_cuda_is_refused_naming_the_device(tmp_path, monkeypatch):
+    parameters = _parameters("paper", tmp_path, monkeypatch)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    search = next(section for section in sections() if section.section == "search")
+    with pytest.raises(ValueError, match="'cuda' but CUDA is not available on this machine; use cpu"):
+        search.model_validate(parameters["search"])

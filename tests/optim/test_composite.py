@@ -1,7 +1,6 @@
 """The composite strategy: a model of the black-box outcome, the objective computed from known outcomes."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -75,16 +74,6 @@ def test_without_a_composite_objective_it_is_the_type_aware_turbo_draw_for_draw(
     asked = run(CompositeTurbo(len(DIMENSIONS), 3, **options), 20)
     reference = run(Turbo(len(DIMENSIONS), 3, **options), 20)
     np.testing.assert_array_equal(np.vstack(asked), np.vstack(reference))
-
-
-def test_a_resumed_optimizer_proposes_the_same_next_batch() -> None:
-    original = composite(seed=1)
-    run(original, 12)
-    state = json.loads(json.dumps(original.state_dict()))
-    resumed = composite(seed=1)
-    resumed.load_state_dict(state)
-    np.testing.assert_array_equal(resumed.outcomes, original.outcomes)
-    np.testing.assert_array_equal(resumed.ask(4), original.ask(4))
 
 
 @pytest.mark.parametrize("strategy", sorted(OPTIMIZERS))

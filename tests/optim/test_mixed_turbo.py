@@ -1,7 +1,6 @@
 """Type-aware TuRBO: choices stay choices, the kernel and trust region respect kinds, and the
 budget-aware defaults plan restarts at 50 evaluations and become TuRBO's at 1,000."""
 
-import json
 import math
 
 import numpy as np
@@ -133,26 +132,6 @@ def test_points_told_before_the_first_ask_are_the_first_regions_design():
     assert optimizer.describe()[0]["n_observations"] == 10
     shared_choices = {tuple(levels) for levels in toy_levels(shared).tolist()}
     assert not shared_choices & {tuple(levels) for levels in toy_levels(points).tolist()}
-
-
-@pytest.mark.parametrize("strategy", ["turbo", "turbo_continuous"])
-def test_restored_optimizer_makes_the_same_next_proposals(strategy):
-    def make(seed):
-        cls = Turbo if strategy == "turbo" else ContinuousTurbo
-        return cls(6, seed, dimensions=TOY, batch_size=3, n_init=6, n_trust_regions=2, n_candidates=200)
-
-    original = make(3)
-    for _ in range(5):
-        points = original.ask(3)
-        original.tell(points, toy(points))
-    pending = original.ask(3)
-    state = json.loads(json.dumps(original.state_dict(), allow_nan=False))
-    restored = make(99)
-    restored.load_state_dict(state)
-    for optimizer in (original, restored):
-        optimizer.tell(pending, toy(pending))
-    np.testing.assert_array_equal(original.ask(3), restored.ask(3))
-    assert original.describe() == restored.describe()
 
 
 def test_with_only_continuous_dimensions_both_variants_propose_the_same_points():

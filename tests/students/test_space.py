@@ -25,7 +25,10 @@ def test_shipped_spaces_load_and_keep_a_map_of_min_feature_size_at_each_resoluti
         strides = space.check_resolution(img_size)
         assert downsampled_size(img_size, strides) >= space.min_feature_size
     rng = np.random.default_rng(0)
-    assert all(space.at_resolution(img_sizes[0]).sample(rng) for _ in range(5))
+    at_size = space.at_resolution(img_sizes[0])
+    for spec in (at_size.sample(rng) for _ in range(5)):
+        at_size.validate(spec)  # a sampled student belongs to the space at that resolution
+        assert spec.feature_size(img_sizes[0]) >= space.min_feature_size
 
 
 def test_the_paper_space_keeps_its_declared_strides_at_224_and_has_eight_blocks():
