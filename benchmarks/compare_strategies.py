@@ -71,7 +71,7 @@ RUN_COLUMNS = ("problem", "budget", "method", "seed", "evaluation", "phase", "va
 ``search``; ``value`` is the objective (NaN: failed or over budget), ``best`` the lowest
 finite value so far; ``optimizer_seconds`` the ask + tell time of the point's batch divided
 by the batch's size (0 for the design); ``key`` the architecture's spec hash (proxy only)."""
-CONF_BASE_TURBO = {"n_candidates": 1000}  # conf/base/parameters_search.yml: search.turbo
+CONF_BASE_TURBO = {"n_candidates": 1000}  # conf/base/parameters_search.yml: search.turbo and search.composite
 
 
 @dataclass
@@ -101,7 +101,7 @@ class Problem:
 
 def analytic_problem(name: str, turbo_options: dict) -> Problem:
     dimensions, objective, budget = make_problem(name)
-    options = {"turbo": turbo_options, "turbo_continuous": turbo_options}
+    options = {"composite": turbo_options, "turbo": turbo_options, "turbo_continuous": turbo_options}
     return Problem(name, tuple(dimensions), objective, budget, strategy_options=lambda s: dict(options.get(s, {})))
 
 
