@@ -14,13 +14,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from scipy.stats import wilcoxon  # noqa: E402
 
-ORDER = ("turbo", "turbo_continuous", "tpe", "gp", "lamcts", "evolution", "rl", "random")
-LABELS = {"turbo": "turbo (default, type-aware)", "turbo_continuous": "turbo_continuous", "tpe": "Optuna TPE",
-          "gp": "Optuna GP", "lamcts": "LA-MCTS", "evolution": "reg. evolution", "rl": "REINFORCE",
-          "random": "random"}
-COLOURS = {"turbo": "tab:red", "turbo_continuous": "tab:orange", "tpe": "tab:blue", "gp": "tab:cyan",
-           "lamcts": "tab:green", "evolution": "tab:purple", "rl": "tab:brown", "random": "tab:gray"}
+DEFAULT = "composite"  # search.strategy's default: the reference of the paired comparison
+ORDER = ("composite", "turbo", "turbo_continuous", "tpe", "tpe_c", "gp", "gp_c", "lamcts", "evolution", "rl", "random")
+LABELS = {"composite": "composite (default)", "turbo": "turbo (paper, type-aware)", "turbo_continuous": "turbo_continuous",
+          "tpe": "Optuna TPE", "tpe_c": "Optuna TPE + constraint", "gp": "Optuna GP", "gp_c": "Optuna GP + constraint",
+          "lamcts": "LA-MCTS", "evolution": "reg. evolution", "rl": "REINFORCE", "random": "random"}
+COLOURS = {"composite": "tab:red", "turbo": "tab:pink", "turbo_continuous": "tab:orange", "tpe": "tab:blue",
+           "tpe_c": "navy", "gp": "tab:cyan", "gp_c": "teal", "lamcts": "tab:green", "evolution": "tab:purple",
+           "rl": "tab:brown", "random": "tab:gray"}
 
 
 def load_runs(run_dir: Path) -> pd.DataFrame:
@@ -117,6 +120,32 @@ def markdown(table: pd.DataFrame, checkpoints: list[int], budget: int, optimum_k
     return "\n".join(lines)
 
 
+def paired(runs: pd.DataFrame, reference: str = DEFAULT) -> pd.DataFrame:
+    """``reference`` against every other method on the seeds both ran: final bests compared seed
+    by seed (wins = ``reference`` lower), the median difference and a two-sided Wilcoxon
+    signed-rank p-value (NaN when every pair is tied)."""
+    final = runs.sort_values("evaluation").groupby(["method", "seed"])["best"].last().unstack("method")
+    rows = []
+    for method in [m for m in methods_in(runs) if m != reference]:
+        both = final[[reference, method]].dropna()
+        difference = both[reference] - both[method]
+        p_value = wilcoxon(difference).pvalue if (difference != 0).any() else np.nan
+        rows.append({"reference": reference, "method": method, "seeds": len(both), "wins": int((difference < 0).sum()),
+                     "ties": int((difference == 0).sum()), "losses": int((difference > 0).sum()),
+                     "median_difference": float(difference.median()), "wilcoxon_p": float(p_value)})
+    return pd.DataFrame(rows)
+
+
+def paired_markdown(table: pd.DataFrame) -> str:
+    lines = ["| default vs | seeds | wins / ties / losses | median difference | Wilcoxon p (two-sided) |",
+             "|---|---|---|---|---|"]
+    for _, row in table.iterrows():
+        lines.append(f"| {LABELS.get(row['method'], row['method'])} | {row['seeds']} | "
+                     f"{row['wins']} / {row['ties']} / {row['losses']} | {row['median_difference']:.3g} | "
+                     f"{row['wilcoxon_p']:.3g} |")
+    return "\n".join(lines)
+
+
 def plot(curve: pd.DataFrame, design_size: int, title: str, ylabel: str, path: Path) -> None:
     """Median best so far per method with its interquartile band."""
     figure, axes = plt.subplots(figsize=(9.5, 4.5))
@@ -124,7 +153,7 @@ def plot(curve: pd.DataFrame, design_size: int, title: str, ylabel: str, path: P
         part = curve[curve["method"] == method]
         colour = COLOURS.get(method)
         label = f"{LABELS.get(method, method)} (n={int(part['n_seeds'].iloc[0])})"
-        axes.plot(part["evaluation"], part["median"], color=colour, label=label, lw=2 if method == "turbo" else 1.3)
+        axes.plot(part["evaluation"], part["median"], color=colour, label=label, lw=2 if method == DEFAULT else 1.3)
         axes.fill_between(part["evaluation"], part["q25"], part["q75"], color=colour, alpha=0.12, lw=0)
     axes.axvline(design_size + 0.5, color="k", ls=":", lw=1)
     axes.text(design_size + 1, axes.get_ylim()[1], " shared design", va="top", fontsize=8)
@@ -156,5 +185,9 @@ def write_report(run_dir: Path, figures: Path, stem: str, title: str, optimum_kn
     ylabel = "best value so far = regret (optimum 0)" if optimum_known else "best log(Score) so far (Eq. 2)"
     plot(curve, design_size, f"{title}: median and interquartile range over seeds", ylabel, figures / f"{stem}.png")
     table = markdown(summary(runs, checkpoints, optimum_known), checkpoints, budget, optimum_known)
+    if DEFAULT in set(runs["method"]) and len(set(runs["method"])) > 1:
+        pairs = paired(runs)
+        pairs.to_csv(figures / f"{stem}_paired.csv", index=False, float_format="%.6g")
+        table += "\n\n" + paired_markdown(pairs)
     (figures / f"{stem}.md").write_text(table + "\n")
     return table
