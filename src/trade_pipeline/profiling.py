@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field, field_validator
@@ -310,17 +310,9 @@ def measure_latencies(
     return readings
 
 
-def measure_latency(
-    model: nn.Module,
-    input_shape: InputShape = (1, 3, 224, 224),
-    device: str | torch.device = "cpu",
-    warmup: int = 3,
-    repeats: int = 10,
-    method: LatencyMethod = "auto",
-    rounds: int = 1,
-) -> LatencyReading:
-    """:func:`measure_latencies` of one model, in milliseconds, after ``warmup`` passes."""
-    return measure_latencies([model], input_shape, device, warmup, repeats, method, rounds)[0]
+def measure_latency(model: nn.Module, *args: Any, **kwargs: Any) -> LatencyReading:
+    """:func:`measure_latencies` (same arguments after the model) of one model, in milliseconds."""
+    return measure_latencies([model], *args, **kwargs)[0]
 
 
 def profile_model(
