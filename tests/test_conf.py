@@ -2,6 +2,7 @@
 machine that reports a GPU, and on one that has none: refused by name)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 from kedro.config import OmegaConfigLoader
 
+from trade_pipeline.config import ConfigError
 from trade_pipeline.parameters_doc import sections
 from trade_pipeline.settings import CONFIG_LOADER_ARGS
 
@@ -38,3 +40,17 @@ def test_the_paper_environment_on_a_machine_without_cuda_is_refused_naming_the_d
     search = next(section for section in sections() if section.section == "search")
     with pytest.raises(ValueError, match="'cuda' but CUDA is not available on this machine; use cpu"):
         search.model_validate(parameters["search"])
+
+
+@pytest.mark.parametrize("key", ["data.seed", "search.seed", "search.proxy.seed", "retrain.seeds"])
+def test_a_negative_seed_is_refused_at_start_up_naming_its_key(key, tmp_path, monkeypatch):
+    """A negative seed used to pass validation and fail minutes later inside scikit-learn."""
+    parameters = _parameters("base", tmp_path, monkeypatch)
+    section, *path = key.split(".")
+    target = parameters[section]
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+    target[path[-1]] = [0, -1] if key == "retrain.seeds" else -1
+    model = next(candidate for candidate in sections() if candidate.section == section)
+    with pytest.raises(ConfigError, match=rf"{re.escape(key)}[.0-9]*: Input should be greater than or equal to 0"):
+        model.model_validate(parameters[section])

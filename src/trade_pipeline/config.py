@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from trade_pipeline.errors import InputError
 
@@ -58,6 +58,10 @@ def check_device(device: str) -> str:
 
 Device = Annotated[str, AfterValidator(check_device)]
 """A device setting: cpu, cuda or cuda:N, the latter only where CUDA is."""
+
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+"""A random seed: what numpy, torch and scikit-learn all accept (a negative one passes some
+and fails others minutes into a run)."""
 
 
 def describe(

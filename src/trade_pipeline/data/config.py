@@ -5,7 +5,7 @@ from typing import Literal, Union
 
 from pydantic import Field, model_validator
 
-from trade_pipeline.config import Section
+from trade_pipeline.config import Section, Seed
 
 DatasetName = Literal["embedded_mnist", "digits", "cifar10", "cifar100", "imagefolder"]
 EMBEDDED_DATASETS = ("embedded_mnist", "digits")
@@ -20,7 +20,7 @@ class DataParams(Section):
     dataset: DatasetName = "embedded_mnist"
     root: Union[str, None] = None
     download: bool = False
-    seed: int = 42
+    seed: Seed = 42
     n_test: Union[int, None] = Field(default=1000, ge=1)
     n_mini_val: int = Field(default=1000, ge=1)
     n_mini_train: Union[int, None] = Field(default=None, ge=1)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import torch
 from pydantic import Field, field_validator, model_validator
 
-from trade_pipeline.config import Device, Section, StrictModel
+from trade_pipeline.config import Device, Section, Seed, StrictModel
 from trade_pipeline.executors import DaskParams
 from trade_pipeline.profiling import ProfileSettings
 from trade_pipeline.training.recipe import TrainingRecipe
@@ -91,7 +91,7 @@ class RetrainParams(Section):
     students: int | None = Field(default=None, ge=1)
     baselines: list[BaselineParams] = Field(default_factory=list)  # a list, so an environment replaces it
     trained_by: list[TrainedBy] = Field(default=["hard_label", "distill"], min_length=1)
-    seeds: list[int] = Field(default=[0], min_length=1)
+    seeds: list[Seed] = Field(default=[0], min_length=1)
     recipe: RetrainRecipe = RetrainRecipe()
     device: Device = "cpu"
     executor: Literal["local", "dask"] = "local"

@@ -10,7 +10,7 @@ from typing import Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from trade_pipeline.config import Device, Section, StrictModel
+from trade_pipeline.config import Device, Section, Seed, StrictModel
 from trade_pipeline.executors import DaskParams
 from trade_pipeline.optim import OPTIMIZERS, CompositeConfig, EvolutionConfig, LaMCTSConfig, ReinforceConfig, TurboConfig
 from trade_pipeline.profiling import ProfileSettings
@@ -49,7 +49,7 @@ class SearchParams(Section):
     strategy: str = "composite"
     n_trials: int = Field(default=50, ge=1)
     batch_size: int = Field(default=4, ge=1)
-    seed: int = 0
+    seed: Seed = 0
     resume: bool = True
     state_dir: str = "data/07_model_output/search_state"
     device: Device = "cpu"

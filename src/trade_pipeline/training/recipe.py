@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from trade_pipeline.config import StrictModel
+from trade_pipeline.config import Seed, StrictModel
 from trade_pipeline.data.augment import Augmentation
 from trade_pipeline.data.loaders import LoaderSettings
 
@@ -61,7 +61,7 @@ class TrainingRecipe(StrictModel):
     bn_recalibration_batches: int = Field(default=0, ge=0)
     augment: Augmentation = Augmentation()
     loader: LoaderSettings = LoaderSettings()
-    seed: int = 0
+    seed: Seed = 0
 
     @field_validator("optimizer")
     @classmethod
