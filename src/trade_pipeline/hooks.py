@@ -12,6 +12,7 @@ from kedro.pipeline import Pipeline
 from pydantic import BaseModel
 
 from trade_pipeline.errors import InputError
+from trade_pipeline.tracking import mark_stale_runs_killed, owner_tags
 
 # MLflow 3's experiment kind for model training. MLflow 3.17's UI picks its view with a switch
 # of its own (docs/tracking.md), but the API and other MLflow versions read the tag.
@@ -113,6 +114,13 @@ class ProjectHooks:
         if settings.tracking.run.name is None:  # a name set in mlflow.yml wins
             settings.tracking.run.name = run_name(run_params["pipeline_names"], catalog["parameters"].load())
         mark_model_training(settings.tracking.experiment.name)
+        mark_stale_runs_killed(settings.tracking.experiment.name)
+
+    @hook_impl(specname="before_pipeline_run", trylast=True)  # after kedro-mlflow opened the run
+    def tag_run_owner(self) -> None:
+        """Tags the run with its host and process, so a run that dies unended is found later."""
+        if mlflow.active_run() is not None:
+            mlflow.set_tags(owner_tags())
 
     @hook_impl(tryfirst=True)
     def before_node_run(self, inputs: dict[str, Any]) -> None:

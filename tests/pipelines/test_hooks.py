@@ -1,6 +1,8 @@
 """The project hooks alone: which missing inputs stop a run, and how a run is named and filed."""
 from __future__ import annotations
 
+import os
+
 import mlflow
 import pytest
 from kedro.io import DataCatalog, MemoryDataset
@@ -49,7 +51,7 @@ def test_a_run_is_named_after_its_pipelines_teacher_strategy_and_seed():
     assert run_name(["__default__"], parameters) == "vit · turbo · seed 0 · all"
     assert run_name(["report", "data", "search"], parameters) == "vit · turbo · seed 0 · data+search+report"
     unvalidated = {"teacher": {"search_teacher": "vit"}, "search": {"n_trials": 4}}  # a section no node reads
-    assert run_name(["report"], unvalidated) == "vit · turbo · seed 0 · report"
+    assert run_name(["report"], unvalidated) == "vit · composite · seed 0 · report"
 
 
 @pytest.fixture
@@ -67,3 +69,32 @@ def test_the_experiment_is_marked_model_training_unless_its_kind_was_chosen(trac
     mark_model_training("chosen")
     assert tracking.get_experiment(fresh).tags[EXPERIMENT_KIND[0]] == "custom_model_development"
     assert tracking.get_experiment(chosen).tags[EXPERIMENT_KIND[0]] == "genai_development"
+
+
+def test_runs_left_running_by_a_dead_process_are_marked_killed_and_no_live_one(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from trade_pipeline.tracking import HOST_TAG, PID_TAG, mark_stale_runs_killed
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = mlflow.create_experiment("stale")
+    client = mlflow.MlflowClient()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = dead.stdout.strip()  # that process has exited
+    here = socket.gethostname()
+    owners = {"killed": (here, dead_pid), "alive": (here, str(os.getpid())), "elsewhere": ("other-host", dead_pid),
+              "untagged": None}
+    runs = {}
+    for name, owner in owners.items():
+        run = client.create_run(experiment, run_name=name)  # RUNNING until ended
+        if owner:
+            client.set_tag(run.info.run_id, HOST_TAG, owner[0])
+            client.set_tag(run.info.run_id, PID_TAG, owner[1])
+        runs[name] = run.info.run_id
+
+    assert mark_stale_runs_killed("stale") == [runs["killed"]]
+    statuses = {name: client.get_run(run_id).info.status for name, run_id in runs.items()}
+    assert statuses == {"killed": "KILLED", "alive": "RUNNING", "elsewhere": "RUNNING", "untagged": "RUNNING"}
+    assert mark_stale_runs_killed("no such experiment") == []
