@@ -12,6 +12,7 @@ from kedro.pipeline import Pipeline
 from pydantic import BaseModel
 
 from trade_pipeline.errors import InputError
+from trade_pipeline.report import OPTIONAL_INPUTS
 from trade_pipeline.tracking import mark_stale_runs_killed, owner_tags
 
 # MLflow 3's experiment kind for model training. MLflow 3.17's UI picks its view with a switch
@@ -31,15 +32,15 @@ def producers(dataset: str, registered: dict[str, Pipeline]) -> list[str]:
 def check_inputs_saved(pipeline: Pipeline, catalog: Any) -> None:
     """Raises naming each free input of ``pipeline`` that has no saved version, and who makes it.
 
-    An input only the report reads and can go without (``report.pipeline.OPTIONAL_INPUTS``) is
-    handed to it as ``None`` instead, so the report says that stage has not run.
+    An input only the report reads and can go without (``report.OPTIONAL_INPUTS``) is handed to
+    it as ``None`` instead, so the report says that stage has not run.
     """
     from trade_pipeline.pipeline_registry import all_pipelines
-    from trade_pipeline.pipelines.report.pipeline import OPTIONAL_INPUTS, create_pipeline
 
+    registered = all_pipelines()
     missing = [name for name in sorted(pipeline.inputs())
                if not name.startswith("params:") and name != "parameters" and not catalog.exists(name)]
-    report = {node.name for node in create_pipeline().nodes}
+    report = {node.name for node in registered["report"].nodes}
     optional = [name for name in missing if name in OPTIONAL_INPUTS
                 and {node.name for node in pipeline.only_nodes_with_inputs(name).nodes} <= report]
     for name in optional:
@@ -47,7 +48,6 @@ def check_inputs_saved(pipeline: Pipeline, catalog: Any) -> None:
     missing = [name for name in missing if name not in optional]
     if not missing:
         return
-    registered = all_pipelines()
     lines = []
     for name in missing:
         makers = producers(name, registered)

@@ -11,14 +11,15 @@ import dataclasses
 import json
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from trade_pipeline.retrain.jobs import RetrainContext, RetrainJob, train_job
 from trade_pipeline.serialization import save_json
 from trade_pipeline.training.engine import TrainResult
 
@@ -33,16 +34,22 @@ def wrap_model(model: nn.Module, device: str) -> nn.Module:
     return DistributedDataParallel(model)
 
 
-def train_distributed(job: RetrainJob, context: RetrainContext) -> TrainResult:
-    """Spawns ``retrain.ddp.nproc`` processes for ``job`` and returns rank 0's result."""
+TrainJob = Callable[..., TrainResult]
+"""``train(job, device, context, rank=, world_size=)``, a module-level function (it is pickled to
+each spawned process): ``jobs.train_job``."""
+
+
+def train_distributed(train: TrainJob, job: Any, context: Any) -> TrainResult:
+    """Spawns ``context.params.ddp.nproc`` processes running ``train`` on ``job`` and returns rank
+    0's result."""
     with tempfile.TemporaryDirectory() as scratch:
         result_path = Path(scratch) / "result.json"
-        torch.multiprocessing.spawn(_worker, args=(job, context, _free_port(), str(result_path)),
+        torch.multiprocessing.spawn(_worker, args=(train, job, context, _free_port(), str(result_path)),
                                     nprocs=context.params.ddp.nproc, join=True)
         return TrainResult(**json.loads(result_path.read_text()))
 
 
-def _worker(rank: int, job: RetrainJob, context: RetrainContext, port: int, result_path: str) -> None:
+def _worker(rank: int, train: TrainJob, job: Any, context: Any, port: int, result_path: str) -> None:
     ddp = context.params.ddp
     device = ddp.device_of(rank, context.params.device)
     on_cuda = torch.device(device).type == "cuda"
@@ -51,7 +58,7 @@ def _worker(rank: int, job: RetrainJob, context: RetrainContext, port: int, resu
         torch.cuda.set_device(torch.device(device))
     dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=ddp.nproc)
     try:
-        result = train_job(job, device, context, rank=rank, world_size=ddp.nproc)
+        result = train(job, device, context, rank=rank, world_size=ddp.nproc)
         if rank == 0:
             save_json(result_path, dataclasses.asdict(result))
     finally:

@@ -21,6 +21,7 @@ from trade_pipeline.data.split import PARTS, Split
 from trade_pipeline.errors import InputError
 from trade_pipeline.models import ModelArtifact, build_model, student_model_spec, timm_model_spec
 from trade_pipeline.retrain.config import SEARCHED_PREFIX, RetrainParams, RetrainRecipe
+from trade_pipeline.retrain.distributed import train_distributed, wrap_model
 from trade_pipeline.serialization import load_tensor_state
 from trade_pipeline.students.spec import ArchitectureSpec
 from trade_pipeline.training.engine import Checkpoint, RunOptions, TrainResult, train_model
@@ -126,8 +127,6 @@ def train_job(job: RetrainJob, device: str, context: RetrainContext, rank: int =
     torch.manual_seed(job.seed)
     model = build_model(job.model_spec)
     if world_size > 1:
-        from trade_pipeline.retrain.distributed import wrap_model
-
         model = wrap_model(model, device)
     split = context.split
     train = make_loader(split, "train", recipe.batch_size, shuffle=True, seed=job.seed, augment=recipe.augment,
@@ -143,9 +142,7 @@ def train_job(job: RetrainJob, device: str, context: RetrainContext, rank: int =
 def run_job(job: RetrainJob, device: str, context: RetrainContext) -> dict[str, Any]:
     """A job's result row: what it is, how it went, where its weights are (its checkpoint)."""
     if context.params.ddp.nproc > 1:
-        from trade_pipeline.retrain.distributed import train_distributed
-
-        result = train_distributed(job, context)
+        result = train_distributed(train_job, job, context)
     else:
         result = train_job(job, device, context)
     return {

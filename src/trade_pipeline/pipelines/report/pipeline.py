@@ -2,10 +2,7 @@
 from kedro.pipeline import Node, Pipeline
 
 from trade_pipeline.pipelines.report.nodes import build_run_report
-
-# Inputs the report can go without: a stage that never ran is reported as not run. The
-# run-start check (hooks.check_inputs_saved) hands the node None for them instead of refusing.
-OPTIONAL_INPUTS = ("retrain_report", "transfer_report")
+from trade_pipeline.report import OPTIONAL_INPUTS
 
 
 def create_pipeline(**kwargs) -> Pipeline:
