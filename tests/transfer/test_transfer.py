@@ -2,6 +2,12 @@
 resumable jobs, Table 7, and what a missing CIFAR folder says."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pandas as pd
 import pytest
 import torch
@@ -11,6 +17,7 @@ from trade_pipeline.data.config import DataParams
 from trade_pipeline.data.sources import load_source
 from trade_pipeline.data.split import make_split
 from trade_pipeline.models import ModelArtifact, build_model, timm_model_spec
+from trade_pipeline.serialization import load_tensor_state
 from trade_pipeline.training import engine
 from trade_pipeline.transfer.config import TransferParams, TransferRecipe
 from trade_pipeline.transfer.jobs import target_model
@@ -81,3 +88,35 @@ def test_a_missing_cifar_folder_names_the_folder_expected_and_the_flag(tmp_path)
     target = {"name": "cifar10", "data": {"dataset": "cifar10", "root": str(tmp_path), "n_test": None}}
     with pytest.raises(ConfigError, match=r"transfer\.targets\.0: .*cifar-10-batches-py' does not exist.*download: true"):
         TransferParams.model_validate({"targets": [target]})
+
+
+def test_a_transfer_killed_mid_run_resumes_to_the_result_of_an_uninterrupted_one(tmp_path):
+    settings = {"targets": [DIGITS], "recipe": {"steps": 60, "batch_size": 50}, "eval_batch_size": 100}
+    killed = tmp_path / "killed"
+    script = (
+        "import torch\n"
+        "torch.set_num_threads(1)  # as in this process: thread counts change the order of float sums\n"
+        "from trade_pipeline.models import ModelArtifact, build_model, timm_model_spec\n"
+        "from trade_pipeline.transfer.config import TransferParams\n"
+        "from trade_pipeline.transfer.session import run_transfer\n"
+        "torch.manual_seed(0)\n"
+        "spec = timm_model_spec('resnet10t', 1, 10, 8, channels=[8, 8, 8, 8], stem_width=8)\n"
+        "params = TransferParams.model_validate({**%r, 'checkpoint_dir': %r})\n"
+        "run_transfer({'resnet-distill': ModelArtifact(spec, build_model(spec).eval())}, 8, params)\n"
+    ) % (settings, str(killed))
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not any(killed.glob("*.safetensors")) and child.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    (saved,) = killed.glob("*.safetensors")
+    assert load_tensor_state(saved)["trainer"]["num_updates"] < 60, "the child should have been killed mid-run"
+
+    retrained = {"resnet-distill": _retrained()}
+    resumed = run_transfer(retrained, 8, TransferParams.model_validate({**settings, "checkpoint_dir": str(killed)}))
+    fresh = run_transfer(retrained, 8, TransferParams.model_validate({**settings, "checkpoint_dir": str(tmp_path / "f")}))
+    for one, other in zip(resumed, fresh):
+        assert one["status"] == other["status"] == "ok"
+        assert [row["train_loss"] for row in one["history"]] == [row["train_loss"] for row in other["history"]]
+        assert one["top1"] == other["top1"]
