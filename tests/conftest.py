@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +70,17 @@ def image_folder(tmp_path: Path) -> Path:
 def make_image_folder():
     """The tree writer itself, for tests that need a variant (more classes, a broken file)."""
     return write_image_folder
+
+
+@pytest.fixture
+def kill_at_first_checkpoint():
+    """``kill(script, checkpoint_dir)``: runs ``script`` in a child Python and SIGKILLs it as soon
+    as a ``*.safetensors`` checkpoint appears in ``checkpoint_dir`` (or after 240 s)."""
+    def kill(script: str, checkpoint_dir: Path) -> None:
+        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 240
+        while not any(checkpoint_dir.glob("*.safetensors")) and child.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    return kill

@@ -91,7 +91,8 @@ def retrain(teacher_profile) -> pd.DataFrame:
 
 @pytest.fixture
 def transfer() -> pd.DataFrame:
-    return transfer_report([{"model": model, "dataset": "digits", "init": init, "status": "ok", "top1": top1}
+    return transfer_report([{"model": model, "trained_by": "distill", "dataset": "digits", "init": init, "status": "ok",
+                             "top1": top1}
                             for model, init, top1 in [("trade_1", "transferred", 88.0), ("trade_1", "scratch", 80.0),
                                                       ("resnet", "transferred", 85.0), ("resnet", "scratch", 79.0)]])
 

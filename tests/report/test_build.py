@@ -17,7 +17,7 @@ def test_a_full_report_has_every_table_and_figure_of_the_paper(datasets):
     assert _captions(search) == ["Summary", "Table 6 analog", "Fig. 7 analog", "Fig. 6 analog",
                                  "Trust-region length (TuRBO)"]
     assert _captions(retrain) == ["Table 2 analog", "Fig. 1 analog"]
-    assert "Distillation gain (D − HL test top-1): resnet +0.50 pt, trade_1 +3.00 pt." in retrain.blocks
+    assert "Distillation gain (D − HL test top-1, mean over 1 seed): resnet +0.50 pt, trade_1 +3.00 pt." in retrain.blocks
     assert _captions(transfer) == ["Table 7 analog"]
     assert list(document.figures()) == ["teacher_similarity", "search_progress", "pareto_front",
                                         "trust_region_trace", "retrain_accuracy_latency"]

@@ -3,15 +3,10 @@ from __future__ import annotations
 
 import math
 
-from trade_pipeline.report.tables import (
-    number,
-    retrain_table,
-    search_overview,
-    students_by_teacher,
-    teacher_table,
-    top_candidates,
-    transfer_table,
-)
+from trade_pipeline.report.tables import search_overview, students_by_teacher, teacher_table, top_candidates
+from trade_pipeline.retrain.report import table_2 as retrain_table
+from trade_pipeline.text_tables import number
+from trade_pipeline.transfer.report import table_7 as transfer_table
 
 
 def test_numbers_print_scaled_with_fixed_decimals_and_a_dash_when_missing():

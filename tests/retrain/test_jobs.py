@@ -1,11 +1,6 @@
 """Retrain jobs: what is trained and how, kill-safe checkpoints, DDP on CPU."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -56,16 +51,8 @@ def test_distillation_reads_the_cache_unless_batches_are_augmented(context, digi
     assert distillation_source(augmented, context())[1] is context().teacher.model
 
 
-def _kill_after_first_epoch(checkpoint_dir: Path, script: str) -> None:
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while not any(checkpoint_dir.glob("*.safetensors")) and child.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-
-
-def test_a_job_killed_mid_training_resumes_to_the_weights_of_an_uninterrupted_run(context, digits, tmp_path):
+def test_a_job_killed_mid_training_resumes_to_the_weights_of_an_uninterrupted_run(context, digits, tmp_path,
+                                                                                   kill_at_first_checkpoint):
     settings = {"recipe": {"epochs": 8, "warmup_epochs": 1, "batch_size": 20, "augment": {"scale": [0.7, 1.0]}}}
     killed = tmp_path / "killed"
     script = (
@@ -89,7 +76,7 @@ def test_a_job_killed_mid_training_resumes_to_the_weights_of_an_uninterrupted_ru
         "context = RetrainContext(split, teacher, logit_cache('tiny', teacher.model, split, 128), params)\n"
         "run_job(plan_jobs([STUDENT], SUMMARY, split, params)[1], 'cpu', context)\n"
     ) % (str(Path(__file__).parent), str(killed), settings)
-    _kill_after_first_epoch(killed / "checkpoints", script)
+    kill_at_first_checkpoint(script, killed / "checkpoints")
     (saved,) = (killed / "checkpoints").glob("*.safetensors")
     assert load_tensor_state(saved)["epoch"] < 8, "the child should have been killed mid-training"
 

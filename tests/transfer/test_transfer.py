@@ -2,12 +2,6 @@
 resumable jobs, Table 7, and what a missing CIFAR folder says."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import pandas as pd
 import pytest
 import torch
@@ -77,11 +71,17 @@ def test_jobs_resume_from_their_checkpoints_and_table_7_has_a_column_per_dataset
     assert updates == [] and [r["top1"] for r in again] == [r["top1"] for r in first]  # finished jobs reload
 
     report = transfer_report(first)
-    assert list(report.columns) == ["model", "dataset", "init", "top1"]
-    markdown = report_markdown(report, {"resnet": 91.5}, "embedded_mnist")
-    assert markdown.splitlines()[0] == "| architecture | init | embedded_mnist | digits |"
+    assert list(report.columns) == ["model", "trained_by", "dataset", "init", "top1"]
+    assert set(report["trained_by"]) == {"distill"}  # transfer.trained_by: the retrained version transferred
+    retrain = pd.DataFrame({"model": ["resnet", "resnet"], "trained_by": ["hard_label", "distill"], "top1": [90.0, 91.5]})
+    markdown = report_markdown(report, retrain, "embedded_mnist")
+    assert markdown.splitlines()[0] == "| architecture | init | embedded_mnist (D) | digits |"
     assert markdown.splitlines()[2].startswith("| resnet | transferred | 91.50 |")
-    assert report_markdown(pd.DataFrame(columns=report.columns), {}, "x") == "No transfer job finished.\n"
+    assert report_markdown(pd.DataFrame(columns=report.columns), None, "x") == "No transfer job finished.\n"
+
+    hard_label = transfer_report([{**row, "trained_by": "hard_label"} for row in first])
+    assert report_markdown(hard_label, retrain, "embedded_mnist").splitlines()[2].startswith(
+        "| resnet | transferred | 90.00 |")  # the source column follows transfer.trained_by
 
 
 def test_a_missing_cifar_folder_names_the_folder_expected_and_the_flag(tmp_path):
@@ -90,7 +90,7 @@ def test_a_missing_cifar_folder_names_the_folder_expected_and_the_flag(tmp_path)
         TransferParams.model_validate({"targets": [target]})
 
 
-def test_a_transfer_killed_mid_run_resumes_to_the_result_of_an_uninterrupted_one(tmp_path):
+def test_a_transfer_killed_mid_run_resumes_to_the_result_of_an_uninterrupted_one(tmp_path, kill_at_first_checkpoint):
     settings = {"targets": [DIGITS], "recipe": {"steps": 60, "batch_size": 50}, "eval_batch_size": 100}
     killed = tmp_path / "killed"
     script = (
@@ -104,12 +104,7 @@ def test_a_transfer_killed_mid_run_resumes_to_the_result_of_an_uninterrupted_one
         "params = TransferParams.model_validate({**%r, 'checkpoint_dir': %r})\n"
         "run_transfer({'resnet-distill': ModelArtifact(spec, build_model(spec).eval())}, 8, params)\n"
     ) % (settings, str(killed))
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while not any(killed.glob("*.safetensors")) and child.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    kill_at_first_checkpoint(script, killed)
     (saved,) = killed.glob("*.safetensors")
     assert load_tensor_state(saved)["trainer"]["num_updates"] < 60, "the child should have been killed mid-run"
 

@@ -13,17 +13,11 @@ import pandas as pd
 
 from trade_pipeline.data.split import Split
 from trade_pipeline.report.document import Block, Document, Plot, Section, Table
-from trade_pipeline.report.tables import (
-    retrain_table,
-    search_overview,
-    students_by_teacher,
-    teacher_table,
-    top_candidates,
-    transfer_table,
-)
-from trade_pipeline.retrain.report import distillation_gains, plot_accuracy_latency
+from trade_pipeline.report.tables import search_overview, students_by_teacher, teacher_table, top_candidates
+from trade_pipeline.retrain.report import distillation_gain_sentence, plot_accuracy_latency, table_2
 from trade_pipeline.search.plots import plot_pareto, plot_search_progress, plot_trust_region_trace
 from trade_pipeline.teachers.plots import plot_similarity
+from trade_pipeline.transfer.report import table_7
 
 
 def not_run(pipeline: str, what: str) -> str:
@@ -74,12 +68,11 @@ def retrain_section(retrain_report: pd.DataFrame | None, search_teacher: str) ->
     if teachers != {search_teacher}:
         blocks.append(f"These students were distilled from {', '.join(sorted(teachers))}, not from this search's "
                       f"teacher {search_teacher}: rerun `kedro run --pipelines=retrain` to bring them up to date.")
-    blocks.append(Table(retrain_table(retrain_report), "Table 2 analog: test accuracy (%) of every model, "
+    blocks.append(Table(table_2(retrain_report), "Table 2 analog: test accuracy (%) of every model, "
                         "trained on hard labels (HL) and distilled (D)"))
-    gains = distillation_gains(retrain_report)
-    if len(gains):
-        blocks.append("Distillation gain (D − HL test top-1): "
-                      + ", ".join(f"{model} {gain:+.2f} pt" for model, gain in gains.items()) + ".")
+    sentence = distillation_gain_sentence(retrain_report)
+    if sentence:
+        blocks.append(sentence)
     blocks.append(Plot("retrain_accuracy_latency", plot_accuracy_latency(retrain_report),
                        "Fig. 1 analog: test top-1 against batch-1 latency"))
     return Section("Retrain", blocks)
@@ -91,7 +84,7 @@ def transfer_section(transfer_report: pd.DataFrame | None, retrain_report: pd.Da
         return Section("Transfer", [not_run("transfer", "fine-tunes the retrained models on other datasets")])
     if transfer_report.empty:
         return Section("Transfer", ["The transfer ran but no job finished; its log says why."])
-    return Section("Transfer", [Table(transfer_table(transfer_report, retrain_report, source_name),
+    return Section("Transfer", [Table(table_7(transfer_report, retrain_report, source_name),
                                       "Table 7 analog: test top-1 (%) after fine-tuning (transferred) "
                                       "and when trained there from scratch")])
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 from matplotlib.figure import Figure
 
+from trade_pipeline.text_tables import markdown_table
+
 
 @dataclass(frozen=True)
 class Table:
@@ -97,14 +99,6 @@ def to_html(document: Document) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f"<title>{html.escape(document.title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    def row(cells: list[object]) -> str:
-        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
-
-    return "\n".join([row(list(frame.columns)), row(["---"] * len(frame.columns)),
-                      *(row(list(values)) for values in frame.itertuples(index=False))])
 
 
 def _markdown_block(block: Block, figure_folder: str) -> str:

@@ -1,29 +1,22 @@
 """The paper's tables as display frames (cells formatted as text) from the pipelines' datasets.
 
 Table 4 (teachers), Table 5 (students distilled from the teacher), Table 6 (searched block
-sequences), Table 2 (retrained students and baselines) and Table 7 (transfer), plus the search
-summary. Costs print in millions (params, MACs) and milliseconds, accuracies in percent.
+sequences) and the search summary; Table 2 and Table 7 are their stages' own
+(``retrain.report.table_2``, ``transfer.report.table_7``). Costs print in millions (params,
+MACs) and milliseconds, accuracies in percent.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from trade_pipeline.retrain.config import SEARCHED_PREFIX
-from trade_pipeline.retrain.report import TRAINED_BY
 from trade_pipeline.search.trials import ok_trials
+from trade_pipeline.text_tables import number
 
 TOP_CANDIDATES = 5
-
-
-def number(value: Any, digits: int = 2, scale: float = 1.0) -> str:
-    """``value / scale`` with ``digits`` decimals; ``-`` when missing or not finite."""
-    if pd.isna(value) or not math.isfinite(float(value)):
-        return "-"
-    return f"{float(value) / scale:.{digits}f}"
 
 
 def teacher_table(teacher_profile: Mapping[str, Mapping[str, Any]], search_teacher: str) -> pd.DataFrame:
@@ -87,28 +80,3 @@ def top_candidates(trials: pd.DataFrame, selected: Sequence[Mapping[str, Any]],
         "latency (ms)": [number(value) for value in best["latency_ms"]],
         "trial": best["trial_id"].to_numpy(), "selected as": [names.get(trial, "") for trial in best["trial_id"]],
     })
-
-
-def retrain_table(retrain_report: pd.DataFrame) -> pd.DataFrame:
-    """Table 2: every model in every training mode with its costs; ``± std`` over seeds."""
-    rows = [{"teacher": row.teacher, "student": row.model, "architecture": row.architecture,
-             "MACs (M)": number(row.macs, 2, 1e6), "params (M)": number(row.params, 3, 1e6),
-             "latency (ms)": number(row.latency_ms), "searched by": "TRADE" if row.searched_by == "trade" else "-",
-             "trained by": TRAINED_BY[row.trained_by],
-             "top-1": number(row.top1) + (f" ± {row.top1_std:.2f}" if row.seeds > 1 else ""),
-             "top-5": number(row.top5)}
-            for row in retrain_report.itertuples()]
-    return pd.DataFrame(rows)
-
-
-def transfer_table(transfer_report: pd.DataFrame, retrain_report: pd.DataFrame | None,
-                   source_name: str) -> pd.DataFrame:
-    """Table 7: a row per model and init, a column per transfer dataset, after the distilled
-    model's own test top-1 on the source dataset."""
-    table = transfer_report.pivot_table(index=["model", "init"], columns="dataset", values="top1", sort=False)
-    source = {} if retrain_report is None else dict(
-        retrain_report[retrain_report["trained_by"] == "distill"][["model", "top1"]].itertuples(index=False))
-    frame = table.map(number).rename_axis(columns=None).reset_index().rename(columns={"model": "architecture"})
-    frame.insert(2, f"{source_name} (D)", [number(source.get(model)) if init == "transferred" else "-"
-                                           for model, init in table.index])
-    return frame

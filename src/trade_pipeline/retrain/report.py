@@ -16,10 +16,13 @@ from matplotlib.figure import Figure
 from trade_pipeline.data.split import Split
 from trade_pipeline.models import ModelArtifact
 from trade_pipeline.profiling import ProfileSettings, profile_models
+from trade_pipeline.text_tables import markdown_table, number
 
 REPORT_COLUMNS = ("model", "architecture", "teacher", "searched_by", "trained_by", "macs", "params", "latency_ms",
                   "top1", "top5", "top1_std", "seeds")
 TRAINED_BY = {"hard_label": "HL", "distill": "D"}  # Table 2's abbreviations
+TABLE_2_COLUMNS = ("teacher", "student", "architecture", "MACs (M)", "params (M)", "latency (ms)", "searched by",
+                   "trained by", "top-1", "top-5")
 
 
 def model_costs(models: Mapping[str, ModelArtifact], split: Split, settings: ProfileSettings,
@@ -62,23 +65,32 @@ def distillation_gains(report: pd.DataFrame) -> pd.Series:
     return (table["distill"] - table["hard_label"]).dropna()
 
 
-def report_markdown(report: pd.DataFrame) -> str:
-    """Table 2's layout, plus the distillation gain of every model trained both ways."""
-    lines = ["| teacher | student | architecture | MACs (M) | params (M) | latency (ms) | searched by | trained by "
-             "| top-1 | top-5 |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for row in report.itertuples():
-        spread = f" ± {row.top1_std:.2f}" if row.seeds > 1 else ""
-        lines.append(
-            f"| {row.teacher} | {row.model} | {row.architecture} | {row.macs / 1e6:.2f} | {row.params / 1e6:.3f} "
-            f"| {row.latency_ms:.2f} | {'TRADE' if row.searched_by == 'trade' else '-'} "
-            f"| {TRAINED_BY[row.trained_by]} | {row.top1:.2f}{spread} | {row.top5:.2f} |"
-        )
+def table_2(report: pd.DataFrame) -> pd.DataFrame:
+    """Table 2's layout: every model in every training mode with its costs; ``± std`` over seeds."""
+    return pd.DataFrame([
+        {"teacher": row.teacher, "student": row.model, "architecture": row.architecture,
+         "MACs (M)": number(row.macs, 2, 1e6), "params (M)": number(row.params, 3, 1e6),
+         "latency (ms)": number(row.latency_ms), "searched by": "TRADE" if row.searched_by == "trade" else "-",
+         "trained by": TRAINED_BY[row.trained_by],
+         "top-1": number(row.top1) + (f" ± {row.top1_std:.2f}" if row.seeds > 1 else ""), "top-5": number(row.top5)}
+        for row in report.itertuples()
+    ], columns=TABLE_2_COLUMNS)
+
+
+def distillation_gain_sentence(report: pd.DataFrame) -> str | None:
+    """The distillation gain of every model trained both ways, in one sentence (None if none was)."""
     gains = distillation_gains(report)
-    if len(gains):
-        seeds = int(report["seeds"].min())
-        lines += ["", f"Distillation gain (D − HL top-1, mean over {seeds} seed{'s' * (seeds > 1)}): "
-                  + ", ".join(f"{model} {gain:+.2f} pt" for model, gain in gains.items())]
-    return "\n".join(lines) + "\n"
+    if not len(gains):
+        return None
+    seeds = int(report["seeds"].min())
+    return (f"Distillation gain (D − HL test top-1, mean over {seeds} seed{'s' * (seeds > 1)}): "
+            + ", ".join(f"{model} {gain:+.2f} pt" for model, gain in gains.items()) + ".")
+
+
+def report_markdown(report: pd.DataFrame) -> str:
+    """Table 2 and the distillation gain, as the retrain's markdown report."""
+    sentence = distillation_gain_sentence(report)
+    return markdown_table(table_2(report)) + (f"\n\n{sentence}" if sentence else "") + "\n"
 
 
 def plot_accuracy_latency(report: pd.DataFrame) -> Figure:

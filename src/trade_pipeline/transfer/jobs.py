@@ -100,7 +100,8 @@ def run_job(job: TransferJob, device: str, context: TransferContext) -> dict[str
     options = RunOptions(description=f"{job.name} ", eval_every=0,
                          checkpoint=context.checkpoint(job, artifact.model_spec))
     result = train_model(artifact.model, train, test, recipe, device, options=options)
-    return {"job": job.name, "model": job.model, "dataset": job.target, "init": job.init, "status": result.status,
+    return {"job": job.name, "model": job.model, "trained_by": context.params.trained_by, "dataset": job.target,
+            "init": job.init, "status": result.status,
             "reason": result.reason, "top1": result.top1, "top5": result.top5, "history": result.history,
             "seconds": result.seconds}
 

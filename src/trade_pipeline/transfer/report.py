@@ -6,7 +6,11 @@ from typing import Any
 
 import pandas as pd
 
-REPORT_COLUMNS = ("model", "dataset", "init", "top1")
+from trade_pipeline.retrain.report import TRAINED_BY
+from trade_pipeline.text_tables import markdown_table, number
+
+REPORT_COLUMNS = ("model", "trained_by", "dataset", "init", "top1")
+"""``trained_by``: which retrained version of the model was transferred (``transfer.trained_by``)."""
 
 
 def transfer_report(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -15,19 +19,24 @@ def transfer_report(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
 
 
-def report_markdown(report: pd.DataFrame, source: Mapping[str, float], source_name: str) -> str:
-    """Table 7's layout: a row per model and init, a column per dataset, after the source
-    dataset's own test top-1 (``source``: the retrain's, by model)."""
+def table_7(report: pd.DataFrame, retrain_report: pd.DataFrame | None, source_name: str) -> pd.DataFrame:
+    """Table 7's layout: a row per model and init, a column per transfer dataset, after the
+    transferred version's own test top-1 on the source dataset (from ``retrain_report``)."""
+    trained_by = report["trained_by"].iloc[0] if len(report) else "distill"
+    table = report.pivot_table(index=["model", "init"], columns="dataset", values="top1", sort=False)
+    source = {} if retrain_report is None else dict(
+        retrain_report[retrain_report["trained_by"] == trained_by][["model", "top1"]].itertuples(index=False))
+    frame = table.map(number).rename_axis(columns=None).reset_index().rename(columns={"model": "architecture"})
+    frame.insert(2, f"{source_name} ({TRAINED_BY[trained_by]})",
+                 [number(source.get(model)) if init == "transferred" else "-" for model, init in table.index])
+    return frame
+
+
+def report_markdown(report: pd.DataFrame, retrain_report: pd.DataFrame | None, source_name: str) -> str:
+    """Table 7 as the transfer's markdown report."""
     if report.empty:
         return "No transfer job finished.\n"
-    table = report.pivot_table(index=["model", "init"], columns="dataset", values="top1", sort=False)
-    datasets = list(dict.fromkeys(report["dataset"]))
-    lines = [f"| architecture | init | {source_name} | " + " | ".join(datasets) + " |",
-             "|---|---|---|" + "---|" * len(datasets)]
-    for (model, init), row in table.iterrows():
-        own = f"{source[model]:.2f}" if init == "transferred" and model in source else "-"
-        lines.append(f"| {model} | {init} | {own} | " + " | ".join(f"{row[d]:.2f}" for d in datasets) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown_table(table_7(report, retrain_report, source_name)) + "\n"
 
 
 def transfer_metrics(report: pd.DataFrame) -> dict[str, dict[str, float]]:

@@ -24,7 +24,7 @@ from trade_pipeline.pipeline_registry import all_pipelines
 
 from ..conftest import PROJECT, copy_project, enable_tracking
 
-FIRST_RUN = "tiny_cnn · turbo · seed 0 · data+teacher+search+report"  # conf/test's teacher, base strategy and seed
+FIRST_RUN = "tiny_cnn · composite · seed 0 · data+teacher+search+report"  # conf/test's teacher, base strategy and seed
 
 
 def kedro_run(project: Path, pipelines: str) -> None:
@@ -89,7 +89,7 @@ def test_the_report_rebuilds_alone_from_the_saved_datasets(reported):
     page.unlink()
     kedro_run(reported, "report")
     assert "Table 4 analog" in page.read_text()
-    assert set(_runs(reported)) == {FIRST_RUN, "tiny_cnn · turbo · seed 0 · report"}
+    assert set(_runs(reported)) == {FIRST_RUN, "tiny_cnn · composite · seed 0 · report"}
 
 
 def test_the_results_notebook_runs_top_to_bottom_on_the_saved_datasets(reported, monkeypatch):

@@ -86,7 +86,7 @@ def test_transfer_fine_tunes_every_distilled_model_on_the_digits_and_from_scratc
         ["trade_1", "digits", "transferred"], ["trade_1", "digits", "scratch"],
         ["resnet", "digits", "transferred"], ["resnet", "digits", "scratch"]]
     table = (project / "data" / "08_reporting" / "transfer_report.md").read_text()
-    assert table.splitlines()[0] == "| architecture | init | embedded_mnist | digits |"
+    assert table.splitlines()[0] == "| architecture | init | embedded_mnist (D) | digits |"
     (parent,) = [r for r in _runs(project) if "transfer.trade_1.digits.transferred.top1" in r.data.metrics]
 
 

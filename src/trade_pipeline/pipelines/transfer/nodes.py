@@ -18,10 +18,8 @@ def transfer_models(retrained_models: dict[str, ModelArtifact], split: Split,
     return run_transfer(retrained_models, split.image_size, transfer)
 
 
-def report_transfer(transfer_results: list[dict[str, Any]], retrain_report: pd.DataFrame, split: Split,
-                    transfer: TransferParams) -> tuple[pd.DataFrame, str, dict[str, dict[str, float]]]:
+def report_transfer(transfer_results: list[dict[str, Any]], retrain_report: pd.DataFrame, split: Split
+                    ) -> tuple[pd.DataFrame, str, dict[str, dict[str, float]]]:
     """Table 7 (``transfer_report``, also as markdown, beside the source test top-1) and its metrics."""
     report = transfer_report(transfer_results)
-    mode = retrain_report[retrain_report["trained_by"] == transfer.trained_by]
-    markdown = report_markdown(report, dict(zip(mode["model"], mode["top1"])), split.source.dataset)
-    return report, markdown, transfer_metrics(report)
+    return report, report_markdown(report, retrain_report, split.source.dataset), transfer_metrics(report)

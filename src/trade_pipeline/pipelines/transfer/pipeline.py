@@ -9,7 +9,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(transfer_models, inputs=["retrained_models", "split", "params:transfer"],
                  outputs="transfer_results", name="transfer_models"),
-            Node(report_transfer, inputs=["transfer_results", "retrain_report", "split", "params:transfer"],
+            Node(report_transfer, inputs=["transfer_results", "retrain_report", "split"],
                  outputs=["transfer_report", "transfer_report_md", "transfer_metrics"], name="report_transfer"),
         ]
     )
