@@ -82,6 +82,8 @@ def test_the_run_is_named_after_what_ran_and_lines_up_headline_metrics(reported)
             "search.pareto_size", "search.n_selected", "teacher.tiny_cnn.test_top1"} <= set(metrics)
     assert metrics["search.n_trials"] == 4  # conf/test: search.n_trials=4
     assert "run_report.html" in [artifact.path for artifact in client.list_artifacts(run.info.run_id)]
+    # its owner, so that a later run can mark it KILLED had its process died before ending it
+    assert {"trade_pipeline.host", "trade_pipeline.pid"} <= set(run.data.tags) and run.info.status == "FINISHED"
 
 
 def test_the_report_rebuilds_alone_from_the_saved_datasets(reported):
