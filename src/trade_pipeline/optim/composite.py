@@ -103,6 +103,9 @@ class CompositeTurbo(Turbo):
         return points
 
     def _ask_thompson(self, n: int) -> tuple[np.ndarray, list[dict]]:
+        """Up to ``n`` model-guided points: TuRBO's Thompson step, replaced (once the outcome
+        model has data) by q-EI of the composite objective over region, uniform and local-search
+        candidates (module docstring)."""
         if self.objective is None:
             return super()._ask_thompson(n)
         ready = [region for region in self._regions if not region.design and region.observations]
