@@ -87,3 +87,25 @@ def test_no_strategy_proposes_a_point_its_feasible_filter_refuses(strategy: str)
     asked = np.vstack(run(optimizer, 16))
     assert len(asked) == 16 and all(within_budget(point) for point in asked)
     assert optimizer.filtered > 0
+def test_the_outcome_fit_draws_restarts_from_its_seed_not_from_the_processs_random_state(monkeypatch) -> None:
+    """BoTorch restarts an abnormal fit from hyperparameters drawn with torch's global generator;
+    under the fit's own seed, a resumed or busy process gets the same model."""
+    from trade_pipeline.optim import gp
+    from trade_pipeline.optim.mixed import MixedSpace
+
+    def drawing_fit(model, max_iterations):  # stands in for a fit that restarts from the priors
+        model.drawn = torch.rand(3)
+        return model
+
+    monkeypatch.setattr(gp, "_fit", drawing_fit)
+    space = MixedSpace.from_dimensions(DIMENSIONS)
+    train_X = torch.rand(6, len(DIMENSIONS), dtype=torch.float64)
+    train_Y = torch.rand(6, 1, dtype=torch.float64)
+    drawn = []
+    for global_seed in (0, 12345):
+        torch.manual_seed(global_seed)
+        drawn.append(gp.fit_outcome_gp(train_X, train_Y, space, 40, seed=7).drawn)
+        after = torch.rand(1)
+        torch.manual_seed(global_seed)
+        assert torch.equal(after, torch.rand(1))  # and the global stream is left where it was
+    assert torch.equal(drawn[0], drawn[1])

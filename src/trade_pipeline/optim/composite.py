@@ -112,8 +112,8 @@ class CompositeTurbo(Turbo):
         modelled = np.flatnonzero(np.isfinite(self._outcomes))
         if not ready or len(modelled) < 2 or not np.isfinite(self._values).any():
             return super()._ask_thompson(n)
-        model = self._fit_outcome_model(modelled)
         generator = torch.Generator().manual_seed(int(self._rng.integers(2**63)))
+        model = self._fit_outcome_model(modelled, seed=generator.initial_seed())
         candidates, owners = self._candidates(ready, model, generator)
         normal = torch.randn(self.config.n_samples, 1, generator=generator, dtype=torch.float64)
         candidates, gain = self._local_search(model, candidates, normal)
@@ -203,11 +203,11 @@ class CompositeTurbo(Turbo):
         return dataclasses.replace(restarted, observations=tuple(int(i) for i in everything),
                                    best_value=float(self._values[everything].min()) if len(everything) else math.inf)
 
-    def _fit_outcome_model(self, indices: np.ndarray):
+    def _fit_outcome_model(self, indices: np.ndarray, seed: int):
         """GP of the logit outcome on every evaluation that has one (``indices``)."""
         train_X = torch.from_numpy(self._points[indices])
         train_Y = self._to_logit(torch.from_numpy(self._outcomes[indices])).unsqueeze(-1)
-        return fit_outcome_gp(train_X, train_Y, self.space, self.settings.gp_fit_iterations)
+        return fit_outcome_gp(train_X, train_Y, self.space, self.settings.gp_fit_iterations, seed)
 
     def _candidates(self, regions: list, model, generator: torch.Generator) -> tuple[torch.Tensor, list]:
         """``N x d`` distinct candidates: each region's around its best point, then uniform ones;

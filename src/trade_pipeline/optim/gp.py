@@ -102,11 +102,13 @@ def fit_mixed_gp(
 
 
 def fit_outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace,
-                   max_iterations: int | None) -> SingleTaskGP:
+                   max_iterations: int | None, seed: int) -> SingleTaskGP:
     """GP of a black-box outcome over the whole space (``n x d``, ``n x 1``), with BoTorch's
     default kernel and priors: lengthscales whose prior grows with the dimension (Hvarfner et
     al. 2024) and a learned noise. With a few dozen points in tens of dimensions, those priors
     rank unseen students' proxy accuracy better than TuRBO's unconstrained fit (docs/turbo.md).
+    ``seed`` fixes the hyperparameters BoTorch draws from their priors when it restarts a fit
+    that stopped abnormally, which would otherwise come from the process's global random state.
     """
     snap = SnapToLevels(space) if space.discrete else None
     if space.categorical:
@@ -114,7 +116,9 @@ def fit_outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpa
                                   outcome_transform=Standardize(m=1), input_transform=snap)
     else:
         model = SingleTaskGP(train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=snap)
-    return _fit(model, max_iterations)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return _fit(model, max_iterations)
 
 
 def ordered_lengthscales(model: SingleTaskGP) -> torch.Tensor:

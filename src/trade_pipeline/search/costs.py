@@ -88,17 +88,18 @@ class CandidateCosts:
         params, macs = self.table(spec)
         return params, macs, latency_features(spec, macs)
 
-    def _point_costs(self, point: np.ndarray) -> tuple[int, int, np.ndarray]:
-        """Memoised by the point's choice levels: cheaper than decoding and hashing its spec."""
-        key = np.where(self._levels > 0, np.floor(np.clip(point, 0, 1) * self._levels).clip(max=self._levels - 1),
-                       point).tobytes()
-        if key not in self._known:
-            self._known[key] = self._spec_costs(self.space.decode(point))
-        return self._known[key]
-
     def costs(self, points: np.ndarray) -> np.ndarray:
-        """``n x 3`` (params, MACs, predicted latency ms) of ``n x d`` cube points."""
-        exact = [self._point_costs(point) for point in np.atleast_2d(points)]
+        """``n x 3`` (params, MACs, predicted latency ms) of ``n x d`` cube points, memoised by each
+        point's choice levels (cheaper than decoding and hashing its spec)."""
+        points = np.atleast_2d(points)
+        keys = np.where(self._levels > 0, np.minimum(np.floor(np.clip(points, 0, 1) * self._levels), self._levels - 1),
+                        points)
+        exact = []
+        for key, point in zip(keys, points):
+            known = self._known.get(key.tobytes())
+            if known is None:
+                known = self._known[key.tobytes()] = self._spec_costs(self.space.decode(point))
+            exact.append(known)
         latency = self.latency.predict(np.stack([features for _, _, features in exact]))
         return np.column_stack([[params for params, _, _ in exact], [macs for _, macs, _ in exact], latency])
 

@@ -1,40 +1,35 @@
 """A student's params and MACs from its spec alone, exactly, without building the student.
 
 A student is a chain of parts (stem, conv layers, Transformer stage, head) whose params and
-MACs add up (a per-block lookup table in the manner of nn-Meter and once-for-all). Conv layers
-are counted in closed form from timm's ``EdgeResidual`` / ``InvertedResidual`` definitions
-(BatchNorm's two parameters per channel, no conv bias, ``make_divisible`` expansion widths),
-since building and running thousands of them would cost seconds per batch; the few distinct
-Transformer stages are built once and counted by ``profiling``. The totals equal
-``count_params`` / ``count_macs`` of the built ``StudentNet`` (tested). This is what lets the
-search know a candidate's costs before training, for thousands of candidates per batch (#18).
+MACs add up (a per-block lookup table in the manner of nn-Meter and once-for-all). Each part is
+counted in closed form from timm's own definitions (``EdgeResidual`` / ``InvertedResidual`` with
+BatchNorm's two parameters per channel, no conv bias and ``make_divisible`` expansion widths;
+ViT ``Block``), memoised, since building and running thousands of parts would cost seconds per
+batch. The totals equal ``count_params`` / ``count_macs`` of the built ``StudentNet`` (tested on
+both shipped spaces). This is what lets the search know a candidate's costs before training,
+for thousands of candidates per batch (issue #18).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from functools import lru_cache
 
-import torch
 from timm.layers import make_divisible
-from torch import nn
 
-from trade_pipeline.profiling import count_macs, count_params
-from trade_pipeline.students.builder import STEM_KERNEL_SIZE, TransformerStage
-from trade_pipeline.students.spec import ArchitectureSpec, ConvBlockSpec, downsampled_size
+from trade_pipeline.students.builder import STEM_KERNEL_SIZE
+from trade_pipeline.students.spec import ArchitectureSpec, ConvBlockSpec, TransformerSpec, downsampled_size
 
 
 class StudentCostTable:
     """``(params, MACs)`` of searched students for one input shape and number of classes.
 
-    Equal to ``count_params`` / ``count_macs`` of the built ``StudentNet`` (tested); building a
-    part for the table leaves the global torch random state untouched.
+    Equal to ``count_params`` / ``count_macs`` of the built ``StudentNet`` (tested).
     """
 
     def __init__(self, in_chans: int, num_classes: int, img_size: int) -> None:
         self.in_chans = in_chans
         self.num_classes = num_classes
         self.img_size = img_size
-        self._parts: dict[Hashable, tuple[int, int]] = {}
 
     def __call__(self, spec: ArchitectureSpec) -> tuple[int, int]:
         size = downsampled_size(self.img_size, (spec.stem_stride,))
@@ -49,23 +44,13 @@ class StudentCostTable:
                 size = downsampled_size(size, (stride,))
             channels = block.width
         if spec.transformer is not None:
-            transformer, in_chs = spec.transformer, channels
-            part = self._part(("transformer", transformer, in_chs, size),
-                              lambda: TransformerStage(in_chs, transformer, size * size), (1, in_chs, size, size))
-            params, macs = params + part[0], macs + part[1]
-            channels = transformer.width
+            stage = _transformer_costs(spec.transformer, channels, size * size)
+            params, macs = params + stage[0], macs + stage[1]
+            channels = spec.transformer.width
         if self.num_classes > 0:  # the head: a linear layer on the pooled features
             params += channels * self.num_classes + self.num_classes
             macs += channels * self.num_classes
         return params, macs
-
-    def _part(self, key: Hashable, build: Callable[[], nn.Module], input_shape: tuple[int, int, int, int]
-              ) -> tuple[int, int]:
-        if key not in self._parts:
-            with torch.random.fork_rng():  # initialising weights must not shift anyone's random stream
-                module = build()
-            self._parts[key] = (count_params(module), count_macs(module, input_shape))
-        return self._parts[key]
 
 
 def _conv(in_chs: int, out_chs: int, kernel: int, out_size: int, groups: int = 1, bias: bool = False
@@ -75,6 +60,7 @@ def _conv(in_chs: int, out_chs: int, kernel: int, out_size: int, groups: int = 1
     return weights + (out_chs if bias else 0), weights * out_size * out_size
 
 
+@lru_cache(maxsize=65536)
 def _layer_costs(block: ConvBlockSpec, in_chs: int, stride: int, size: int) -> tuple[int, int]:
     """(params, MACs) of one ``builder.conv_layer``: timm's EdgeResidual (Fused-MBConv) or
     InvertedResidual (MBConv) with its SqueezeExcite, on ``size x size`` inputs."""
@@ -91,3 +77,19 @@ def _layer_costs(block: ConvBlockSpec, in_chs: int, stride: int, size: int) -> t
         reduced = max(1, round(in_chs * block.se_ratio))
         convs += [_conv(mid, reduced, 1, 1, bias=True), _conv(reduced, mid, 1, 1, bias=True)]
     return sum(p for p, _ in convs) + 2 * norms, sum(m for _, m in convs)
+
+
+@lru_cache(maxsize=4096)
+def _transformer_costs(spec: TransformerSpec, in_chs: int, tokens: int) -> tuple[int, int]:
+    """(params, MACs) of ``builder.TransformerStage``: a 1x1 projection when the width changes,
+    a position embedding, ``depth`` timm ViT ``Block`` s (qkv and projection with biases, an MLP
+    of ``mlp_ratio``, two LayerNorms, the two attention matmuls counted as ``count_macs`` does)
+    and a final LayerNorm."""
+    width, hidden = spec.width, int(spec.width * spec.mlp_ratio)
+    params, macs = tokens * width + 2 * width, 0  # position embedding, final norm
+    if in_chs != width:
+        params, macs = params + in_chs * width + width, macs + tokens * in_chs * width
+    linears = 3 * width * width + width * width + 2 * width * hidden  # qkv, proj, fc1, fc2 weights
+    block_params = linears + 3 * width + width + hidden + width + 4 * width  # their biases, two norms
+    block_macs = tokens * linears + 2 * tokens * tokens * width  # q k^T and attn v over all heads
+    return params + spec.depth * block_params, macs + spec.depth * block_macs

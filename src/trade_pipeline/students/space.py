@@ -212,12 +212,15 @@ class SearchSpace:
             raise ValueError(f"decode: expected a point of shape ({self.dimension},), got {point.shape}")
         if not np.all(np.isfinite(point)):
             raise ValueError(f"decode: the point has non-finite coordinates: {point}")
-        coordinates = iter(np.clip(point, 0.0, 1.0))
-        values = []
-        for _, choices in self._fields:
-            index = min(int(next(coordinates) * len(choices)), len(choices) - 1) if len(choices) > 1 else 0
-            values.append(choices[index])
-        return self._assemble(values)
+        counts = self._level_counts
+        searched = iter(np.minimum((np.clip(point, 0.0, 1.0) * counts).astype(int), counts - 1).tolist())
+        return self._assemble([choices[next(searched)] if len(choices) > 1 else choices[0]
+                               for _, choices in self._fields])
+
+    @cached_property
+    def _level_counts(self) -> np.ndarray:
+        """``d`` number of choices of each cube coordinate."""
+        return np.array([len(choices) for _, choices in self._fields if len(choices) > 1])
 
     def encode(self, spec: ArchitectureSpec) -> np.ndarray:
         """Bin centres of `spec`'s choices, shape (d,); fields of absent parts take their first bin."""
