@@ -44,6 +44,11 @@ def statistics_of(model: torch.nn.Module, repeats: int, rounds: int, warmup: int
             "rounds": measure_latency(model, shape, "cpu", warmup, repeats, rounds=rounds).median_ms}
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it (records carry no machine's paths)."""
+    return str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else path.name
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=6)
@@ -78,7 +83,7 @@ def main() -> None:
         for statistic, group in table.groupby("statistic")
     }
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    record = {"summary": summary, "settings": vars(args) | {"out": str(args.out)},
+    record = {"summary": summary, "settings": vars(args) | {"out": _shown(args.out)},
               "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread",
               "torch": torch.__version__, "commit": commit,
               "command": "python benchmarks/latency_stability.py " + " ".join(sys.argv[1:])}
