@@ -71,16 +71,15 @@ def test_the_experiment_is_marked_model_training_unless_its_kind_was_chosen(trac
     assert tracking.get_experiment(chosen).tags[EXPERIMENT_KIND[0]] == "genai_development"
 
 
-def test_runs_left_running_by_a_dead_process_are_marked_killed_and_no_live_one(tmp_path):
+def test_runs_left_running_by_a_dead_process_are_marked_killed_and_no_live_one(tracking):
     import socket
     import subprocess
     import sys
 
     from trade_pipeline.tracking import HOST_TAG, PID_TAG, mark_stale_runs_killed
 
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
-    experiment = mlflow.create_experiment("stale")
-    client = mlflow.MlflowClient()
+    client = tracking
+    experiment = client.create_experiment("stale")
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = dead.stdout.strip()  # that process has exited
     here = socket.gethostname()
