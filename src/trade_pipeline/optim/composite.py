@@ -9,12 +9,15 @@ has to learn costs that the search can compute. This strategy (issue #18) instea
 * fits one GP to the black-box outcome over every evaluation (``gp.fit_outcome_gp``: the
   outcome on the logit scale of its range, so it is informative on both sides of the target;
   BoTorch's dimension-scaled priors; noise learned, since proxy accuracy varies by seed);
-* draws joint posterior samples of the outcome over candidates from TuRBO's trust regions
-  (CASMOPOLITAN box + Hamming ball around each region's best point) and from the whole space,
-  turns each into the objective with the known outcomes (composite BO, Astudillo & Frazier
-  2019), and fills the batch greedily by Monte-Carlo expected improvement (q-EI);
-* keeps TuRBO's regions, designs and restarts; a region's centre is its best value, which
-  below the target is the point most likely to reach it (SCBO's rule for infeasible regions).
+* screens candidates from TuRBO's trust regions (CASMOPOLITAN box + Hamming ball around each
+  region's best point), from the whole space and from a local search around the best of them by
+  Monte-Carlo expected improvement of the objective, computed from posterior samples of the
+  outcome and the known outcomes (composite BO, Astudillo & Frazier 2019);
+* draws joint posterior samples over the best of those and fills the batch greedily (q-EI);
+* keeps TuRBO's regions, designs and success/failure counting; a region's centre is its best
+  value, which below the target is the point most likely to reach it (SCBO's rule for
+  infeasible regions); a region that shrinks away restarts around the best evaluation, not
+  from a new design.
 
 Without a :class:`CompositeObjective` it is exactly :class:`~trade_pipeline.optim.turbo.Turbo`.
 """

@@ -70,8 +70,8 @@ class LatencyModel:
 class CandidateCosts:
     """Cost ratios (params, MACs, latency against the teacher's) and budget checks for cube points.
 
-    Exact params and MACs, memoised per architecture hash; latency from :class:`LatencyModel`,
-    told each measured candidate through :meth:`observe`.
+    Exact params and MACs, memoised by each point's choice levels; latency from
+    :class:`LatencyModel`, told each measured candidate through :meth:`observe`.
     """
 
     def __init__(self, space: SearchSpace, in_chans: int, num_classes: int, teacher_costs: Mapping[str, float],
@@ -129,7 +129,6 @@ class CandidateCosts:
     def latency_error(self) -> float | None:
         """Median relative error of the latency predictions so far (None before any)."""
         return float(np.median(self.latency.errors)) if self.latency.errors else None
-
 
 
 def composite_objective(costs: CandidateCosts, acc_target: float, epsilon: float) -> CompositeObjective:
