@@ -7,7 +7,11 @@ statistics are compared:
 
   * ``median``: the median of ``repeats`` forwards (the reading before issue #18; one round);
   * ``rounds``: the median over ``rounds`` rounds of each round's fastest of ``repeats``
-    forwards (``profiling.latency_statistic``, what the search now records).
+    forwards (``profiling.latency_statistic``, what the teacher profile and the retrain report
+    record);
+  * ``paired``: timed against conf/base's search teacher, one forward of each in turn,
+    ``rounds x repeats`` pairs (``profiling.measure_relative_latencies``, what the search
+    records): the median pair ratio times the teacher's latency, read once at the start.
 
 For each student and statistic: the median of its profiles and every profile's deviation from
 it. Written to ``docs/figures/latency_stability.csv`` (a row per profile) and ``.json``
@@ -30,18 +34,30 @@ import pandas as pd
 import torch
 import yaml
 
-from trade_pipeline.models import build_model, student_model_spec
-from trade_pipeline.profiling import measure_latency
+from trade_pipeline.models import build_model, student_model_spec, timm_model_spec
+from trade_pipeline.profiling import LatencyReference, measure_latency, measure_relative_latencies
 from trade_pipeline.students.space import SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def statistics_of(model: torch.nn.Module, repeats: int, rounds: int, warmup: int) -> dict[str, float]:
-    """One profile of ``model`` under each statistic (batch 1, 28x28 grey digits)."""
-    shape = (1, 1, 28, 28)
-    return {"median": measure_latency(model, shape, "cpu", warmup, 1, rounds=repeats).median_ms,
-            "rounds": measure_latency(model, shape, "cpu", warmup, repeats, rounds=rounds).median_ms}
+SHAPE = (1, 1, 28, 28)  # batch 1, 28x28 grey digits
+
+
+def statistics_of(model: torch.nn.Module, reference: LatencyReference, repeats: int, rounds: int,
+                  warmup: int) -> dict[str, float]:
+    """One profile of ``model`` under each statistic."""
+    paired = measure_relative_latencies([model], reference, SHAPE, "cpu", warmup, rounds * repeats)[0]
+    return {"median": measure_latency(model, SHAPE, "cpu", warmup, 1, rounds=repeats).median_ms,
+            "rounds": measure_latency(model, SHAPE, "cpu", warmup, repeats, rounds=rounds).median_ms,
+            "paired": paired.median_ms}
+
+
+def search_teacher() -> torch.nn.Module:
+    """conf/base's search teacher, untrained (its weights do not change its latency)."""
+    conf = yaml.safe_load((ROOT / "conf" / "base" / "parameters_teacher.yml").read_text())["teacher"]
+    teacher = conf["teachers"][conf["search_teacher"]]
+    return build_model(timm_model_spec(teacher["model"], 1, 10, 28, **teacher.get("model_kwargs", {})))
 
 
 def _shown(path: Path) -> str:
@@ -65,10 +81,13 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     specs = [space.sample(rng) for _ in range(args.students)]
     models = [build_model(student_model_spec(spec, 1, 10, 28)) for spec in specs]
+    teacher = search_teacher()
+    reference = LatencyReference(teacher, measure_latency(teacher, SHAPE, "cpu", args.warmup, args.repeats,
+                                                          rounds=args.rounds).median_ms)
     rows = []
     for profile in range(args.profiles):
         for student, (spec, model) in enumerate(zip(specs, models)):
-            for statistic, value in statistics_of(model, args.repeats, args.rounds, args.warmup).items():
+            for statistic, value in statistics_of(model, reference, args.repeats, args.rounds, args.warmup).items():
                 rows.append({"student": student, "block_sequence": spec.block_sequence, "profile": profile,
                              "statistic": statistic, "latency_ms": value})
     table = pd.DataFrame(rows)

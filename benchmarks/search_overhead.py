@@ -1,10 +1,10 @@
 """Share of a search's wall time spent outside candidate build/profile/training (issue 5).
 
 Runs the embedded-default search (conf/base parameters, a throwaway state folder, MLflow
-tracking to a throwaway SQLite file) on the latest saved `split`, `teacher_profile` and
-`teacher_logits`, so run `kedro run --pipelines=data,teacher` first. Overhead is everything
-the loop does besides evaluating candidates: GP fits, Thompson sampling, decoding, the trial
-log, checkpoints, one nested MLflow run per candidate.
+tracking to a throwaway SQLite file) on the latest saved `split`, `teacher_profile`,
+`teacher_logits` and `teacher_model`, so run `kedro run --pipelines=data,teacher` first.
+Overhead is everything the loop does besides evaluating candidates: GP fits, Thompson sampling,
+decoding, the trial log, checkpoints, one nested MLflow run per candidate.
 Prints `seconds_per_trial=<s>`, `ask_tell_fraction=<x>` (the strategy's own ask + tell, target
 <= 0.02) and, last, `search_overhead_fraction=<x>` (target <= 0.05). With ``--record NAME`` the
 trials go to ``docs/figures/NAME.csv`` and the figures ``NAME.png`` plot each candidate's predicted
@@ -55,7 +55,8 @@ def main() -> None:
     with KedroSession.create(project_path=project) as session:
         context = session.load_context()
         catalog = context.catalog
-        split, profile, logits = (catalog.load(name) for name in ("split", "teacher_profile", "teacher_logits"))
+        split, profile, logits, teacher = (catalog.load(name) for name in ("split", "teacher_profile", "teacher_logits",
+                                                                           "teacher_model"))
         search: SearchParams = context.params["search"]
     with tempfile.TemporaryDirectory() as scratch:
         params = search.model_copy(update=dict(n_trials=args.n_trials, strategy=args.strategy, seed=args.seed,
@@ -64,7 +65,7 @@ def main() -> None:
         mlflow.set_experiment("search_overhead")
         with mlflow.start_run(run_name="search_overhead"):
             start = time.perf_counter()
-            outcome = run_trade_search(split, profile, logits, params)
+            outcome = run_trade_search(split, profile, logits, params, teacher)
             trials, summary = outcome.trials, outcome.summary
             wall = time.perf_counter() - start
     evaluating = float(trials["seconds"].sum())

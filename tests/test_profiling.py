@@ -130,3 +130,48 @@ def test_several_models_are_timed_in_interleaved_rounds() -> None:
     readings = profiling.measure_latencies(list(models.values()), (1, 1, 8, 8), "cpu", warmup=1, repeats=2, rounds=3)
     assert [reading.method for reading in readings] == ["eager", "eager"]
     assert "".join(order) == "ab" + "aabb" * 3  # warm-up, then every round times a, then b
+
+
+class _ScriptedTimer:
+    """A timer that returns the next of a fixed list of forward times."""
+
+    method = "eager"
+
+    def __init__(self, timings: list[float]) -> None:
+        self.timings = iter(timings)
+
+    def time(self, repeats: int) -> list[float]:
+        return [next(self.timings) for _ in range(repeats)]
+
+
+def test_timing_against_a_reference_cancels_a_slow_spell(monkeypatch) -> None:
+    # the machine slows down 3x for the middle pair: both forwards of it, so the ratio holds
+    student, teacher = _SmallConvNet(), _SmallConvNet()
+    scripted = {id(student): [2.0, 6.0, 2.0], id(teacher): [1.0, 3.0, 1.0]}
+    monkeypatch.setattr(profiling, "_timer", lambda model, *args: _ScriptedTimer(scripted[id(model)]))
+    reference = profiling.LatencyReference(teacher, latency_ms=1.5)
+    [reading] = profiling.measure_relative_latencies([student], reference, (1, 1, 8, 8), "cpu", warmup=0, pairs=3)
+    assert reading.median_ms == pytest.approx(2 * 1.5) and reading.cv == pytest.approx(0.0)
+    # profile_model times rounds x repeats pairs against the reference
+    scripted = {id(student): [4.0] * 6, id(teacher): [1.0] * 6}
+    profile = profile_model(student, (1, 1, 8, 8), ProfileSettings(warmup=0, repeats=2, rounds=3), reference=reference)
+    assert profile["latency_ms"] == pytest.approx(4 * 1.5)
+
+
+def test_forwards_alternate_with_the_reference() -> None:
+    order: list[str] = []
+    student, teacher = _SmallConvNet(), _SmallConvNet()
+    for name, model in (("s", student), ("t", teacher)):
+        model.register_forward_hook(lambda *args, name=name: order.append(name))
+    reference = profiling.LatencyReference(teacher, latency_ms=1.0)
+    profiling.measure_relative_latencies([student], reference, (1, 1, 8, 8), "cpu", warmup=1, pairs=3)
+    assert "".join(order) == "ts" + "st" * 3  # warm-up, then one forward of each in turn
+
+
+def test_a_reference_needs_a_positive_latency_and_pairs() -> None:
+    reference = profiling.LatencyReference(_SmallConvNet(), latency_ms=0.0)
+    with pytest.raises(ValueError, match="positive reference latency"):
+        profiling.measure_relative_latencies([_SmallConvNet()], reference, (1, 1, 8, 8))
+    with pytest.raises(ValueError, match="pairs >= 1"):
+        profiling.measure_relative_latencies([_SmallConvNet()], profiling.LatencyReference(_SmallConvNet(), 1.0),
+                                             (1, 1, 8, 8), pairs=0)

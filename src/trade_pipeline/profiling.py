@@ -45,7 +45,9 @@ LatencyMethod = Literal["eager", "cuda_graph", "auto"]
 
 class ProfileSettings(StrictModel):
     """How latency is measured: ``rounds`` rounds of ``repeats`` batch-1 forwards after
-    ``warmup``; the reading is the median over rounds of each round's fastest forward.
+    ``warmup``; the reading is the median over rounds of each round's fastest forward, or,
+    timed against a reference model (the search times candidates against its teacher), the
+    median ratio of ``rounds x repeats`` forward pairs times the reference's latency.
 
     Eq. 2 divides a student's latency by the teacher's, so the teacher and the candidates
     must be measured alike. ``device`` is where the student will be deployed; ``None`` means
@@ -310,6 +312,54 @@ def measure_latencies(
     return readings
 
 
+@dataclass(frozen=True)
+class LatencyReference:
+    """A model whose latency is already known (``latency_ms``, e.g. the teacher's profile), to
+    time other models against (:func:`measure_relative_latencies`)."""
+
+    model: nn.Module
+    latency_ms: float
+
+
+def measure_relative_latencies(
+    models: Sequence[nn.Module],
+    reference: LatencyReference,
+    input_shape: InputShape = (1, 3, 224, 224),
+    device: str | torch.device = "cpu",
+    warmup: int = 3,
+    pairs: int = 50,
+    method: LatencyMethod = "auto",
+) -> list[LatencyReading]:
+    """Each model's latency as a multiple of ``reference``'s, one forward of each in turn.
+
+    A shared CPU slows down in spells of 0.1-1 s that slow every model alike and outlast any
+    run of one model's forwards (docs/benchmarks.md, "Latency stability"), so no statistic of a
+    model's own timings escapes them. The ratio of two adjacent forwards does: the reading is the
+    median of ``pairs`` ratios times ``reference.latency_ms``, and ``cv`` the ratios' spread.
+    Eq. 2 divides by the teacher's latency, so against the teacher it uses the ratio measured.
+    """
+    _check_input_shape(input_shape)
+    if warmup < 0 or pairs < 1 or not reference.latency_ms > 0:
+        raise ValueError(f"need warmup >= 0, pairs >= 1 and a positive reference latency, got warmup={warmup}, "
+                         f"pairs={pairs}, reference.latency_ms={reference.latency_ms}")
+    device = torch.device(device)
+    inputs = torch.randn(input_shape, device=device)
+    method = _resolved_method(method, device)
+    readings = []
+    with ExitStack() as stack:
+        for model in (reference.model, *models):
+            model.to(device)
+            stack.enter_context(_eval_no_grad(model))
+        base = _timer(reference.model, inputs, warmup, method)
+        for model in models:
+            timer = _timer(model, inputs, warmup, method)
+            ratios = [timer.time(1)[0] / base.time(1)[0] for _ in range(pairs)]
+            mean = statistics.fmean(ratios)
+            cv = statistics.pstdev(ratios) / mean if mean > 0 else 0.0
+            readings.append(LatencyReading(statistics.median(ratios) * reference.latency_ms, cv, timer.method))
+    return readings
+
+
 def measure_latency(model: nn.Module, *args: Any, **kwargs: Any) -> LatencyReading:
     """:func:`measure_latencies` (same arguments after the model) of one model, in milliseconds."""
     return measure_latencies([model], *args, **kwargs)[0]
@@ -320,16 +370,18 @@ def profile_model(
     input_shape: InputShape = (1, 3, 224, 224),
     settings: ProfileSettings | None = None,
     device: str | torch.device = "cpu",
+    reference: LatencyReference | None = None,
 ) -> dict[str, float | int | str]:
     """Parameters, MACs and batch-1 latency of ``model``:
     ``{params, macs, latency_ms, latency_cv, latency_method}``.
 
     Latency is measured at batch 1 whatever the batch of ``input_shape`` (the paper's
     deployment setting) on ``settings.device`` or else ``device``; MACs are reported per image.
-    ``latency_cv`` is the spread of every timed forward; ``latency_method`` the method that
-    measured them, after any fallback.
+    With a ``reference`` it is timed against it (:func:`measure_relative_latencies`, ``rounds x
+    repeats`` pairs). ``latency_cv`` is the spread of every timed forward (of the pair ratios);
+    ``latency_method`` the method that measured them, after any fallback.
     """
-    return profile_models([model], input_shape, settings, device)[0]
+    return profile_models([model], input_shape, settings, device, reference)[0]
 
 
 def profile_models(
@@ -337,14 +389,21 @@ def profile_models(
     input_shape: InputShape = (1, 3, 224, 224),
     settings: ProfileSettings | None = None,
     device: str | torch.device = "cpu",
+    reference: LatencyReference | None = None,
 ) -> list[dict[str, float | int | str]]:
     """:func:`profile_model` of each model, their latencies timed side by side in interleaved
-    rounds (:func:`measure_latencies`), so the models a report compares are timed alike."""
+    rounds (:func:`measure_latencies`), so the models a report compares are timed alike, or each
+    against ``reference``."""
     _check_input_shape(input_shape)
     settings = settings or ProfileSettings()
     single_image = (1, *input_shape[1:])
-    latencies = measure_latencies(models, single_image, settings.on(str(device)), settings.warmup, settings.repeats,
-                                  settings.latency_method, settings.rounds)
+    on = settings.on(str(device))
+    if reference is None:
+        latencies = measure_latencies(models, single_image, on, settings.warmup, settings.repeats,
+                                      settings.latency_method, settings.rounds)
+    else:
+        latencies = measure_relative_latencies(models, reference, single_image, on, settings.warmup,
+                                               settings.rounds * settings.repeats, settings.latency_method)
     return [{
         "params": count_params(model),
         "macs": count_macs(model, single_image),

@@ -8,6 +8,7 @@ place, so a crash never leaves a half-written artefact where a good one was.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import pickle
@@ -70,6 +71,12 @@ def set_aside(folder: Path) -> Path:
     target = folder.with_name(f"{folder.name}-before-{stamp}")
     shutil.move(str(folder), str(target))
     return target
+
+
+def fingerprint(value: Any, length: int = 16) -> str:
+    """The first ``length`` hex digits of the sha256 of ``value``'s JSON with sorted keys: the
+    identity a checkpoint or a saved search must match to be resumed."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:length]
 
 
 def save_json(path: str | os.PathLike, data: Any, default: Any = None) -> None:

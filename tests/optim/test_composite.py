@@ -109,3 +109,36 @@ def test_the_outcome_fit_draws_restarts_from_its_seed_not_from_the_processs_rand
         torch.manual_seed(global_seed)
         assert torch.equal(after, torch.rand(1))  # and the global stream is left where it was
     assert torch.equal(drawn[0], drawn[1])
+
+
+def test_hyperparameters_are_refitted_every_few_evaluations_and_restored_on_resume() -> None:
+    import json
+
+    optimizer = composite(refit_every=8)
+    run(optimizer, 16)
+    state = json.loads(json.dumps(optimizer.state_dict(), allow_nan=False))
+    assert state["fitted_on"] == 12  # first fit after the 4-point design, again at 12
+    restored = CompositeTurbo(len(DIMENSIONS), 5, dimensions=DIMENSIONS, objective=OBJECTIVE)
+    restored.load_state_dict(state)
+    asked = [resumed.ask(4) for resumed in (optimizer, restored)]  # 16: saved hyperparameters, new points
+    np.testing.assert_array_equal(*asked)
+    for resumed, points in zip((optimizer, restored), asked):
+        resumed.tell(points, value(points), accuracy(points))
+        assert resumed.state_dict()["outcome_hyperparameters"] == state["outcome_hyperparameters"]
+    np.testing.assert_array_equal(optimizer.ask(4), restored.ask(4))  # 20: fitted again
+    assert optimizer.state_dict()["fitted_on"] == 20
+
+
+def test_conditional_coordinates_are_canonicalised_so_one_candidate_is_one_point() -> None:
+    from trade_pipeline.optim.mixed import MixedSpace
+
+    # coordinate 1 matters only while coordinate 0 is at level 1 or 2 (of 3), coordinate 2 only
+    # while coordinate 1 is at level 1: a chain, resolved parents first
+    space = MixedSpace.from_dimensions([Dimension("ordinal", 3), Dimension("ordinal", 2, active_if=(0, (1, 2))),
+                                        Dimension("categorical", 4, active_if=(1, (1,))), Dimension()])
+    points = torch.tensor([[0.1, 0.9, 0.9, 0.3], [0.5, 0.9, 0.9, 0.3], [0.5, 0.2, 0.9, 0.3]], dtype=torch.float64)
+    expected = torch.tensor([[1 / 6, 0.25, 0.125, 0.3], [0.5, 0.75, 0.875, 0.3], [0.5, 0.25, 0.125, 0.3]],
+                            dtype=torch.float64)
+    torch.testing.assert_close(space.canonical(points), expected)
+    with pytest.raises(ValueError, match="must name an earlier discrete coordinate"):
+        MixedSpace.from_dimensions([Dimension("ordinal", 2, active_if=(1, (1,))), Dimension("ordinal", 2)])

@@ -54,7 +54,7 @@ def _params(tiny_space, **overrides) -> SearchParams:
 def test_fingerprint_is_stable_and_covers_settings_that_change_results(tiny_space):
     first = search_fingerprint(_params(tiny_space), "fake", "split-a")
     assert first == search_fingerprint(_params(dict(reversed(tiny_space.items()))), "fake", "split-a")
-    assert len(first["strategy"]) == 64
+    assert len(first["strategy"]) == 16
     assert {"seed", "strategy", "proxy", "score", "budget", "space", "composite", "profile", "device", "teacher",
             "split"} <= set(first)
     assert search_fingerprint(_params(tiny_space), "other", "split-a")["teacher"] != first["teacher"]
@@ -81,3 +81,10 @@ def test_mismatch_refusal_names_the_changed_settings_and_the_fresh_start_flag(ti
     # the composite block counts only while composite is the strategy
     with pytest.raises(ResumeError, match=r"different composite, seed, strategy.*search\.resume=false"):
         check_resume(saved, current, resume=True)
+
+
+def test_a_state_written_in_another_format_is_refused_as_another_version(tiny_space):
+    current = search_fingerprint(_params(tiny_space), "fake", "split-a")
+    older = {FINGERPRINT_KEY: {name: value for name, value in current.items() if name != "format"}}
+    with pytest.raises(ResumeError, match=r"another version of trade_pipeline.*search\.resume=false"):
+        check_resume(older, current, resume=True)

@@ -71,3 +71,22 @@ def test_a_teacher_timed_another_way_than_the_candidates_is_refused(tiny_space):
     profile = {"fake": {**profile["fake"], "latency_method": "cuda_graph"}}
     with pytest.raises(InputError, match="measured with cuda_graph timing but candidates would be timed with eager"):
         search_teacher(split, profile, logits, params)
+
+
+def test_candidates_are_timed_against_the_profiled_teacher_model_only(tiny_space):
+    from trade_pipeline.errors import InputError
+    from trade_pipeline.models import ModelArtifact
+    from trade_pipeline.profiling import count_params
+    from trade_pipeline.search.session import objective_context
+
+    from .conftest import tiny_inputs
+
+    split, profile, logits = tiny_inputs()
+    params = SearchParams.model_validate({"score": {"acc_target": 90.0}, "space": tiny_space})
+    teacher = ModelArtifact({}, torch.nn.Linear(4, 2))
+    with pytest.raises(InputError, match="teacher_model has 10 parameters but the profiled search teacher 'fake' has"):
+        objective_context(split, profile, logits, params, teacher)
+    profile = {"fake": {**profile["fake"], "params": count_params(teacher.model)}}
+    reference = objective_context(split, profile, logits, params, teacher).latency_reference
+    assert reference.model is teacher.model and reference.latency_ms == profile["fake"]["latency_ms"]
+    assert objective_context(split, profile, logits, params).latency_reference is None

@@ -183,3 +183,19 @@ def test_decode_refuses_points_of_the_wrong_shape_or_with_nan(tiny_space_config)
         space.decode(np.zeros(3))
     with pytest.raises(ValueError, match="non-finite"):
         space.decode(np.full(space.dimension, np.nan))
+
+
+@pytest.mark.parametrize("env", ["base", "paper"])
+def test_points_equal_after_canonicalisation_are_the_same_architecture(env) -> None:
+    import torch
+
+    from trade_pipeline.optim.mixed import MixedSpace
+
+    space = _space_from(env).at_resolution(28)
+    cube = MixedSpace.from_dimensions(space.dimensions)
+    assert cube.conditions  # both spaces have optional blocks and an optional Transformer
+    points = np.random.default_rng(0).random((300, space.dimension))
+    canonical = cube.canonical(torch.from_numpy(points)).numpy()
+    assert [space.decode(p).hash for p in points] == [space.decode(p).hash for p in canonical]
+    # and canonical points differ exactly when their architectures do
+    assert len({p.tobytes() for p in canonical}) == len({space.decode(p).hash for p in points})

@@ -60,7 +60,7 @@ def test_grey_weights_move_to_rgb_images_through_timms_adapted_first_convolution
 def test_jobs_resume_from_their_checkpoints_and_table_7_has_a_column_per_dataset(tmp_path, monkeypatch):
     params = TransferParams.model_validate({"targets": [DIGITS], "recipe": {"steps": 3, "batch_size": 50},
                                            "checkpoint_dir": str(tmp_path / "checkpoints"), "eval_batch_size": 100})
-    retrained = {"resnet-distill": _retrained(), "resnet-hard_label": _retrained()}
+    retrained = {"resnet": _retrained()}
     first = run_transfer(retrained, 8, params)
     assert [(r["model"], r["init"], r["status"]) for r in first] == [("resnet", "transferred", "ok"),
                                                                      ("resnet", "scratch", "ok")]
@@ -102,16 +102,28 @@ def test_a_transfer_killed_mid_run_resumes_to_the_result_of_an_uninterrupted_one
         "torch.manual_seed(0)\n"
         "spec = timm_model_spec('resnet10t', 1, 10, 8, channels=[8, 8, 8, 8], stem_width=8)\n"
         "params = TransferParams.model_validate({**%r, 'checkpoint_dir': %r})\n"
-        "run_transfer({'resnet-distill': ModelArtifact(spec, build_model(spec).eval())}, 8, params)\n"
+        "run_transfer({'resnet': ModelArtifact(spec, build_model(spec).eval())}, 8, params)\n"
     ) % (settings, str(killed))
     kill_at_first_checkpoint(script, killed)
     (saved,) = killed.glob("*.safetensors")
     assert load_tensor_state(saved)["trainer"]["num_updates"] < 60, "the child should have been killed mid-run"
 
-    retrained = {"resnet-distill": _retrained()}
+    retrained = {"resnet": _retrained()}
     resumed = run_transfer(retrained, 8, TransferParams.model_validate({**settings, "checkpoint_dir": str(killed)}))
     fresh = run_transfer(retrained, 8, TransferParams.model_validate({**settings, "checkpoint_dir": str(tmp_path / "f")}))
     for one, other in zip(resumed, fresh):
         assert one["status"] == other["status"] == "ok"
         assert [row["train_loss"] for row in one["history"]] == [row["train_loss"] for row in other["history"]]
         assert one["top1"] == other["top1"]
+
+
+def test_the_transferred_version_of_each_model_comes_from_the_retrain_job_records() -> None:
+    from trade_pipeline.transfer.session import transferable
+
+    versions = {name: _retrained() for name in ("trade_1-hard_label", "trade_1-distill", "resnet-distill",
+                                                 "vit-hard_label")}
+    records = [{"model": model, "trained_by": trained_by} for model, trained_by in
+               [("trade_1", "hard_label"), ("trade_1", "distill"), ("resnet", "distill"), ("vit", "hard_label")]]
+    models = transferable(versions, records, "distill")
+    assert list(models) == ["trade_1", "resnet"]  # the jobs' order; vit has no distilled version
+    assert models["trade_1"] is versions["trade_1-distill"]

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.lib.format import open_memmap
 from torch.utils.data import DataLoader, Subset
 
-from trade_pipeline.data.split import Split
+from trade_pipeline.data.split import Part, Split
 from trade_pipeline.errors import InputError
 from trade_pipeline.serialization import CorruptFileError, atomic_path, reading, save_json
 
@@ -51,12 +51,12 @@ class DecodedImages:
     indices: np.ndarray
 
 
-def cache_path(folder: str | Path, part: str, image_size: int, indices: np.ndarray) -> Path:
+def cache_path(folder: str | Path, part: Part, image_size: int, indices: np.ndarray) -> Path:
     """``<folder>/<part>-<size>px-<hash of the indices>.npy``: each subset of a part has its own file."""
     return Path(folder) / f"{part}-{image_size}px-{_indices_hash(indices)[:12]}.npy"
 
 
-def open_decoded(split: Split, part: str, indices: np.ndarray, image_size: int, folder: str | Path,
+def open_decoded(split: Split, part: Part, indices: np.ndarray, image_size: int, folder: str | Path,
                  workers: int = 0) -> DecodedImages:
     """The cache of ``indices`` (source indices into ``part``'s pool) at ``image_size``, decoding
     them first (with ``workers`` DataLoader workers) if no cache exists yet.
@@ -79,7 +79,7 @@ def _sidecar(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def _identity(split: Split, part: str, indices: np.ndarray, image_size: int) -> dict[str, Any]:
+def _identity(split: Split, part: Part, indices: np.ndarray, image_size: int) -> dict[str, Any]:
     """What the cached pixels depend on, as stored in the sidecar."""
     return {
         "format": FORMAT,
@@ -94,7 +94,7 @@ def _identity(split: Split, part: str, indices: np.ndarray, image_size: int) -> 
     }
 
 
-def _decode(path: Path, identity: dict[str, Any], split: Split, part: str, indices: np.ndarray,
+def _decode(path: Path, identity: dict[str, Any], split: Split, part: Part, indices: np.ndarray,
             image_size: int, workers: int) -> None:
     """Decodes every image into a temp ``.npy`` renamed into place; the sidecar goes first, so an
     interrupted build leaves no ``.npy`` and the next run decodes again."""

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from trade_pipeline.config import StrictModel
 from trade_pipeline.data.augment import Augmentation, BatchAugmenter
 from trade_pipeline.data.decoded_cache import open_decoded
-from trade_pipeline.data.split import Split
+from trade_pipeline.data.split import Part, Split
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -182,7 +182,7 @@ class IndexedSubset(Dataset):
 
 def make_loader(
     split: Split,
-    part: str,
+    part: Part,
     batch_size: int,
     shuffle: bool = False,
     seed: int = 0,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -16,8 +16,10 @@ from sklearn.model_selection import train_test_split
 from trade_pipeline.data.config import DataParams
 from trade_pipeline.data.sources import DataError, Source, load_source
 
-PARTS = ("test", "mini_val", "mini_train")
-TRAIN = "train"  # mini-train + mini-val: the full training data of the retrain (§4)
+Part = Literal["test", "mini_val", "mini_train", "train"]
+"""A part of a split; ``train`` is mini-train + mini-val, the full training data of the retrain (§4)."""
+PARTS: tuple[Part, ...] = ("test", "mini_val", "mini_train")
+TRAIN: Part = "train"
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Split:
     def input_shape(self, batch: int = 1) -> tuple[int, int, int, int]:
         return (batch, self.channels, self.image_size, self.image_size)
 
-    def indices(self, part: str) -> np.ndarray:
+    def indices(self, part: Part) -> np.ndarray:
         """Source indices (int64) of ``test``, ``mini_val``, ``mini_train`` or ``train`` (the last two)."""
         if part == TRAIN:
             return np.sort(np.concatenate([self.mini_train, self.mini_val]))
@@ -65,7 +67,7 @@ class Split:
             raise ValueError(f"unknown split part {part!r}; expected one of {', '.join((*PARTS, TRAIN))}")
         return getattr(self, part)
 
-    def pool(self, part: str) -> str:
+    def pool(self, part: Part) -> str:
         """The source pool a part's indices point into."""
         return self.source.test_pool if part == "test" else self.source.train_pool
 
@@ -74,7 +76,7 @@ class Split:
         return load_source(DataParams(dataset=self.source.dataset, root=self.source.root, n_test=1,
                                       verify_images="none"))
 
-    def labels(self, part: str) -> np.ndarray:
+    def labels(self, part: Part) -> np.ndarray:
         """Class ids of a part's images, in the order of ``indices(part)``."""
         return self.open_source().labels[self.pool(part)][self.indices(part)]
 
@@ -137,7 +139,7 @@ def make_split(params: DataParams, source: Source) -> Split:
     )
 
 
-def stratified_fraction(split: Split, part: str, fraction: float, seed: int) -> np.ndarray:
+def stratified_fraction(split: Split, part: Part, fraction: float, seed: int) -> np.ndarray:
     """A stratified ``fraction`` of a part's indices (sorted); the whole part at 1.0."""
     pool = split.indices(part)
     count = max(1, int(round(fraction * len(pool))))

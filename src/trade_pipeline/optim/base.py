@@ -49,10 +49,16 @@ class Dimension:
     level ``k`` owning the bin ``[k/levels, (k+1)/levels)`` (the last bin includes 1), so every
     point decodes to a choice; ordinal levels are ordered (kernel 3 < 5), categorical ones are
     not (MBConv vs Fused-MBConv).
+
+    ``active_if``: ``(coordinate, levels)`` when this coordinate only matters while that
+    (discrete) one is at one of ``levels`` -- a conditional choice, like ConfigSpace's
+    ``InCondition`` (a block's kernel size while the block has layers). Points that differ only
+    in inactive coordinates are the same candidate.
     """
 
     kind: Literal["continuous", "ordinal", "categorical"] = "continuous"
     levels: int | None = None
+    active_if: tuple[int, tuple[int, ...]] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("continuous", "ordinal", "categorical"):
@@ -60,6 +66,8 @@ class Dimension:
         if (self.kind == "continuous") != (self.levels is None) or (self.levels is not None and self.levels < 2):
             raise ValueError(f"a {self.kind} dimension needs levels {'None' if self.kind == 'continuous' else '>= 2'}, "
                              f"got {self.levels!r}")
+        if self.active_if is not None and (self.active_if[0] < 0 or not self.active_if[1]):
+            raise ValueError(f"active_if needs a coordinate index >= 0 and at least one level, got {self.active_if!r}")
 
     @property
     def discrete(self) -> bool:

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from trade_pipeline.optim.gp import fit_outcome_gp, ordered_lengthscales
+from trade_pipeline.optim.gp import fit_outcome_gp, hyperparameters, ordered_lengthscales, outcome_gp
 from trade_pipeline.optim.mixed import hamming_radius, mixed_candidates
 from trade_pipeline.optim.trust_region import TrustRegion, TurboConfig, restart_trust_region
 from trade_pipeline.optim.turbo import Turbo, _origin
@@ -72,6 +72,9 @@ class CompositeConfig(TurboConfig):
     """Rounds of local search: one-choice neighbours of the best candidates join the pool."""
     local_starts: int = Field(default=8, ge=1)
     """Candidates whose neighbours each local-search round adds."""
+    refit_every: int = Field(default=16, ge=1)
+    """New evaluations before the outcome model's hyperparameters are fitted again; in between it
+    is conditioned on every evaluation with the last fit's (a fit is most of an ask's cost)."""
     shortlist: int = Field(default=64, ge=1)
     """Candidates of highest marginal expected improvement over which the batch is chosen from
     joint samples (the joint posterior of all candidates would cost O(N^3))."""
@@ -92,6 +95,8 @@ class CompositeTurbo(Turbo):
         super().__init__(dim, seed, **kwargs)
         self.objective = objective
         self._last_predictions: list[float | None] = []
+        self._hyperparameters: dict[str, list] | None = None  # of the last outcome fit
+        self._fitted_on = 0  # evaluations that fit saw
 
     @property
     def last_predictions(self) -> list[float | None]:
@@ -118,6 +123,8 @@ class CompositeTurbo(Turbo):
         generator = torch.Generator().manual_seed(int(self._rng.integers(2**63)))
         model = self._fit_outcome_model(modelled, seed=generator.initial_seed())
         candidates, owners = self._candidates(ready, model, generator)
+        if not len(candidates):  # everything drawn was evaluated already (a tiny space)
+            return super()._ask_thompson(n)
         normal = torch.randn(self.config.n_samples, 1, generator=generator, dtype=torch.float64)
         candidates, gain = self._local_search(model, candidates, normal)
         leader = min(ready, key=lambda region: region.best_value)
@@ -154,13 +161,17 @@ class CompositeTurbo(Turbo):
     def _local_search(self, model, candidates: torch.Tensor, normal: torch.Tensor
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """The candidates plus, for ``local_steps`` rounds, every one-choice neighbour of the
-        ``local_starts`` best by marginal expected improvement (Optuna's GP sampler refines its
-        acquisition the same way); returns all of them and their gains."""
+        ``local_starts`` best by marginal expected improvement and, in the first round, of the
+        best point evaluated (Optuna's GP sampler refines its acquisition the same way, from the
+        same starts); returns all of them and their gains."""
         gain = self._marginal_gain(model, candidates, normal)
-        for _ in range(self.config.local_steps):
+        incumbent = self._points[[int(np.nanargmin(self._values))]]
+        for step in range(self.config.local_steps):
             starts = candidates[torch.argsort(gain, descending=True)[: self.config.local_starts]]
-            seen = {row.tobytes() for row in candidates.numpy()}
-            neighbours = torch.unique(self._neighbours(starts), dim=0)
+            if step == 0:
+                starts = torch.cat([starts, torch.from_numpy(incumbent)])
+            seen = self._taken_rows() | {row.tobytes() for row in candidates.numpy()}
+            neighbours = torch.unique(self.space.canonical(self._neighbours(starts)), dim=0)
             neighbours = neighbours[[row.tobytes() not in seen for row in neighbours.numpy()]]
             if not len(neighbours):
                 break
@@ -191,6 +202,11 @@ class CompositeTurbo(Turbo):
                     break
         return shortlist
 
+    def _taken_rows(self) -> set[bytes]:
+        """The canonical rows of every point told or pending: candidates that would be refused."""
+        taken = torch.from_numpy(np.vstack([self._points, self._pending]))
+        return {row.tobytes() for row in self.space.canonical(taken).numpy()}
+
     def _available(self, point: np.ndarray) -> bool:
         """Whether ``_claim`` would take ``point`` now (without claiming it)."""
         return self.canonicalize(point) not in self._keys and (self.feasible is None or self.feasible(point))
@@ -207,14 +223,31 @@ class CompositeTurbo(Turbo):
                                    best_value=float(self._values[everything].min()) if len(everything) else math.inf)
 
     def _fit_outcome_model(self, indices: np.ndarray, seed: int):
-        """GP of the logit outcome on every evaluation that has one (``indices``)."""
-        train_X = torch.from_numpy(self._points[indices])
+        """GP of the logit outcome on the canonical points of every evaluation that has one
+        (``indices``); its hyperparameters are fitted again once ``refit_every`` evaluations came
+        in since the last fit, and kept in between."""
+        train_X = self.space.canonical(torch.from_numpy(self._points[indices]))
         train_Y = self._to_logit(torch.from_numpy(self._outcomes[indices])).unsqueeze(-1)
-        return fit_outcome_gp(train_X, train_Y, self.space, self.settings.gp_fit_iterations, seed)
+        if self._hyperparameters is not None and len(indices) - self._fitted_on < self.config.refit_every:
+            kept = {name: torch.tensor(value, dtype=torch.float64) for name, value in self._hyperparameters.items()}
+            return outcome_gp(train_X, train_Y, self.space, kept)
+        model = fit_outcome_gp(train_X, train_Y, self.space, self.settings.gp_fit_iterations, seed)
+        self._hyperparameters = {name: value.tolist() for name, value in hyperparameters(model).items()}
+        self._fitted_on = len(indices)
+        return model
+
+    def _strategy_state(self) -> dict:
+        return {**super()._strategy_state(), "outcome_hyperparameters": self._hyperparameters,
+                "fitted_on": self._fitted_on}
+
+    def _load_strategy_state(self, state: dict) -> None:
+        super()._load_strategy_state(state)
+        self._hyperparameters, self._fitted_on = state["outcome_hyperparameters"], state["fitted_on"]
 
     def _candidates(self, regions: list, model, generator: torch.Generator) -> tuple[torch.Tensor, list]:
-        """``N x d`` distinct candidates: each region's around its best point, then uniform ones;
-        and the region each is credited to."""
+        """``N x d`` distinct candidates, none told or pending: each region's around its best
+        point, then uniform ones, all canonical (``MixedSpace.canonical``); and the region each is
+        credited to."""
         parts, owners = [], []
         for region in regions:
             indices = list(region.observations)
@@ -227,17 +260,19 @@ class CompositeTurbo(Turbo):
             parts.append(local)
             owners += [region] * len(local)
         uniform = torch.rand(self.config.n_global, self.dim, generator=generator, dtype=torch.float64)
-        parts.append(self.space.snap(uniform))
+        parts.append(uniform)
         # a uniform pick is credited to the leading region: if it improves, the centre moves there
         owners += [min(regions, key=lambda region: region.best_value)] * self.config.n_global
-        candidates = torch.cat(parts)
+        candidates = self.space.canonical(torch.cat(parts))
         if self.space.discrete:  # one candidate per choice combination, the first owner kept
             _, inverse = torch.unique(candidates, dim=0, return_inverse=True)
             first = torch.full((int(inverse.max()) + 1,), len(inverse), dtype=torch.long)
             first = first.scatter_reduce(0, inverse, torch.arange(len(inverse)), reduce="amin")
             keep = torch.sort(first).values
             candidates, owners = candidates[keep], [owners[i] for i in keep.tolist()]
-        return candidates, owners
+        taken = self._taken_rows()
+        fresh = [i for i, row in enumerate(candidates.numpy()) if row.tobytes() not in taken]
+        return candidates[fresh], [owners[i] for i in fresh]
 
     def _greedy_expected_improvement(self, values: torch.Tensor, candidates: np.ndarray, n: int) -> list[int]:
         """Up to ``n`` candidates (columns of ``values``, ``s x N`` objective samples) chosen one

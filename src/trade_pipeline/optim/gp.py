@@ -11,6 +11,7 @@ more choices go through BoTorch's overlap kernel, mixed with the Matérn as in C
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import gpytorch
 import torch
@@ -101,14 +102,14 @@ def fit_mixed_gp(
     return _fit(model, config.gp_fit_iterations)
 
 
-def fit_outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace,
-                   max_iterations: int | None, seed: int) -> SingleTaskGP:
+def outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace,
+               hyperparameters: Mapping[str, torch.Tensor] | None = None) -> SingleTaskGP:
     """GP of a black-box outcome over the whole space (``n x d``, ``n x 1``), with BoTorch's
     default kernel and priors: lengthscales whose prior grows with the dimension (Hvarfner et
     al. 2024) and a learned noise. With a few dozen points in tens of dimensions, those priors
     rank unseen students' proxy accuracy better than TuRBO's unconstrained fit (docs/turbo.md).
-    ``seed`` fixes the hyperparameters BoTorch draws from their priors when it restarts a fit
-    that stopped abnormally, which would otherwise come from the process's global random state.
+    Unfitted, with the raw ``hyperparameters`` of an earlier fit (:func:`hyperparameters`) if
+    given: conditioning on new points with known hyperparameters costs no optimisation.
     """
     snap = SnapToLevels(space) if space.discrete else None
     if space.categorical:
@@ -116,9 +117,25 @@ def fit_outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpa
                                   outcome_transform=Standardize(m=1), input_transform=snap)
     else:
         model = SingleTaskGP(train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=snap)
+    if hyperparameters is not None:
+        model.load_state_dict(hyperparameters, strict=False)
+    return model.eval()
+
+
+def fit_outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace,
+                   max_iterations: int | None, seed: int) -> SingleTaskGP:
+    """:func:`outcome_gp` with its hyperparameters fitted. ``seed`` fixes the hyperparameters
+    BoTorch draws from their priors when it restarts a fit that stopped abnormally, which would
+    otherwise come from the process's global random state."""
+    model = outcome_gp(train_X, train_Y, space)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return _fit(model, max_iterations)
+
+
+def hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:
+    """The model's raw (unconstrained) hyperparameters by name: what ``initial`` takes."""
+    return {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
 
 
 def ordered_lengthscales(model: SingleTaskGP) -> torch.Tensor:

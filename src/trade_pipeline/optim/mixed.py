@@ -29,19 +29,31 @@ class MixedSpace:
     ``levels[i]`` is 0 for a continuous coordinate. ``categorical`` lists the categorical
     coordinates with three or more choices: a two-choice one has a single pair of distinct
     values, hence no order to misread, and is handled as an ordinal (Matérn, box) -- the same
-    model, without the overlap kernel's cost.
+    model, without the overlap kernel's cost. ``conditions``: ``(coordinate, parent, parent
+    levels)`` of each conditional coordinate (``Dimension.active_if``).
     """
 
     levels: tuple[int, ...]
     categorical: tuple[int, ...]
+    conditions: tuple[tuple[int, int, tuple[int, ...]], ...] = ()
 
     @classmethod
     def from_dimensions(cls, dimensions: Sequence[Dimension]) -> MixedSpace:
+        conditions = []
+        for i, dimension in enumerate(dimensions):
+            if dimension.active_if is None:
+                continue
+            parent, levels = dimension.active_if
+            if parent >= i or not dimensions[parent].discrete or max(levels) >= dimensions[parent].levels:
+                raise ValueError(f"dimension {i}: active_if {dimension.active_if!r} must name an earlier discrete "
+                                 "coordinate and levels it has")
+            conditions.append((i, parent, tuple(levels)))
         return cls(
             levels=tuple(dimension.levels or 0 for dimension in dimensions),
             categorical=tuple(
                 i for i, d in enumerate(dimensions) if d.kind == "categorical" and d.levels > 2
             ),
+            conditions=tuple(conditions),
         )
 
     @property
@@ -75,6 +87,19 @@ class MixedSpace:
         if not self.discrete:
             return X
         return torch.where(self.is_discrete(X), self.centre(self.level(X)), X)
+
+    def canonical(self, X: torch.Tensor) -> torch.Tensor:
+        """``... x d`` snapped points with every inactive coordinate (``conditions``) at its
+        first level (or 0 if continuous), so points that are the same candidate become equal."""
+        X = self.snap(X)
+        if not self.conditions:
+            return X
+        X = X.clone()
+        for coordinate, parent, active in self.conditions:  # parents first: a parent made inactive counts
+            inactive = ~torch.isin(self.level(X)[..., parent], torch.tensor(active, dtype=X.dtype))
+            first = 0.5 / self.levels[coordinate] if self.levels[coordinate] else 0.0
+            X[..., coordinate] = torch.where(inactive, torch.full_like(X[..., coordinate], first), X[..., coordinate])
+        return X
 
     def is_discrete(self, like: torch.Tensor) -> torch.Tensor:
         """``d`` mask of the ordinal and categorical coordinates."""

@@ -8,7 +8,7 @@ import torch
 from pydantic import Field, field_validator, model_validator
 
 from trade_pipeline.config import Device, Section, Seed, StrictModel
-from trade_pipeline.executors import DaskParams
+from trade_pipeline.job_runner import JobSettings
 from trade_pipeline.profiling import ProfileSettings
 from trade_pipeline.training.recipe import TrainingRecipe
 
@@ -83,8 +83,8 @@ class DdpSettings(StrictModel):
         return f"cuda:{rank}" if torch.device(default).type == "cuda" else default
 
 
-class RetrainParams(Section):
-    """Everything under ``retrain``."""
+class RetrainParams(JobSettings, Section):
+    """Everything under ``retrain``; where its jobs run is :class:`JobSettings`."""
 
     section = "retrain"
 
@@ -93,13 +93,8 @@ class RetrainParams(Section):
     trained_by: list[TrainedBy] = Field(default=["hard_label", "distill"], min_length=1)
     seeds: list[Seed] = Field(default=[0], min_length=1)
     recipe: RetrainRecipe = RetrainRecipe()
-    device: Device = "cpu"
-    executor: Literal["local", "dask"] = "local"
-    dask: DaskParams = DaskParams()
     ddp: DdpSettings = DdpSettings()
-    eval_batch_size: int = Field(default=500, ge=1)
     checkpoint_dir: str = "data/06_models/retrain_checkpoints"
-    resume: bool = True
     profile: ProfileSettings = ProfileSettings()
     onnx_opset: int = Field(default=17, ge=11)
 

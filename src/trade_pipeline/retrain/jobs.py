@@ -7,7 +7,6 @@ worker; its checkpoint makes it resumable after a kill and holds the final weigh
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from trade_pipeline.contracts import SearchSummary, TeacherLogits
 from trade_pipeline.data.loaders import make_loader
 from trade_pipeline.data.split import PARTS, Split
 from trade_pipeline.errors import InputError
 from trade_pipeline.models import ModelArtifact, build_model, student_model_spec, timm_model_spec
 from trade_pipeline.retrain.config import SEARCHED_PREFIX, RetrainParams, RetrainRecipe
 from trade_pipeline.retrain.distributed import train_distributed, wrap_model
-from trade_pipeline.serialization import load_tensor_state
+from trade_pipeline.serialization import fingerprint, load_tensor_state
 from trade_pipeline.students.spec import ArchitectureSpec
 from trade_pipeline.training.engine import Checkpoint, RunOptions, TrainResult, train_model
 from trade_pipeline.training.soft_labels import SoftLabels
@@ -58,7 +58,7 @@ class RetrainContext:
 
     split: Split
     teacher: ModelArtifact
-    teacher_logits: dict[str, Any]
+    teacher_logits: TeacherLogits
     params: RetrainParams
 
     @property
@@ -70,13 +70,12 @@ class RetrainContext:
         return digest.hexdigest()[:16]
 
     def checkpoint(self, job: RetrainJob) -> Checkpoint:
-        identity = json.dumps({"model": job.model_spec, "recipe": job.recipe.model_dump(mode="json"),
-                               "trained_by": job.trained_by, "data": self.data_fingerprint}, sort_keys=True)
-        return Checkpoint(Path(self.params.checkpoint_dir) / f"{job.name}.safetensors",
-                          hashlib.sha256(identity.encode()).hexdigest()[:16])
+        identity = {"model": job.model_spec, "recipe": job.recipe.model_dump(mode="json"),
+                    "trained_by": job.trained_by, "data": self.data_fingerprint}
+        return Checkpoint(Path(self.params.checkpoint_dir) / f"{job.name}.safetensors", fingerprint(identity))
 
 
-def plan_jobs(selected: list[dict[str, Any]], summary: dict[str, Any], split: Split,
+def plan_jobs(selected: list[dict[str, Any]], summary: SearchSummary, split: Split,
               params: RetrainParams) -> list[RetrainJob]:
     """The searched students (the first ``params.students`` selected) and the baselines, each in
     every ``trained_by`` mode and seed."""
@@ -151,6 +150,11 @@ def run_job(job: RetrainJob, device: str, context: RetrainContext) -> dict[str, 
         "top1": result.top1, "top5": result.top5, "history": result.history, "seconds": result.seconds,
         "model_spec": job.model_spec, "checkpoint": str(context.checkpoint(job).path),
     }
+
+
+def retrained_key(model: str, trained_by: str) -> str:
+    """A retrained model's name in ``retrained_models`` and ``student_exports``."""
+    return f"{model}-{trained_by}"
 
 
 def trained_model(result: dict[str, Any]) -> ModelArtifact:

@@ -1,8 +1,8 @@
 """Table 2 and Fig. 1 of the retrain: every model in every training mode, with its costs.
 
 One row per (model, trained_by): the mean test top-1/top-5 over the seeds that finished (their
-spread beside it), and the model's params, MACs and batch-1 latency measured like the search
-measures candidates.
+spread beside it), and the model's params, MACs and batch-1 latency, all models timed side by
+side in one session (the search times each candidate against its teacher instead).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from trade_pipeline.data.split import Split
 from trade_pipeline.models import ModelArtifact
 from trade_pipeline.profiling import ProfileSettings, profile_models
+from trade_pipeline.retrain.jobs import retrained_key
 from trade_pipeline.text_tables import markdown_table, number
 
 REPORT_COLUMNS = ("model", "architecture", "teacher", "searched_by", "trained_by", "macs", "params", "latency_ms",
@@ -25,13 +26,16 @@ TABLE_2_COLUMNS = ("teacher", "student", "architecture", "MACs (M)", "params (M)
                    "trained by", "top-1", "top-5")
 
 
-def model_costs(models: Mapping[str, ModelArtifact], split: Split, settings: ProfileSettings,
-                device: str) -> dict[str, dict[str, float]]:
-    """Params, MACs and latency of each distinct model (``models`` keyed ``<model>-<trained_by>``),
-    timed side by side in one session so that Table 2's latencies compare like with like."""
+def model_costs(results: Sequence[Mapping[str, Any]], models: Mapping[str, ModelArtifact], split: Split,
+                settings: ProfileSettings, device: str) -> dict[str, dict[str, float]]:
+    """Params, MACs and latency of each distinct model of the jobs' ``results`` (``models`` keyed
+    by ``jobs.retrained_key``), timed side by side in one session so that Table 2's latencies
+    compare like with like."""
     distinct: dict[str, ModelArtifact] = {}
-    for name, artifact in models.items():
-        distinct.setdefault(name.rsplit("-", 1)[0], artifact)
+    for result in results:
+        key = retrained_key(result["model"], result["trained_by"])
+        if key in models:
+            distinct.setdefault(result["model"], models[key])
     profiles = profile_models([artifact.model for artifact in distinct.values()], split.input_shape(), settings, device)
     return dict(zip(distinct, profiles))
 

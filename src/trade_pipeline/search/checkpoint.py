@@ -7,7 +7,6 @@ scored under another space, strategy or teacher would corrupt the optimizer's mo
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -18,12 +17,15 @@ from typing import Any
 from trade_pipeline.errors import InputError
 from trade_pipeline.optim import OPTIMIZERS
 from trade_pipeline.search.config import SearchParams
-from trade_pipeline.serialization import save_json
+from trade_pipeline.serialization import fingerprint, save_json
 
 # Key of the saved state under which the caller stores ``search_fingerprint(...)``.
 FINGERPRINT_KEY = "fingerprint"
 FRESH_START_HINT = "kedro run --pipelines=search --params=search.resume=false"
 # Settings a resumed search may change: where and how fast it runs, and how far it goes.
+STATE_FORMAT = 2
+"""The layout of the saved state and the optimizer's; raised when an older one cannot be resumed
+(2: the history lives in the trial log, the composite strategy keeps its GP's hyperparameters)."""
 RESUMABLE_CHANGES = ("n_trials", "resume", "state_dir", "executor", "dask", "batch_size", "top_k")
 
 
@@ -62,11 +64,6 @@ def load_search_state(path: str | os.PathLike) -> dict[str, Any] | None:
     return state
 
 
-def _digest(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=to_json_value)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
 def search_fingerprint(params: SearchParams, teacher: str, split_fingerprint: str) -> dict[str, str]:
     """One stable sha256 per setting that shapes the search's results, so a mismatch can be named.
 
@@ -77,11 +74,11 @@ def search_fingerprint(params: SearchParams, teacher: str, split_fingerprint: st
     config_class = OPTIMIZERS[params.strategy].config_class
     unused = {block for model, block in params.option_blocks().items() if model is not config_class}
     settings = params.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES) | unused)
-    settings.update(teacher=teacher, split=split_fingerprint)
-    return {name: _digest(value) for name, value in settings.items()}
+    settings.update(teacher=teacher, split=split_fingerprint, format=STATE_FORMAT)
+    return {name: fingerprint(value) for name, value in settings.items()}
 
 
-def check_resume(saved_state: Mapping[str, Any] | None, fingerprint: Mapping[str, str], resume: bool) -> bool:
+def check_resume(saved_state: Mapping[str, Any] | None, current: Mapping[str, str], resume: bool) -> bool:
     """Whether to resume from ``saved_state``; raises if it was made under other settings.
 
     False means start fresh: nothing saved, or resuming switched off.
@@ -89,12 +86,15 @@ def check_resume(saved_state: Mapping[str, Any] | None, fingerprint: Mapping[str
     if saved_state is None or not resume:
         return False
     saved = saved_state.get(FINGERPRINT_KEY) or {}
+    if saved.get("format") != current["format"]:
+        raise ResumeError(f"refusing to resume the search: its saved state was written by another version of "
+                          f"trade_pipeline, in another format. Start fresh with `{FRESH_START_HINT}`.")
     changed = sorted(
-        name for name in set(saved) | set(fingerprint) if saved.get(name) != fingerprint.get(name)
+        name for name in set(saved) | set(current) if saved.get(name) != current.get(name)
     )
     if not changed:
         return True
-    what = f"different {', '.join(changed)}" if saved else "settings it does not record (an older version)"
+    what = f"different {', '.join(changed)}"
     raise ResumeError(
         f"refusing to resume the search: the saved state was made with {what}; mixing its candidates "
         f"with the current settings would mislead the optimizer. Restore the previous settings, or start "

@@ -94,12 +94,12 @@ class CandidateCosts:
         points = np.atleast_2d(points)
         keys = np.where(self._levels > 0, np.minimum(np.floor(np.clip(points, 0, 1) * self._levels), self._levels - 1),
                         points)
-        exact = []
-        for key, point in zip(keys, points):
-            known = self._known.get(key.tobytes())
-            if known is None:
-                known = self._known[key.tobytes()] = self._spec_costs(self.space.decode(point))
-            exact.append(known)
+        keys = [key.tobytes() for key in keys]
+        missing = {key: i for i, key in enumerate(keys) if key not in self._known}
+        if missing:
+            specs = self.space.decode_many(points[list(missing.values())])
+            self._known.update((key, self._spec_costs(spec)) for key, spec in zip(missing, specs))
+        exact = [self._known[key] for key in keys]
         latency = self.latency.predict(np.stack([features for _, _, features in exact]))
         return np.column_stack([[params for params, _, _ in exact], [macs for _, macs, _ in exact], latency])
 

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from trade_pipeline.contracts import TeacherLogits
 from trade_pipeline.data.loaders import make_loader
 from trade_pipeline.data.split import Split
 from trade_pipeline.models import build_model, student_model_spec, timm_model_spec
-from trade_pipeline.profiling import ProfileSettings, profile_model
+from trade_pipeline.profiling import LatencyReference, ProfileSettings, profile_model
 from trade_pipeline.search.score import Budget, kd_guided_score, resource_ratio
 from trade_pipeline.students.space import SearchSpace
 from trade_pipeline.training.engine import RunOptions, TrainResult, train_model
@@ -50,7 +51,7 @@ class ObjectiveContext:
     space: SearchSpace
     split: Split
     proxy_indices: np.ndarray  # the proxy subset of mini-train (search.proxy.data_fraction)
-    teacher_logits: dict[str, Any]
+    teacher_logits: TeacherLogits
     teacher_costs: dict[str, float]
     proxy: ProxyRecipe
     profile: ProfileSettings
@@ -59,6 +60,7 @@ class ObjectiveContext:
     acc_target: float
     strategy: str
     seed: int
+    latency_reference: LatencyReference | None = None  # the teacher, timed in turn with each candidate
     _soft_labels: SoftLabels | None = field(default=None, repr=False)
 
     @property
@@ -131,7 +133,7 @@ def _evaluate_into(row: dict[str, Any], spec: Any, candidate: Candidate, device:
     seed = context.seed + candidate.trial_id
     torch.manual_seed(seed)
     model = build_model(model_spec)
-    costs = profile_model(model, split.input_shape(), context.profile, device)
+    costs = profile_model(model, split.input_shape(), context.profile, device, context.latency_reference)
     s = resource_ratio(costs["params"], costs["macs"], costs["latency_ms"], context.teacher_costs)
     row.update(params=costs["params"], macs=costs["macs"], latency_ms=costs["latency_ms"],
                latency_cv=costs["latency_cv"], resource_ratio=s)

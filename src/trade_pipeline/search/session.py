@@ -13,9 +13,11 @@ from typing import Any
 import pandas as pd
 import torch
 
+from trade_pipeline.contracts import SearchSummary, TeacherLogits
 from trade_pipeline.data.split import Split, stratified_fraction
 from trade_pipeline.errors import InputError
-from trade_pipeline.profiling import resolve_method
+from trade_pipeline.models import ModelArtifact
+from trade_pipeline.profiling import LatencyReference, count_params, resolve_method
 from trade_pipeline.search.checkpoint import search_fingerprint
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.objective import ObjectiveContext, reference_accuracy
@@ -30,10 +32,10 @@ TEACHER_COSTS = ("params", "macs", "latency_ms")
 class SearchOutcome:
     trials: pd.DataFrame
     trace: list[dict[str, Any]]
-    summary: dict[str, Any]
+    summary: SearchSummary
 
 
-def search_teacher(split: Split, teacher_profile: dict[str, Any], teacher_logits: dict[str, Any],
+def search_teacher(split: Split, teacher_profile: dict[str, Any], teacher_logits: TeacherLogits,
                    params: SearchParams) -> str:
     """The teacher the logits come from, after checking the three inputs belong together."""
     teacher = teacher_logits["teacher"]
@@ -65,9 +67,24 @@ def search_teacher(split: Split, teacher_profile: dict[str, Any], teacher_logits
     return teacher
 
 
-def objective_context(split: Split, teacher_profile: dict[str, Any], teacher_logits: dict[str, Any],
-                      params: SearchParams) -> ObjectiveContext:
-    """Everything a candidate's evaluation needs, with the accuracy target resolved."""
+def latency_reference(teacher: str, teacher_profile: dict[str, Any], teacher_model: ModelArtifact) -> LatencyReference:
+    """The search teacher as the model every candidate is timed against, after checking that
+    ``teacher_model`` is the teacher the profile and the logits describe."""
+    params = count_params(teacher_model.model)
+    if params != teacher_profile[teacher]["params"]:
+        raise InputError(
+            f"teacher_model has {params} parameters but the profiled search teacher '{teacher}' has "
+            f"{teacher_profile[teacher]['params']}: they come from different teacher runs; rerun "
+            "`kedro run --pipelines=teacher` or pin matching versions with --load-versions."
+        )
+    return LatencyReference(teacher_model.model, float(teacher_profile[teacher]["latency_ms"]))
+
+
+def objective_context(split: Split, teacher_profile: dict[str, Any], teacher_logits: TeacherLogits,
+                      params: SearchParams, teacher_model: ModelArtifact | None = None) -> ObjectiveContext:
+    """Everything a candidate's evaluation needs, with the accuracy target resolved. With the
+    search teacher's ``teacher_model`` candidates are timed against it (the search does);
+    without it each is timed on its own."""
     teacher = search_teacher(split, teacher_profile, teacher_logits, params)
     context = ObjectiveContext(
         space=SearchSpace.from_config(params.space).at_resolution(split.image_size),
@@ -82,6 +99,7 @@ def objective_context(split: Split, teacher_profile: dict[str, Any], teacher_log
         acc_target=params.score.acc_target or math.nan,
         strategy=params.strategy,
         seed=params.seed,
+        latency_reference=None if teacher_model is None else latency_reference(teacher, teacher_profile, teacher_model),
     )
     if params.score.reference_student:
         context.acc_target = reference_accuracy(params.score.reference_student, context, params.device)
@@ -89,16 +107,16 @@ def objective_context(split: Split, teacher_profile: dict[str, Any], teacher_log
     return context
 
 
-def run_trade_search(split: Split, teacher_profile: dict[str, Any], teacher_logits: dict[str, Any],
-                     params: SearchParams) -> SearchOutcome:
+def run_trade_search(split: Split, teacher_profile: dict[str, Any], teacher_logits: TeacherLogits,
+                     params: SearchParams, teacher_model: ModelArtifact | None = None) -> SearchOutcome:
     """Runs (or resumes) the search: every trial, the trust-region trace and a summary."""
-    context = objective_context(split, teacher_profile, teacher_logits, params)
+    context = objective_context(split, teacher_profile, teacher_logits, params, teacher_model)
     teacher = teacher_logits["teacher"]
     result = run_search(context, params, search_fingerprint(params, teacher, split.fingerprint))
     counts = result.trials["status"].value_counts().to_dict()
     best = result.trials["proxy_accuracy"].max()
-    summary = {"teacher": teacher, "acc_target": context.acc_target, "n_trials": len(result.trials),
-               "best_proxy_accuracy": None if math.isnan(best) else float(best),
-               "status_counts": {str(k): int(v) for k, v in counts.items()},
-               "filtered_over_budget": result.filtered, "latency_model_error": result.latency_error}
+    summary = SearchSummary(teacher=teacher, acc_target=context.acc_target, n_trials=len(result.trials),
+                            best_proxy_accuracy=None if math.isnan(best) else float(best),
+                            status_counts={str(k): int(v) for k, v in counts.items()},
+                            filtered_over_budget=result.filtered, latency_model_error=result.latency_error)
     return SearchOutcome(result.trials, result.trace, summary)

@@ -193,12 +193,22 @@ class SearchSpace:
     @cached_property
     def dimensions(self) -> tuple[Dimension, ...]:
         """Each coordinate's kind for the optimizer: numeric choices are ordinal (sorted, so
-        kernel 3 < 5), named ones (block type, skip) categorical."""
-        return tuple(
-            Dimension("ordinal" if isinstance(choices[0], numbers.Real) else "categorical", len(choices))
-            for _, choices in self._fields
-            if len(choices) > 1
-        )
+        kernel 3 < 5), named ones (block type, skip) categorical. A block's other fields are
+        active only while its searched ``layers`` is not 0, the Transformer's while its ``depth``
+        is not (``Dimension.active_if``): an absent part's choices make no other network."""
+        searched = [(path, choices) for path, choices in self._fields if len(choices) > 1]
+        index = {path: i for i, (path, _) in enumerate(searched)}
+        dimensions = []
+        for path, choices in searched:
+            part, name = path.rsplit(".", 1)
+            size = f"{part}.{'depth' if part == 'transformer' else 'layers'}"
+            condition = None
+            if name not in ("layers", "depth") and size in index and 0 in searched[index[size]][1]:
+                present = tuple(k for k, value in enumerate(searched[index[size]][1]) if value != 0)
+                condition = (index[size], present)
+            kind = "ordinal" if isinstance(choices[0], numbers.Real) else "categorical"
+            dimensions.append(Dimension(kind, len(choices), active_if=condition))
+        return tuple(dimensions)
 
     @property
     def dimension(self) -> int:
@@ -212,10 +222,20 @@ class SearchSpace:
             raise ValueError(f"decode: expected a point of shape ({self.dimension},), got {point.shape}")
         if not np.all(np.isfinite(point)):
             raise ValueError(f"decode: the point has non-finite coordinates: {point}")
+        return self.decode_many(point[None])[0]
+
+    def decode_many(self, points: np.ndarray) -> list[ArchitectureSpec]:
+        """:meth:`decode` of each row of an ``n x d`` array of finite points, binned at once (the
+        search prices thousands of candidates per batch)."""
         counts = self._level_counts
-        searched = iter(np.minimum((np.clip(point, 0.0, 1.0) * counts).astype(int), counts - 1).tolist())
-        return self._assemble([choices[next(searched)] if len(choices) > 1 else choices[0]
-                               for _, choices in self._fields])
+        levels = np.minimum((np.clip(points, 0.0, 1.0) * counts).astype(int), counts - 1).tolist()
+        fields = [choices for _, choices in self._fields]
+        specs = []
+        for row in levels:
+            searched = iter(row)
+            specs.append(self._assemble([choices[next(searched)] if len(choices) > 1 else choices[0]
+                                         for choices in fields]))
+        return specs
 
     @cached_property
     def _level_counts(self) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from trade_pipeline.contracts import TeacherLogits
 from trade_pipeline.data.loaders import make_loader
 from trade_pipeline.data.split import Split
 from trade_pipeline.teachers.sources import TeacherError
@@ -35,7 +36,7 @@ def predict_logits(
 
 def logit_cache(
     teacher: str, model: nn.Module, split: Split, batch_size: int = 256, device: str = "cpu"
-) -> dict[str, Any]:
+) -> TeacherLogits:
     """``teacher_logits``: ``{teacher, num_classes, split_fingerprint, mini_train, mini_val}``.
 
     Each part is ``{"indices": int64 N, "logits": float16 N x K}``; float16 halves the cache

@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from trade_pipeline.config import Device, Section, StrictModel
+from trade_pipeline.config import Section, StrictModel
 from trade_pipeline.data.augment import Augmentation
 from trade_pipeline.data.config import DataParams
 from trade_pipeline.data.sources import CIFAR_FOLDERS
-from trade_pipeline.executors import DaskParams
+from trade_pipeline.job_runner import JobSettings
 from trade_pipeline.retrain.config import NAME_PATTERN
 from trade_pipeline.training.recipe import TrainingRecipe
 
@@ -53,8 +53,8 @@ class TransferRecipe(TrainingRecipe):
     augment: Augmentation = Augmentation(cutout=1.0, cutout_size=0.5)
 
 
-class TransferParams(Section):
-    """Everything under ``transfer``."""
+class TransferParams(JobSettings, Section):
+    """Everything under ``transfer``; where its jobs run is :class:`JobSettings`."""
 
     section = "transfer"
 
@@ -62,12 +62,7 @@ class TransferParams(Section):
     trained_by: Literal["hard_label", "distill"] = "distill"  # which retrained version of each model to transfer
     scratch: bool = True  # also train each architecture from random weights on the target, for reference
     recipe: TransferRecipe = TransferRecipe()
-    device: Device = "cpu"
-    executor: Literal["local", "dask"] = "local"
-    dask: DaskParams = DaskParams()
-    eval_batch_size: int = Field(default=500, ge=1)
     checkpoint_dir: str = "data/06_models/transfer_checkpoints"
-    resume: bool = True
 
 
     @field_validator("targets")

@@ -7,7 +7,6 @@ architecture from random weights for reference (Table 7's comparison).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from trade_pipeline.data.loaders import make_loader
 from trade_pipeline.data.sources import load_source
 from trade_pipeline.data.split import Split, make_split
 from trade_pipeline.models import ModelArtifact, build_model
+from trade_pipeline.serialization import fingerprint
 from trade_pipeline.training.engine import Checkpoint, RunOptions, train_model
 from trade_pipeline.transfer.config import TransferParams, TransferTarget
 
@@ -47,12 +47,10 @@ class TransferContext:
     params: TransferParams
 
     def checkpoint(self, job: TransferJob, model_spec: dict[str, Any]) -> Checkpoint:
-        identity = json.dumps({"model": model_spec, "init": job.init, "split": self.splits[job.target].fingerprint,
-                               "recipe": self.params.recipe.model_dump(mode="json"),
-                               "weights": _weights_digest(self.models[job.model]) if job.init == "transferred" else None},
-                              sort_keys=True)
-        return Checkpoint(Path(self.params.checkpoint_dir) / f"{job.name}.safetensors",
-                          hashlib.sha256(identity.encode()).hexdigest()[:16])
+        identity = {"model": model_spec, "init": job.init, "split": self.splits[job.target].fingerprint,
+                    "recipe": self.params.recipe.model_dump(mode="json"),
+                    "weights": _weights_digest(self.models[job.model]) if job.init == "transferred" else None}
+        return Checkpoint(Path(self.params.checkpoint_dir) / f"{job.name}.safetensors", fingerprint(identity))
 
 
 def target_split(target: TransferTarget, image_size: int) -> Split:

@@ -6,6 +6,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from trade_pipeline.contracts import SearchSummary
 from trade_pipeline.data.split import Split
 from trade_pipeline.report.build import run_report
 from trade_pipeline.report.document import to_html, to_markdown
@@ -15,7 +16,7 @@ FIGURE_FOLDER = "run_report_figures"
 
 
 def build_run_report(
-    split: Split, teacher_profile: dict[str, Any], teacher_similarity: dict[str, Any], search_summary: dict[str, Any],
+    split: Split, teacher_profile: dict[str, Any], teacher_similarity: dict[str, Any], search_summary: SearchSummary,
     search_trials: pd.DataFrame, pareto_front: pd.DataFrame, selected_architectures: list[dict[str, Any]],
     search_trace: list[dict[str, Any]], retrain_report: pd.DataFrame | None, transfer_report: pd.DataFrame | None,
 ) -> tuple[str, str, dict[str, Figure]]:

@@ -6,6 +6,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from trade_pipeline.contracts import SearchSummary, TeacherLogits
 from trade_pipeline.data.split import Split
 from trade_pipeline.models import ModelArtifact
 from trade_pipeline.retrain.config import RetrainParams
@@ -21,21 +22,21 @@ from trade_pipeline.retrain.session import run_retrain
 
 
 def retrain_models(
-    selected_architectures: list[dict[str, Any]], search_summary: dict[str, Any], split: Split,
-    teacher_model: ModelArtifact, teacher_logits: dict[str, Any], retrain: RetrainParams,
+    selected_architectures: list[dict[str, Any]], search_summary: SearchSummary, split: Split,
+    teacher_model: ModelArtifact, teacher_logits: TeacherLogits, retrain: RetrainParams,
 ) -> tuple[list[dict[str, Any]], dict[str, ModelArtifact]]:
     """Trains the selected students and the baselines in each mode and seed (resuming saved jobs);
-    returns a row per job and the first seed's models as ``<model>-<trained_by>``."""
+    returns a row per job and the first seed's models by ``retrained_key`` (``<model>-<trained_by>``)."""
     outcome = run_retrain(selected_architectures, search_summary, split, teacher_model, teacher_logits, retrain)
     return outcome.results, outcome.models
 
 
 def report_retrain(
     retrain_results: list[dict[str, Any]], retrained_models: dict[str, ModelArtifact], split: Split,
-    search_summary: dict[str, Any], retrain: RetrainParams,
+    search_summary: SearchSummary, retrain: RetrainParams,
 ) -> tuple[pd.DataFrame, str, Figure, dict[str, dict[str, float]]]:
     """Table 2 (``retrain_report``, also as markdown), the Fig. 1 plot and the MLflow metrics."""
-    costs = model_costs(retrained_models, split, retrain.profile, retrain.device)
+    costs = model_costs(retrain_results, retrained_models, split, retrain.profile, retrain.device)
     report = retrain_report(retrain_results, costs, search_summary["teacher"])
     return report, report_markdown(report), plot_accuracy_latency(report), retrain_metrics(report)
 

@@ -7,7 +7,9 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from trade_pipeline.contracts import SearchSummary, TeacherLogits
 from trade_pipeline.data.split import Split
+from trade_pipeline.models import ModelArtifact
 from trade_pipeline.report.metrics import search_metrics
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.pareto import pareto_front, select_architectures
@@ -18,10 +20,12 @@ logger = logging.getLogger(__name__)
 
 
 def search_students(
-    split: Split, teacher_profile: dict[str, Any], teacher_logits: dict[str, Any], search: SearchParams
+    split: Split, teacher_profile: dict[str, Any], teacher_logits: TeacherLogits, teacher_model: ModelArtifact,
+    search: SearchParams,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, Any]]:
-    """Runs (or resumes) TRADE: every trial (``search_trials``), the trust-region trace, a summary."""
-    outcome = run_trade_search(split, teacher_profile, teacher_logits, search)
+    """Runs (or resumes) TRADE: every trial (``search_trials``), the trust-region trace, a summary.
+    ``teacher_model`` is what each candidate's latency is timed against."""
+    outcome = run_trade_search(split, teacher_profile, teacher_logits, search, teacher_model)
     return outcome.trials, outcome.trace, outcome.summary
 
 
@@ -30,7 +34,7 @@ def find_pareto_front(search_trials: pd.DataFrame) -> pd.DataFrame:
     return pareto_front(search_trials)
 
 
-def select_students(search_trials: pd.DataFrame, search_summary: dict[str, Any],
+def select_students(search_trials: pd.DataFrame, search_summary: SearchSummary,
                     search: SearchParams) -> list[dict[str, Any]]:
     """Top-k by Eq. 2 score among trials that meet the accuracy target (the retrain's input)."""
     selected = select_architectures(search_trials, search.top_k, search_summary["acc_target"])
@@ -46,7 +50,7 @@ def plot_search(search_trials: pd.DataFrame, pareto: pd.DataFrame,
     return plot_search_progress(search_trials), plot_pareto(search_trials, pareto), plot_trust_region_trace(search_trace)
 
 
-def track_search(search_trials: pd.DataFrame, search_summary: dict[str, Any], pareto_front: pd.DataFrame,
+def track_search(search_trials: pd.DataFrame, search_summary: SearchSummary, pareto_front: pd.DataFrame,
                  selected_architectures: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """The search's headline MLflow metrics: ``search.best_score``, counts, … (docs/tracking.md)."""
     return search_metrics(search_summary, search_trials, pareto_front, selected_architectures)

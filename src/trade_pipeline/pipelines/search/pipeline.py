@@ -15,7 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 search_students,
-                inputs=["split", "teacher_profile", "teacher_logits", "params:search"],
+                inputs=["split", "teacher_profile", "teacher_logits", "teacher_model", "params:search"],
                 outputs=["search_trials", "search_trace", "search_summary"],
                 name="search_students",
             ),

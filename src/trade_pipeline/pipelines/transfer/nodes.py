@@ -9,13 +9,15 @@ from trade_pipeline.data.split import Split
 from trade_pipeline.models import ModelArtifact
 from trade_pipeline.transfer.config import TransferParams
 from trade_pipeline.transfer.report import report_markdown, transfer_metrics, transfer_report
-from trade_pipeline.transfer.session import run_transfer
+from trade_pipeline.transfer.session import run_transfer, transferable
 
 
-def transfer_models(retrained_models: dict[str, ModelArtifact], split: Split,
-                    transfer: TransferParams) -> list[dict[str, Any]]:
-    """Fine-tunes each retrained model on each target (and trains it from scratch there)."""
-    return run_transfer(retrained_models, split.image_size, transfer)
+def transfer_models(retrained_models: dict[str, ModelArtifact], retrain_results: list[dict[str, Any]],
+                    split: Split, transfer: TransferParams) -> list[dict[str, Any]]:
+    """Fine-tunes the ``transfer.trained_by`` version of each retrained model on each target
+    (and trains it from scratch there)."""
+    models = transferable(retrained_models, retrain_results, transfer.trained_by)
+    return run_transfer(models, split.image_size, transfer)
 
 
 def report_transfer(transfer_results: list[dict[str, Any]], retrain_report: pd.DataFrame, split: Split

@@ -7,7 +7,7 @@ from trade_pipeline.pipelines.transfer.nodes import report_transfer, transfer_mo
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(transfer_models, inputs=["retrained_models", "split", "params:transfer"],
+            Node(transfer_models, inputs=["retrained_models", "retrain_results", "split", "params:transfer"],
                  outputs="transfer_results", name="transfer_models"),
             Node(report_transfer, inputs=["transfer_results", "retrain_report", "split"],
                  outputs=["transfer_report", "transfer_report_md", "transfer_metrics"], name="report_transfer"),

@@ -1,0 +1,40 @@
+"""The typed records one stage hands the next through the catalog (docs/contracts.md).
+
+Plain dicts on disk (JSON, npz), typed here so each reader and writer names the same keys.
+"""
+from __future__ import annotations
+
+from typing import TypedDict
+
+import numpy as np
+
+
+class PartLogits(TypedDict):
+    """A split part's images (``indices`` into its pool, int64 N) and the teacher's float16
+    ``logits`` (N x K) on them, in that order."""
+
+    indices: np.ndarray
+    logits: np.ndarray
+
+
+class TeacherLogits(TypedDict):
+    """``teacher_logits``: the search teacher's logits on mini-train and mini-val, and the split
+    they were computed on (its fingerprint), so a stale cache is refused."""
+
+    teacher: str
+    num_classes: int
+    split_fingerprint: str
+    mini_train: PartLogits
+    mini_val: PartLogits
+
+
+class SearchSummary(TypedDict):
+    """``search_summary``: what the search used and found besides its trials."""
+
+    teacher: str
+    acc_target: float
+    n_trials: int
+    best_proxy_accuracy: float | None
+    status_counts: dict[str, int]
+    filtered_over_budget: int  # proposals refused before evaluation: their known costs broke search.budget
+    latency_model_error: float | None  # median relative error of the latency model's predictions
