@@ -122,11 +122,12 @@ class CompositeTurbo(Turbo):
             return super()._ask_thompson(n)
         generator = torch.Generator().manual_seed(int(self._rng.integers(2**63)))
         model = self._fit_outcome_model(modelled, seed=generator.initial_seed())
-        candidates, owners = self._candidates(ready, model, generator)
+        taken = self._taken_rows()
+        candidates, owners = self._candidates(ready, model, generator, taken)
         if not len(candidates):  # everything drawn was evaluated already (a tiny space)
             return super()._ask_thompson(n)
         normal = torch.randn(self.config.n_samples, 1, generator=generator, dtype=torch.float64)
-        candidates, gain = self._local_search(model, candidates, normal)
+        candidates, gain = self._local_search(model, candidates, normal, taken)
         leader = min(ready, key=lambda region: region.best_value)
         owners += [leader] * (len(candidates) - len(owners))
         shortlist = self._shortlist(candidates, gain, max(self.config.shortlist, 4 * n))
@@ -158,7 +159,7 @@ class CompositeTurbo(Turbo):
         gain = gain - 1e-9 * torch.nan_to_num(values.mean(dim=0), nan=0.0).clamp(-1e6, 1e6)
         return torch.where(torch.isnan(gain), torch.full_like(gain, -1.0), gain)
 
-    def _local_search(self, model, candidates: torch.Tensor, normal: torch.Tensor
+    def _local_search(self, model, candidates: torch.Tensor, normal: torch.Tensor, taken: set[bytes]
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """The candidates plus, for ``local_steps`` rounds, every one-choice neighbour of the
         ``local_starts`` best by marginal expected improvement and, in the first round, of the
@@ -170,7 +171,7 @@ class CompositeTurbo(Turbo):
             starts = candidates[torch.argsort(gain, descending=True)[: self.config.local_starts]]
             if step == 0:
                 starts = torch.cat([starts, torch.from_numpy(incumbent)])
-            seen = self._taken_rows() | {row.tobytes() for row in candidates.numpy()}
+            seen = taken | {row.tobytes() for row in candidates.numpy()}
             neighbours = torch.unique(self.space.canonical(self._neighbours(starts)), dim=0)
             neighbours = neighbours[[row.tobytes() not in seen for row in neighbours.numpy()]]
             if not len(neighbours):
@@ -244,8 +245,9 @@ class CompositeTurbo(Turbo):
         super()._load_strategy_state(state)
         self._hyperparameters, self._fitted_on = state["outcome_hyperparameters"], state["fitted_on"]
 
-    def _candidates(self, regions: list, model, generator: torch.Generator) -> tuple[torch.Tensor, list]:
-        """``N x d`` distinct candidates, none told or pending: each region's around its best
+    def _candidates(self, regions: list, model, generator: torch.Generator, taken: set[bytes]
+                    ) -> tuple[torch.Tensor, list]:
+        """``N x d`` distinct candidates, none ``taken`` (told or pending): each region's around its best
         point, then uniform ones, all canonical (``MixedSpace.canonical``); and the region each is
         credited to."""
         parts, owners = [], []
@@ -270,7 +272,6 @@ class CompositeTurbo(Turbo):
             first = first.scatter_reduce(0, inverse, torch.arange(len(inverse)), reduce="amin")
             keep = torch.sort(first).values
             candidates, owners = candidates[keep], [owners[i] for i in keep.tolist()]
-        taken = self._taken_rows()
         fresh = [i for i, row in enumerate(candidates.numpy()) if row.tobytes() not in taken]
         return candidates[fresh], [owners[i] for i in fresh]
 
