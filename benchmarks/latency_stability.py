@@ -2,7 +2,7 @@
 
 Eq. 2 adds each student's latency ratio to its score, so two profiles of one student must agree
 far better than two different students differ. For ``--students`` students of conf/base's
-space (uniform, ``--seed``), each profiled ``--profiles`` times in turn (A B C A B C ...), two
+space (uniform, ``--seed``), each profiled ``--profiles`` times in turn (A B C A B C ...), three
 statistics are compared:
 
   * ``median``: the median of ``repeats`` forwards (the reading before issue #18; one round);

@@ -164,9 +164,11 @@ def count_macs(model: nn.Module, input_shape: InputShape = (1, 3, 224, 224)) -> 
 
 @dataclass(frozen=True)
 class LatencyReading:
-    """A batch-1 latency: the median over rounds of each round's fastest forward, the coefficient
-    of variation of every timed forward (standard deviation / mean, 0.05 = 5 %) and the method
-    that actually measured them."""
+    """A batch-1 latency, its spread (coefficient of variation, 0.05 = 5 %) and the method that
+    actually measured it. Unpaired (:func:`measure_latencies`): the median over rounds of each
+    round's fastest forward, the spread of every timed forward. Paired with a reference
+    (:func:`measure_relative_latencies`): the median pair ratio times the reference's latency,
+    the spread of the ratios."""
 
     median_ms: float
     cv: float
