@@ -2,6 +2,8 @@
 resumable jobs, Table 7, and what a missing CIFAR folder says."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import torch
@@ -14,10 +16,11 @@ from trade_pipeline.models import ModelArtifact, build_model, timm_model_spec
 from trade_pipeline.serialization import load_tensor_state
 from trade_pipeline.training import engine
 from trade_pipeline.transfer.config import TransferParams, TransferRecipe
-from trade_pipeline.transfer.jobs import target_model
+from trade_pipeline.transfer.jobs import target_model, target_splits
 from trade_pipeline.transfer.report import report_markdown, transfer_report
 from trade_pipeline.transfer.session import run_transfer
 
+ROOT = Path(__file__).resolve().parents[2]
 DIGITS = {"name": "digits", "data": {"dataset": "digits", "n_test": 100, "n_mini_val": 50, "n_mini_train": 150}}
 
 
@@ -61,13 +64,13 @@ def test_jobs_resume_from_their_checkpoints_and_table_7_has_a_column_per_dataset
     params = TransferParams.model_validate({"targets": [DIGITS], "recipe": {"steps": 3, "batch_size": 50},
                                            "checkpoint_dir": str(tmp_path / "checkpoints"), "eval_batch_size": 100})
     retrained = {"resnet": _retrained()}
-    first = run_transfer(retrained, 8, params)
+    first = run_transfer(retrained, target_splits(params.targets, 8), params)
     assert [(r["model"], r["init"], r["status"]) for r in first] == [("resnet", "transferred", "ok"),
                                                                      ("resnet", "scratch", "ok")]
     updates = []
     real_step = engine.Trainer.step
     monkeypatch.setattr(engine.Trainer, "step", lambda self, *a: updates.append(1) or real_step(self, *a))
-    again = run_transfer(retrained, 8, params)
+    again = run_transfer(retrained, target_splits(params.targets, 8), params)
     assert updates == [] and [r["top1"] for r in again] == [r["top1"] for r in first]  # finished jobs reload
 
     report = transfer_report(first)
@@ -98,19 +101,22 @@ def test_a_transfer_killed_mid_run_resumes_to_the_result_of_an_uninterrupted_one
         "torch.set_num_threads(1)  # as in this process: thread counts change the order of float sums\n"
         "from trade_pipeline.models import ModelArtifact, build_model, timm_model_spec\n"
         "from trade_pipeline.transfer.config import TransferParams\n"
+        "from trade_pipeline.transfer.jobs import target_splits\n"
         "from trade_pipeline.transfer.session import run_transfer\n"
         "torch.manual_seed(0)\n"
         "spec = timm_model_spec('resnet10t', 1, 10, 8, channels=[8, 8, 8, 8], stem_width=8)\n"
         "params = TransferParams.model_validate({**%r, 'checkpoint_dir': %r})\n"
-        "run_transfer({'resnet': ModelArtifact(spec, build_model(spec).eval())}, 8, params)\n"
+        "run_transfer({'resnet': ModelArtifact(spec, build_model(spec).eval())}, target_splits(params.targets, 8), "
+        "params)\n"
     ) % (settings, str(killed))
     kill_at_first_checkpoint(script, killed)
     (saved,) = killed.glob("*.safetensors")
     assert load_tensor_state(saved)["trainer"]["num_updates"] < 60, "the child should have been killed mid-run"
 
     retrained = {"resnet": _retrained()}
-    resumed = run_transfer(retrained, 8, TransferParams.model_validate({**settings, "checkpoint_dir": str(killed)}))
-    fresh = run_transfer(retrained, 8, TransferParams.model_validate({**settings, "checkpoint_dir": str(tmp_path / "f")}))
+    splits = target_splits([TransferParams.model_validate(settings).targets[0]], 8)
+    resumed = run_transfer(retrained, splits, TransferParams.model_validate({**settings, "checkpoint_dir": str(killed)}))
+    fresh = run_transfer(retrained, splits, TransferParams.model_validate({**settings, "checkpoint_dir": str(tmp_path / "f")}))
     for one, other in zip(resumed, fresh):
         assert one["status"] == other["status"] == "ok"
         assert [row["train_loss"] for row in one["history"]] == [row["train_loss"] for row in other["history"]]
@@ -127,3 +133,26 @@ def test_the_transferred_version_of_each_model_comes_from_the_retrain_job_record
     models = transferable(versions, records, "distill")
     assert list(models) == ["trade_1", "resnet"]  # the jobs' order; vit has no distilled version
     assert models["trade_1"] is versions["trade_1-distill"]
+
+
+def test_the_targets_splits_are_a_catalog_dataset_read_back_by_configured_name(tmp_path) -> None:
+    """``split_targets`` saves one split per target through conf/base's ``transfer_splits``
+    entry; ``transfer_models`` reads the configured ones back and names a missing one."""
+    import yaml
+    from kedro.io import DataCatalog
+
+    from trade_pipeline.errors import InputError
+    from trade_pipeline.pipelines.transfer.nodes import split_targets, transfer_models
+
+    entry = yaml.safe_load((ROOT / "conf" / "base" / "catalog.yml").read_text())["transfer_splits"]
+    catalog = DataCatalog.from_config({"transfer_splits": {**entry, "path": str(tmp_path / "splits")}})
+    params = TransferParams.model_validate({"targets": [DIGITS]})
+    made = split_targets(_split(), params)
+    catalog.save("transfer_splits", made)
+    assert sorted(p.name for p in (tmp_path / "splits").iterdir()) == ["digits.npz"]
+    loaded = catalog.load("transfer_splits")["digits"]()
+    assert loaded.fingerprint == made["digits"].fingerprint and loaded.image_size == 8
+
+    renamed = TransferParams.model_validate({"targets": [{**DIGITS, "name": "digits_b"}]})
+    with pytest.raises(InputError, match="no saved transfer split named digits_b; run the transfer pipeline"):
+        transfer_models({}, [], catalog.load("transfer_splits"), renamed)

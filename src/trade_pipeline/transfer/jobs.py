@@ -53,10 +53,13 @@ class TransferContext:
         return Checkpoint(Path(self.params.checkpoint_dir) / f"{job.name}.safetensors", fingerprint(identity))
 
 
-def target_split(target: TransferTarget, image_size: int) -> Split:
-    """The target split at the students' input size (images are resized by the loaders)."""
-    data = target.data.model_copy(update={"image_size": image_size})
-    return make_split(data, load_source(data))
+def target_splits(targets: list[TransferTarget], image_size: int) -> dict[str, Split]:
+    """Each target's split (by name) at the students' input size (images are resized by the loaders)."""
+    splits = {}
+    for target in targets:
+        data = target.data.model_copy(update={"image_size": image_size})
+        splits[target.name] = make_split(data, load_source(data))
+    return splits
 
 
 def plan_jobs(models: dict[str, ModelArtifact], params: TransferParams) -> list[TransferJob]:

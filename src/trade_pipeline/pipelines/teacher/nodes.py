@@ -7,31 +7,25 @@ by an earlier configuration is never compared or profiled by mistake.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from matplotlib.figure import Figure
 
 from trade_pipeline.data.split import Split
+from trade_pipeline.datasets.partitions import Partitions, load_partitions
 from trade_pipeline.models import ModelArtifact
 from trade_pipeline.teachers.config import TeacherPipelineParams
 from trade_pipeline.teachers.logits import logit_cache
 from trade_pipeline.teachers.plots import plot_similarity
 from trade_pipeline.teachers.profile import profile_metrics, profile_teachers
 from trade_pipeline.teachers.similarity import compare_models
-from trade_pipeline.teachers.sources import TeacherError, prepare_teachers
+from trade_pipeline.teachers.sources import prepare_teachers
 
 logger = logging.getLogger(__name__)
-Partitions = Mapping[str, Callable[[], ModelArtifact]]
 
 
-def _load(teachers: Partitions, params: TeacherPipelineParams) -> dict[str, ModelArtifact]:
-    missing = [name for name in params.selected if name not in teachers]
-    if missing:
-        raise TeacherError(
-            f"no saved teacher named {', '.join(missing)}; run the teacher pipeline with this configuration first"
-        )
-    return {name: teachers[name]() for name in params.selected}
+def _load(teachers: Partitions[ModelArtifact], params: TeacherPipelineParams) -> dict[str, ModelArtifact]:
+    return load_partitions(teachers, params.selected, "teacher", "teacher")
 
 
 def build_teachers(teacher: TeacherPipelineParams, split: Split) -> tuple[dict[str, ModelArtifact], ModelArtifact]:
@@ -41,7 +35,7 @@ def build_teachers(teacher: TeacherPipelineParams, split: Split) -> tuple[dict[s
 
 
 def profile_all_teachers(
-    teachers: Partitions, split: Split, teacher: TeacherPipelineParams
+    teachers: Partitions[ModelArtifact], split: Split, teacher: TeacherPipelineParams
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
     """``teacher_profile`` (costs, mini-val and test accuracy per teacher) and its MLflow metrics."""
     profiles = profile_teachers(_load(teachers, teacher), split, teacher)
@@ -54,7 +48,7 @@ def cache_teacher_logits(teacher_model: ModelArtifact, split: Split, teacher: Te
 
 
 def compare_teachers(
-    teachers: Partitions, split: Split, teacher: TeacherPipelineParams
+    teachers: Partitions[ModelArtifact], split: Split, teacher: TeacherPipelineParams
 ) -> tuple[dict[str, Any], Figure]:
     """``teacher_similarity`` (Fig. 5 matrices on train and test) and its heatmaps."""
     models = {name: artifact.model for name, artifact in _load(teachers, teacher).items()}
