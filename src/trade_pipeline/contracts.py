@@ -33,8 +33,10 @@ class SearchSummary(TypedDict):
 
     teacher: str
     acc_target: float
-    n_trials: int
+    n_trials: int  # candidates proposed (each evaluated at least on the first search.fidelity rung)
     best_proxy_accuracy: float | None
     status_counts: dict[str, int]
     filtered_over_budget: int  # proposals refused before evaluation: their known costs broke search.budget
     latency_model_error: float | None  # median relative error of the latency model's predictions
+    evaluations_per_rung: dict[str, int]  # search.fidelity rung -> evaluations trained or refused there
+    image_epochs_per_rung: dict[str, int]  # rung -> proxy compute spent there (training images seen)

@@ -46,7 +46,8 @@ def search_trials(tmp_path) -> pd.DataFrame:
         row.update(trial_id=trial_id, iteration=trial_id // 2, strategy="turbo", status=status,
                    spec_hash=f"hash{trial_id}", spec_json=f'{{"id": {trial_id}}}',
                    block_sequence=f"FMB-MB(x{trial_id})",
-                   params=2e4 * (trial_id + 1), macs=3e5 * (8 - trial_id), latency_ms=1.0 + trial_id % 3, seconds=30.0)
+                   params=2e4 * (trial_id + 1), macs=3e5 * (8 - trial_id), latency_ms=1.0 + trial_id % 3, seconds=30.0,
+                   rung=0, fidelity=1.0, image_epochs=None if status == "over_budget" else 900)
         if status == "ok":
             row.update(proxy_accuracy=20.0 if trial_id == 6 else 50.0 + trial_id, score=10.0 - trial_id)
         log.append(row)
@@ -56,7 +57,8 @@ def search_trials(tmp_path) -> pd.DataFrame:
 @pytest.fixture
 def search_summary() -> dict[str, Any]:
     return {"teacher": "cnn", "acc_target": 45.0, "n_trials": 8, "best_proxy_accuracy": 57.0,
-            "status_counts": {"ok": 6, "failed": 1, "over_budget": 1}}
+            "status_counts": {"ok": 6, "failed": 1, "over_budget": 1}, "evaluations_per_rung": {"0": 8},
+            "image_epochs_per_rung": {"0": 6300}}
 
 
 @pytest.fixture

@@ -38,6 +38,11 @@ def test_the_search_overview_counts_candidates_by_status(search_summary, search_
     assert overview["candidates"] == "8 (6 ok, 1 failed, 1 over_budget)"
     assert overview["best score (Eq. 2, lower is better)"] == "3.000"
     assert overview["search time (candidates' wall time)"] == "4.0 min"
+    assert overview["proxy compute (training images seen)"] == "6300"
+    assert "fidelity rungs: evaluations (compute)" not in overview  # one rung: no ladder to show
+    ladder = {**search_summary, "evaluations_per_rung": {"0": 6, "1": 2}, "image_epochs_per_rung": {"0": 1800, "1": 1800}}
+    overview = dict(search_overview(ladder, search_trials, pareto, selected).values.tolist())
+    assert overview["fidelity rungs: evaluations (compute)"] == "rung 0: 6 (1800); rung 1: 2 (1800)"
 
 
 def test_table_2_abbreviates_the_training_modes_like_the_paper(retrain):

@@ -26,9 +26,9 @@ def _count_training(monkeypatch) -> list[int]:
     calls: list[int] = []
     real = objective.proxy_train
 
-    def counting(model, context, seed, device):
+    def counting(model, context, seed, device, rung=None):
         calls.append(seed)
-        return real(model, context, seed, device)
+        return real(model, context, seed, device, rung)
 
     monkeypatch.setattr(objective, "proxy_train", counting)
     return calls
@@ -117,10 +117,10 @@ def test_a_latency_budget_is_judged_on_measured_latency_once_the_model_cannot_kn
 def test_failed_candidates_are_recorded_and_the_search_goes_on(tiny_search, monkeypatch):
     real = objective.proxy_train
 
-    def sometimes_nan(model, context, seed, device):
+    def sometimes_nan(model, context, seed, device, rung=None):
         if seed % 3 == 0:
             return TrainResult(status="failed", reason="loss became nan at step 1")
-        return real(model, context, seed, device)
+        return real(model, context, seed, device, rung)
 
     monkeypatch.setattr(objective, "proxy_train", sometimes_nan)
     trials = run_search(*tiny_search(strategy="random")).trials

@@ -27,6 +27,7 @@ def search_metrics(search_summary: Mapping[str, Any], search_trials: pd.DataFram
         "pareto_size": len(pareto_front),
         "n_selected": len(selected_architectures),
         "trial_seconds": search_trials["seconds"].sum(),
+        "proxy_image_epochs": search_trials["image_epochs"].sum(),
         "n_filtered_over_budget": search_summary.get("filtered_over_budget"),
         "latency_model_error": search_summary.get("latency_model_error"),
     }

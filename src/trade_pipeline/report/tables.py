@@ -51,6 +51,7 @@ def search_overview(summary: Mapping[str, Any], trials: pd.DataFrame, front: pd.
         ("teacher", summary["teacher"]),
         ("accuracy target (proxy top-1 %)", number(summary["acc_target"])),
         ("candidates", f"{summary['n_trials']} ({', '.join(f'{n} {status}' for status, n in counts.items())})"),
+        *_rung_rows(summary),
         ("proposals refused before training (known costs over search.budget)",
          number(summary.get("filtered_over_budget"))),
         ("latency model, median error before profiling",
@@ -62,6 +63,17 @@ def search_overview(summary: Mapping[str, Any], trials: pd.DataFrame, front: pd.
         ("search time (candidates' wall time)", f"{number(trials['seconds'].sum() / 60, 1)} min"),
     ]
     return pd.DataFrame(rows, columns=["", "value"])
+
+
+def _rung_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The proxy compute spent and, on a ``search.fidelity`` ladder, each rung's share of it."""
+    evaluations, compute = summary.get("evaluations_per_rung") or {}, summary.get("image_epochs_per_rung") or {}
+    rows = [("proxy compute (training images seen)", number(sum(compute.values()) if compute else None, 0))]
+    if len(evaluations) > 1:
+        rows.append(("fidelity rungs: evaluations (compute)",
+                     "; ".join(f"rung {rung}: {count} ({number(compute.get(rung), 0)})"
+                               for rung, count in evaluations.items())))
+    return rows
 
 
 def top_candidates(trials: pd.DataFrame, selected: Sequence[Mapping[str, Any]],

@@ -14,6 +14,7 @@ from trade_pipeline.config import Device, Section, Seed, StrictModel
 from trade_pipeline.executors import DaskParams
 from trade_pipeline.optim import OPTIMIZERS, CompositeConfig, EvolutionConfig, LaMCTSConfig, ReinforceConfig, TurboConfig
 from trade_pipeline.profiling import ProfileSettings
+from trade_pipeline.search.fidelity import FidelityParams
 from trade_pipeline.search.score import Budget
 from trade_pipeline.students.space import SpaceConfig
 from trade_pipeline.training.recipe import ProxyRecipe
@@ -61,6 +62,7 @@ class SearchParams(Section):
     lamcts: LaMCTSConfig = LaMCTSConfig()
     rl: ReinforceConfig = ReinforceConfig()
     proxy: ProxyRecipe = ProxyRecipe()
+    fidelity: FidelityParams = FidelityParams()
     score: ScoreParams
     budget: Budget = Budget()
     profile: ProfileSettings = ProfileSettings()

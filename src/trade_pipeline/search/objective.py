@@ -23,6 +23,7 @@ from trade_pipeline.data.loaders import make_loader
 from trade_pipeline.data.split import Split
 from trade_pipeline.models import build_model, student_model_spec, timm_model_spec
 from trade_pipeline.profiling import LatencyReference, ProfileSettings, profile_model
+from trade_pipeline.search.fidelity import images_seen
 from trade_pipeline.search.score import Budget, kd_guided_score, resource_ratio
 from trade_pipeline.students.space import SearchSpace
 from trade_pipeline.training.engine import RunOptions, TrainResult, train_model
@@ -42,6 +43,7 @@ class Candidate:
     trust_region: int | None
     predicted_accuracy: float | None = None  # the strategy's model of it before training (composite)
     predicted_latency_ms: float | None = None  # the search's latency model before profiling
+    rung: int = 0  # search.fidelity rung it is trained on (0 when the ladder is off)
 
 
 @dataclass
@@ -61,6 +63,8 @@ class ObjectiveContext:
     strategy: str
     seed: int
     latency_reference: LatencyReference | None = None  # the teacher, timed in turn with each candidate
+    rungs: tuple[float, ...] = (1.0,)  # search.fidelity.rungs: shares of proxy_indices, the last 1.0
+    rung_indices: tuple[np.ndarray, ...] = ()  # the training subset of each rung below the top
     _soft_labels: SoftLabels | None = field(default=None, repr=False)
 
     @property
@@ -69,13 +73,19 @@ class ObjectiveContext:
             self._soft_labels = SoftLabels.from_cache(self.teacher_logits, "mini_train")
         return self._soft_labels
 
+    def training_indices(self, rung: int | None = None) -> np.ndarray:
+        """The mini-train indices a candidate trains on at ``rung`` (the top, or None: ``proxy_indices``)."""
+        return self.proxy_indices if rung is None or rung >= len(self.rung_indices) else self.rung_indices[rung]
 
 
-def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, device: str) -> TrainResult:
-    """The proxy task: KD from cached logits on the proxy subset of mini-train, scored on mini-val."""
+def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, device: str, rung: int | None = None
+                ) -> TrainResult:
+    """The proxy task: KD from cached logits on the proxy subset of mini-train (the share of
+    ``rung``; the top rung by default), scored on mini-val."""
     proxy = context.proxy
     train_loader = make_loader(context.split, "mini_train", proxy.batch_size, shuffle=True, seed=seed,
-                               indices=context.proxy_indices, device=device, settings=proxy.loader)
+                               indices=context.training_indices(rung), device=device,
+                               settings=proxy.loader)
     eval_loader = make_loader(context.split, "mini_val", max(proxy.batch_size, 256), device=device,
                               settings=proxy.loader)
     soft_labels = context.soft_labels if proxy.kd_alpha > 0 else None
@@ -112,6 +122,7 @@ def evaluate_candidate(candidate: Candidate, device: str, context: ObjectiveCont
         "params": None, "macs": None, "latency_ms": None, "latency_cv": None, "resource_ratio": None,
         "proxy_accuracy": None, "score": None, "log_score": None,
         "trust_region": candidate.trust_region,
+        "rung": candidate.rung, "fidelity": context.rungs[candidate.rung], "image_epochs": None,
         "predicted_accuracy": candidate.predicted_accuracy,
         "predicted_latency_ms": candidate.predicted_latency_ms,
         "seconds": None,
@@ -141,7 +152,8 @@ def _evaluate_into(row: dict[str, Any], spec: Any, candidate: Candidate, device:
     if violation:
         row.update(status="over_budget", reason=violation)
         return
-    result = proxy_train(model, context, seed, device)
+    row["image_epochs"] = images_seen(len(context.training_indices(candidate.rung)), context.proxy)
+    result = proxy_train(model, context, seed, device, candidate.rung)
     if result.status != "ok":
         row.update(status="failed", reason=result.reason)
         return

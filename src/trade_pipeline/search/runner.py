@@ -1,5 +1,9 @@
 """The search loop: ask a batch, evaluate it, record every row durably, tell, checkpoint.
 
+On a ``search.fidelity`` ladder a batch is a bracket: it is evaluated rung by rung, the best of
+each rung promoted to the next (``fidelity.promotions``), and the optimizer is told each asked
+candidate once, at the end of the bracket (``fidelity.bracket_estimates``).
+
 State lives in ``search.state_dir``: ``trials.jsonl`` (one line per finished candidate,
 appended the moment it is known), the one record of what was evaluated, and ``state.json``
 (what the log cannot give: the optimizer's random state, trust regions and pending points, the
@@ -14,6 +18,7 @@ import dataclasses
 import logging
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -36,7 +41,9 @@ from trade_pipeline.search.checkpoint import (
 )
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.costs import CandidateCosts, composite_objective
+from trade_pipeline.search.fidelity import FidelityParams, bracket_estimates, promotions, rung_maps
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
+from trade_pipeline.search.score import kd_guided_score
 from trade_pipeline.search.tracking import CandidateTracker
 from trade_pipeline.search.trials import TrialLog
 from trade_pipeline.serialization import set_aside
@@ -60,10 +67,13 @@ class SearchResult:
     latency_error: float | None  # median relative error of the latency model's predictions
 
 
-def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dict[str, str]) -> SearchResult:
+def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dict[str, str],
+               evaluate: Callable[[Candidate, str], dict[str, Any]] | None = None) -> SearchResult:
     """Runs (or resumes) the search until ``params.n_trials`` candidates are in the log.
 
     ``fingerprint`` (``checkpoint.search_fingerprint``) must match the saved state's to resume.
+    ``evaluate(candidate, device) -> trial row`` defaults to training it
+    (``objective.evaluate_candidate``); benchmarks pass a memoised one.
     """
     state_dir = Path(params.state_dir)
     log = TrialLog(state_dir / "trials.jsonl")
@@ -82,7 +92,7 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
     told = [row for trial_id, row in sorted(rows.items()) if trial_id not in in_flight]
     if resuming:  # the log is the record of evaluations; the state holds only what it cannot give
         try:
-            optimizer.load_state_dict(saved["optimizer"], history=_history(told))
+            optimizer.load_state_dict(saved["optimizer"], history=_told_history(told, context, params.fidelity))
         except ValueError as error:
             raise ResumeError(f"cannot resume from {state_dir}: {error}. Start fresh with "
                               f"`{FRESH_START_HINT}`.") from error
@@ -96,28 +106,33 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
     feasibility_check_at = min(params.n_trials, max(params.batch_size, optimizer.initial_evaluations))
 
     with create_executor(params.executor, **executor_options(params.executor, params.device, params.dask)) as executor, \
-            tqdm(total=params.n_trials, initial=len(rows), desc=f"search ({params.strategy})", unit="trial") as bar:
-        evaluate = partial(evaluate_candidate, context=context)
+            tqdm(total=params.n_trials, initial=sum(row["rung"] == 0 for row in rows.values()), desc=f"search ({params.strategy})", unit="trial") as bar:
+        evaluate = evaluate or partial(evaluate_candidate, context=context)
 
         def record(row: dict[str, Any]) -> None:
             log.append(row)
             rows[row["trial_id"]] = row
             tracker.log_trial(row)
-            bar.update(1)
+            bar.update(int(row["rung"] == 0))  # the bar counts candidates; promotions show in the postfix
             bar.set_postfix_str(_best_summary(rows))
 
         while True:
-            candidates = [Candidate(**c) for c in state["pending"]] or _ask(optimizer, params, state, costs)
-            if not candidates:
+            bracket = [Candidate(**c) for c in state["pending"]] or _ask(optimizer, params, state, costs)
+            if not bracket:
                 break
-            state["pending"] = [dataclasses.asdict(c) for c in candidates]
+            state["pending"] = [dataclasses.asdict(c) for c in bracket]
             _save(state_dir, state, optimizer)
-            executor.map(evaluate, [c for c in candidates if c.trial_id not in rows], on_result=record)
-            points = np.array([c.point for c in candidates])
-            told = [rows[c.trial_id] for c in candidates]
-            history = _history(told)
-            optimizer.tell(points, history["values"], history["outcomes"])
-            costs.observe(told)
+            for rung in range(params.fidelity.top + 1):
+                executor.map(evaluate, [c for c in bracket if c.rung == rung and c.trial_id not in rows],
+                             on_result=record)
+                if rung < params.fidelity.top and not any(c.rung == rung + 1 for c in bracket):
+                    bracket += _promote(bracket, rung, rows, context, params, state)
+                    state["pending"] = [dataclasses.asdict(c) for c in bracket]
+                    _save(state_dir, state, optimizer)
+            asked = [c for c in bracket if c.rung == 0]
+            history = _history(asked, rows, context, params.fidelity)
+            optimizer.tell(history["points"], history["values"], history["outcomes"])
+            costs.observe(rows[c.trial_id] for c in bracket)
             state["pending"] = []
             state["iteration"] += 1
             state["trace"] += _trace_rows(optimizer.describe(), len(optimizer.values), state["trace"])
@@ -158,17 +173,69 @@ def _ask(optimizer: AskTellOptimizer, params: SearchParams, state: dict[str, Any
     ]
 
 
-def _history(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """What the optimizer was told of ``rows`` (in trial order): their points, log(Score) (NaN,
-    imputed by the optimizer, for failures and rejects) and proxy accuracy (NaN where none)."""
-    def finite(value: Any) -> float:
-        return float(value) if value is not None and math.isfinite(value) else math.nan
-
+def _history(asked: list[Candidate], rows: dict[int, dict[str, Any]], context: ObjectiveContext,
+             fidelity: FidelityParams) -> dict[str, np.ndarray]:
+    """What the optimizer is told of one bracket: each asked candidate's point, log(Score) (NaN,
+    imputed by the optimizer, for failures and rejects) and proxy accuracy (NaN where none); a
+    candidate stopped below the top rung is told its accuracy mapped to the top
+    (``fidelity.bracket_estimates``, fitted on this and the earlier brackets)."""
+    iteration = asked[0].iteration if asked else -1
+    seen = [row for row in rows.values() if row["iteration"] <= iteration]
+    bracket = [row for row in seen if row["iteration"] == iteration]
+    estimates = bracket_estimates(bracket, rung_maps(seen, fidelity), fidelity)
+    accuracies = [estimates[rows[c.trial_id]["spec_hash"]] for c in asked]
     return {
-        "points": np.array([row["encoding"] for row in rows], dtype=np.float64),
-        "values": np.array([finite(row["log_score"]) if row["status"] == "ok" else math.nan for row in rows]),
-        "outcomes": np.array([finite(row["proxy_accuracy"]) for row in rows]),
+        "points": np.array([c.point for c in asked], dtype=np.float64).reshape(-1, context.space.dimension),
+        "values": np.array([_estimated_value(rows[c.trial_id], accuracy, context)
+                            for c, accuracy in zip(asked, accuracies)]),
+        "outcomes": np.array([math.nan if accuracy is None else accuracy for accuracy in accuracies]),
     }
+
+
+def _told_history(told: list[dict[str, Any]], context: ObjectiveContext, fidelity: FidelityParams
+                  ) -> dict[str, np.ndarray]:
+    """:func:`_history` of every finished bracket in ``told`` (trial-log rows), in the order told."""
+    rows = {row["trial_id"]: row for row in told}
+    parts = [_history([_as_candidate(row) for row in told if row["iteration"] == iteration and row["rung"] == 0],
+                      rows, context, fidelity)
+             for iteration in sorted({row["iteration"] for row in told})]
+    if not parts:
+        return _history([], rows, context, fidelity)
+    return {key: np.concatenate([part[key] for part in parts]) for key in ("points", "values", "outcomes")}
+
+
+def _as_candidate(row: dict[str, Any]) -> Candidate:
+    return Candidate(trial_id=row["trial_id"], iteration=row["iteration"], point=tuple(row["encoding"]),
+                     trust_region=row["trust_region"], rung=row["rung"])
+
+
+def _estimated_value(row: dict[str, Any], accuracy: float | None, context: ObjectiveContext) -> float:
+    """log(Score) of ``row``'s student at its estimated top-rung ``accuracy`` (its own value when
+    it was scored on the top rung); NaN where it failed, was refused or learned nothing."""
+    if row["status"] != "ok" or accuracy is None or row["resource_ratio"] is None:
+        return math.nan
+    if row["fidelity"] == 1.0:
+        return float(row["log_score"]) if row["log_score"] is not None else math.nan
+    score = kd_guided_score(accuracy, context.acc_target, row["resource_ratio"], context.epsilon)
+    return math.log(score) if 0 < score < math.inf else math.nan
+
+
+def _promote(bracket: list[Candidate], rung: int, rows: dict[int, dict[str, Any]], context: ObjectiveContext,
+             params: SearchParams, state: dict[str, Any]) -> list[Candidate]:
+    """The bracket's best ``1/eta`` at ``rung``, by their expected log(Score) on the top rung
+    (``fidelity.RungMap``), as new candidates on the next rung (fresh trial ids)."""
+    at_rung = [rows[c.trial_id] for c in bracket if c.rung == rung]
+    maps = rung_maps([row for row in rows.values() if row["iteration"] <= bracket[0].iteration], params.fidelity)
+    value = {row["spec_hash"]: maps[rung].expected_log_score(row["proxy_accuracy"], row["resource_ratio"],
+                                                             context.acc_target, context.epsilon)
+             if row["status"] == "ok" and row["proxy_accuracy"] else math.nan for row in at_rung}
+    scored = sum(math.isfinite(v) for v in value.values())
+    chosen = promotions(at_rung, params.fidelity.survivors(scored), value)
+    by_id = {c.trial_id: c for c in bracket}
+    first = state["next_trial_id"]
+    state["next_trial_id"] = first + len(chosen)
+    return [dataclasses.replace(by_id[row["trial_id"]], trial_id=first + i, rung=rung + 1)
+            for i, row in enumerate(chosen)]
 
 
 def _make_optimizer(params: SearchParams, context: ObjectiveContext, costs: CandidateCosts) -> AskTellOptimizer:
@@ -225,7 +292,8 @@ def _trace_rows(regions: list[dict[str, Any]], evaluations: int, previous: list[
 
 
 def _best_summary(rows: dict[int, dict[str, Any]]) -> str:
-    scores = [row["score"] for row in rows.values() if row["status"] == "ok" and row["score"] is not None]
+    scores = [row["score"] for row in rows.values()
+              if row["status"] == "ok" and row["score"] is not None and row["fidelity"] == 1.0]
     return f"best score {min(scores):.4g}" if scores else "no scored candidate yet"
 
 

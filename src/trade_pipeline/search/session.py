@@ -22,6 +22,7 @@ from trade_pipeline.search.checkpoint import search_fingerprint
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.objective import ObjectiveContext, reference_accuracy
 from trade_pipeline.search.runner import run_search
+from trade_pipeline.search.trials import ok_trials
 from trade_pipeline.students.space import SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,9 @@ def objective_context(split: Split, teacher_profile: dict[str, Any], teacher_log
         strategy=params.strategy,
         seed=params.seed,
         latency_reference=None if teacher_model is None else latency_reference(teacher, teacher_profile, teacher_model),
+        rungs=tuple(params.fidelity.rungs),
+        rung_indices=tuple(stratified_fraction(split, "mini_train", params.proxy.data_fraction * share, params.seed)
+                           for share in params.fidelity.rungs[:-1]),
     )
     if params.score.reference_student:
         context.acc_target = reference_accuracy(params.score.reference_student, context, params.device)
@@ -113,10 +117,14 @@ def run_trade_search(split: Split, teacher_profile: dict[str, Any], teacher_logi
     context = objective_context(split, teacher_profile, teacher_logits, params, teacher_model)
     teacher = teacher_logits["teacher"]
     result = run_search(context, params, search_fingerprint(params, teacher, split.fingerprint))
-    counts = result.trials["status"].value_counts().to_dict()
-    best = result.trials["proxy_accuracy"].max()
-    summary = SearchSummary(teacher=teacher, acc_target=context.acc_target, n_trials=len(result.trials),
+    trials = result.trials
+    counts = trials["status"].value_counts().to_dict()
+    best = ok_trials(trials)["proxy_accuracy"].max()
+    by_rung = trials.groupby("rung")
+    summary = SearchSummary(teacher=teacher, acc_target=context.acc_target, n_trials=int((trials["rung"] == 0).sum()),
                             best_proxy_accuracy=None if math.isnan(best) else float(best),
                             status_counts={str(k): int(v) for k, v in counts.items()},
-                            filtered_over_budget=result.filtered, latency_model_error=result.latency_error)
+                            filtered_over_budget=result.filtered, latency_model_error=result.latency_error,
+                            evaluations_per_rung={str(k): int(v) for k, v in by_rung.size().items()},
+                            image_epochs_per_rung={str(k): int(v) for k, v in by_rung["image_epochs"].sum().items()})
     return SearchOutcome(result.trials, result.trace, summary)

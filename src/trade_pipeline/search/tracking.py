@@ -1,7 +1,7 @@
 """Each search candidate as a nested MLflow run under the ``kedro run``'s run (DESIGN §8, Tracking).
 
 Params are the spec's fields and block sequence, metrics its costs, accuracy and score, tags
-its status, trust region and strategy, so candidates can be sorted and compared in the UI.
+its status, trust region, strategy and fidelity rung, so candidates can be sorted and compared in the UI.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from trade_pipeline.tracking import ChildRuns
 
 METRICS = ("params", "macs", "latency_ms", "latency_cv", "resource_ratio", "proxy_accuracy", "score", "log_score",
-           "predicted_accuracy", "predicted_latency_ms", "seconds")
+           "predicted_accuracy", "predicted_latency_ms", "image_epochs", "seconds")
 
 
 class CandidateTracker(ChildRuns):
@@ -28,6 +28,7 @@ class CandidateTracker(ChildRuns):
                 "strategy": row["strategy"],
                 "trust_region": "" if row["trust_region"] is None else str(row["trust_region"]),
                 "iteration": str(row["iteration"]),
+                "rung": str(row["rung"]),
                 "spec_hash": row["spec_hash"],
                 "resumed": str(resumed).lower(),
             },

@@ -38,6 +38,9 @@ TRIAL_DTYPES: dict[str, str] = {
     "score": "float64",  # Eq. 2, minimised
     "log_score": "float64",  # what the optimizer models
     "trust_region": "Int64",  # TuRBO trust region or LA-MCTS leaf that proposed it; else missing
+    "rung": "Int64",  # search.fidelity rung it was trained on (0 = first; one rung when the ladder is off)
+    "fidelity": "float64",  # that rung's share of the proxy data; 1.0 = the full proxy task
+    "image_epochs": "Int64",  # proxy compute: training images seen; missing when it never trained
     "predicted_accuracy": "float64",  # proxy accuracy the composite strategy expected; else missing
     "predicted_latency_ms": "float64",  # latency the search's latency model expected before profiling
     "seconds": "float64",  # wall time to build, profile and train the candidate
@@ -58,9 +61,11 @@ def require_columns(table: pd.DataFrame, columns: Iterable[str]) -> None:
 
 
 def ok_trials(table: pd.DataFrame) -> pd.DataFrame:
-    """The candidates that were trained and scored (status ``"ok"``)."""
+    """The candidates that were trained and scored (status ``"ok"``) on the full proxy task: a
+    lower rung's accuracy (``search.fidelity``) is not on the same scale."""
     require_columns(table, ["status"])
-    return table[table["status"] == "ok"]
+    full = table["fidelity"].isna() | (table["fidelity"] == 1.0) if "fidelity" in table.columns else True
+    return table[(table["status"] == "ok") & full]
 
 
 def _validated(row: Mapping[str, Any]) -> dict[str, Any]:

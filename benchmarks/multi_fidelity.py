@@ -1,0 +1,220 @@
+"""Does a fidelity ladder reach the same students for less proxy compute? (issue #19)
+
+Runs the product's own search loop (``search.runner.run_search``) with the default strategy
+twice per seed, on the ``proxy`` problem of ``compare_strategies.py`` (the project at
+``--project`` at a reduced fidelity, every architecture memoised per rung in
+``proxy_objective.CachedObjective``'s JSON-lines cache):
+
+  * ``single``: ``--single-trials`` candidates of batch ``--single-batch`` on the full proxy task;
+  * ``ladder``: ``search.fidelity`` with ``--rungs`` and ``--eta``, batches (brackets) of
+    ``--ladder-batch``, ``--ladder-trials`` candidates.
+
+Compute is counted in training images seen (``image_epochs`` of each trial row: the rung's
+share of the proxy data x epochs), and reported in units of one full-rung evaluation. The best
+so far is the lowest log(Score) of a student scored on the full proxy task (a lower rung's
+accuracy is on another scale). One CSV per (config, seed) under ``--out`` (a row per
+evaluation), skipped when present, so a killed benchmark resumes; the report (also alone with
+``--report-only``) writes ``docs/figures/multi_fidelity.{csv,md,png}``.
+
+    python benchmarks/multi_fidelity.py --project /tmp/bench --seeds 0-9 --proxy-epochs 2 \\
+        --proxy-fraction 0.5 --acc-target 50
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy.stats import wilcoxon  # noqa: E402
+
+from trade_pipeline.search.checkpoint import search_fingerprint  # noqa: E402
+from trade_pipeline.search.fidelity import images_seen  # noqa: E402
+from trade_pipeline.search.objective import Candidate  # noqa: E402
+from trade_pipeline.search.runner import run_search  # noqa: E402
+from trade_pipeline.search.score import kd_guided_score  # noqa: E402
+from trade_pipeline.search.session import objective_context  # noqa: E402
+from trade_pipeline.search.trials import TRIAL_COLUMNS  # noqa: E402
+
+from proxy_objective import CachedObjective, load_project, proxy_objective  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = ["config", "seed", "trial_id", "iteration", "rung", "status", "spec_hash", "proxy_accuracy", "log_score",
+           "image_epochs"]
+
+
+def parse_seeds(text: str) -> list[int]:
+    low, _, high = text.partition("-")
+    return list(range(int(low), int(high or low) + 1))
+
+
+def memoised(objectives: list[CachedObjective], rungs: list[float], acc_target: float):
+    """``evaluate(candidate, device)`` for ``run_search``: the cached row of the candidate's
+    architecture at its rung, scored at ``acc_target``, under the candidate's ids."""
+    def evaluate(candidate: Candidate, device: str) -> dict[str, Any]:
+        cached = objectives[candidate.rung]
+        row = {column: cached.row(candidate.point).get(column) for column in TRIAL_COLUMNS}
+        trained = row["status"] != "over_budget"
+        row.update(trial_id=candidate.trial_id, iteration=candidate.iteration, strategy="composite",
+                   encoding=list(candidate.point), trust_region=candidate.trust_region, rung=candidate.rung,
+                   fidelity=rungs[candidate.rung], predicted_accuracy=candidate.predicted_accuracy,
+                   predicted_latency_ms=candidate.predicted_latency_ms,
+                   image_epochs=images_seen(len(cached.context.proxy_indices), cached.context.proxy) if trained else None)
+        if row["status"] == "ok":
+            score = kd_guided_score(row["proxy_accuracy"], acc_target, row["resource_ratio"], cached.context.epsilon)
+            row.update(score=score, log_score=math.log(score) if 0 < score < math.inf else None)
+        return row
+    return evaluate
+
+
+def run_one(config: str, seed: int, args: argparse.Namespace, inputs, objectives: dict[float, CachedObjective]) -> pd.DataFrame:
+    ladder = config == "ladder"
+    rungs = args.rungs if ladder else [1.0]
+    search = inputs.search.model_copy(update={
+        "proxy": objectives[1.0].context.proxy, "seed": seed, "resume": False, "strategy": "composite",
+        "n_trials": args.ladder_trials if ladder else args.single_trials,
+        "batch_size": args.ladder_batch if ladder else args.single_batch,
+        "fidelity": inputs.search.fidelity.model_validate({"rungs": rungs, "eta": args.eta}),
+        "score": inputs.search.score.model_copy(update={"acc_target": args.acc_target}),
+    })
+    with tempfile.TemporaryDirectory() as state_dir:
+        search = search.model_copy(update={"state_dir": state_dir})
+        context = objective_context(inputs.split, inputs.teacher_profile, inputs.teacher_logits, search)
+        fingerprint = search_fingerprint(search, inputs.teacher_logits["teacher"], inputs.split.fingerprint)
+        evaluate = memoised([objectives[rung] for rung in rungs], rungs, args.acc_target)
+        trials = run_search(context, search, fingerprint, evaluate=evaluate).trials
+    trials = trials.assign(config=config, seed=seed)
+    return trials[COLUMNS]
+
+
+def curves(runs: pd.DataFrame, unit: float, grid: np.ndarray, top: int) -> dict[tuple[str, int], np.ndarray]:
+    """Per (config, seed): the best full-rung log(Score) once ``grid`` units of compute were spent
+    (``top``: the ladder's full rung)."""
+    out = {}
+    for (config, seed), run in runs.groupby(["config", "seed"]):
+        run = run.sort_values("trial_id")
+        spent = run["image_epochs"].fillna(0).cumsum().to_numpy() / unit
+        full_rung = run["rung"] == (top if config == "ladder" else 0)
+        full = np.where(full_rung & (run["status"] == "ok"), run["log_score"], np.nan)
+        best = np.fmin.accumulate(np.where(np.isnan(full), np.inf, full))
+        out[(config, int(seed))] = np.array([best[spent <= at][-1] if (spent <= at).any() else np.inf for at in grid])
+    return out
+
+
+def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
+    full_rung = runs[(runs["config"] == "single") & runs["image_epochs"].notna()]
+    unit = float(full_rung["image_epochs"].median())  # one full-rung evaluation
+    end = float(runs.groupby(["config", "seed"])["image_epochs"].sum().max()) / unit
+    grid = np.linspace(0, end, 201)
+    best = curves(runs, unit, grid, len(args.rungs) - 1)
+    seeds = sorted(set(runs[runs["config"] == "single"]["seed"]) & set(runs[runs["config"] == "ladder"]["seed"]))
+    single_spent = runs[runs["config"] == "single"].groupby("seed")["image_epochs"].sum().median() / unit
+    rows, lines = [], []
+    for config in ("single", "ladder"):
+        matrix = np.array([best[(config, seed)] for seed in seeds])
+        matrix = np.where(np.isinf(matrix), np.nan, matrix)
+        for at, value in zip(grid, np.nanmedian(matrix, axis=0)):
+            rows.append({"config": config, "compute": at, "median_best": value,
+                         "q25": np.nanpercentile(matrix[:, grid == at], 25), "q75": np.nanpercentile(matrix[:, grid == at], 75)})
+    table = pd.DataFrame(rows)
+    target = float(np.nanmedian([best[("single", seed)][-1] for seed in seeds]))
+    half = grid[np.searchsorted(grid, 0.5 * single_spent, side="right") - 1]
+    at_half = np.array([best[("ladder", seed)][grid == half][0] for seed in seeds])
+    single_final = np.array([best[("single", seed)][-1] for seed in seeds])
+    difference = at_half - single_final
+    p_value = wilcoxon(difference).pvalue if (difference != 0).any() else math.nan
+    ladder_median = table[table["config"] == "ladder"]
+    reached = ladder_median[ladder_median["median_best"] <= target]["compute"]
+    lines.append(f"Seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}); one unit = one full-rung evaluation "
+                 f"({unit:.0f} training images); single-fidelity compute {single_spent:.1f} units.")
+    lines.append("")
+    lines.append("| config | median best log(Score) at 50 % of single's compute | at single's compute | at the end | "
+                 "compute for the median to reach single's final median |")
+    lines.append("|---|---|---|---|---|")
+    for config in ("single", "ladder"):
+        median = table[table["config"] == config].set_index("compute")["median_best"]
+        reach = table[(table["config"] == config) & (table["median_best"] <= target)]["compute"]
+        lines.append(f"| {config} | {median[half]:.3f} | {median[grid[grid <= single_spent][-1]]:.3f} | "
+                     f"{median.iloc[-1]:.3f} | {reach.min():.1f} units |" if len(reach) else
+                     f"| {config} | {median[half]:.3f} | {median[grid[grid <= single_spent][-1]]:.3f} | "
+                     f"{median.iloc[-1]:.3f} | not reached |")
+    lines.append("")
+    lines.append(f"Ladder at 50 % of the compute against single at 100 %, seed by seed: "
+                 f"{int((difference < 0).sum())} wins, {int((difference == 0).sum())} ties, "
+                 f"{int((difference > 0).sum())} losses (median difference {np.median(difference):.3g}, "
+                 f"Wilcoxon p {p_value:.3g}); the ladder's median reaches single's final median "
+                 f"({target:.3f}) at {reached.min():.1f} units." if len(reached) else
+                 f"Ladder at 50 % of the compute against single at 100 %, seed by seed: "
+                 f"{int((difference < 0).sum())} wins, {int((difference == 0).sum())} ties, "
+                 f"{int((difference > 0).sum())} losses (median difference {np.median(difference):.3g}, "
+                 f"Wilcoxon p {p_value:.3g}); the ladder's median never reaches single's final median ({target:.3f}).")
+    figures = ROOT / "docs" / "figures"
+    table.to_csv(figures / "multi_fidelity.csv", index=False)
+    figure, axes = plt.subplots(figsize=(8, 4.2))
+    for config, colour in (("single", "tab:blue"), ("ladder", "tab:orange")):
+        part = table[table["config"] == config]
+        axes.plot(part["compute"], part["median_best"], color=colour, label=config)
+        axes.fill_between(part["compute"], part["q25"], part["q75"], color=colour, alpha=0.2)
+    axes.axvline(single_spent, color="grey", linestyle=":", linewidth=1)
+    axes.set_xlabel("proxy compute (full-rung evaluations)")
+    axes.set_ylabel("best log(Score), full rung (median, IQR)")
+    axes.set_title(f"Fidelity ladder {args.rungs} (eta {args.eta}) against single fidelity, {len(seeds)} seeds")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(figures / "multi_fidelity.png", dpi=120)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    text = "\n".join(lines) + "\n"
+    (figures / "multi_fidelity.md").write_text(text)
+    (figures / "multi_fidelity.json").write_text(json.dumps({"settings": {k: v for k, v in vars(args).items() if k != "project"},
+                                                             "commit": commit, "machine": "2-core x86_64 VM"}, indent=2,
+                                                            default=str) + "\n")
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--seeds", default="0-9")
+    parser.add_argument("--proxy-epochs", type=int, default=2)
+    parser.add_argument("--proxy-fraction", type=float, default=0.5)
+    parser.add_argument("--acc-target", type=float, default=50.0)
+    parser.add_argument("--single-trials", type=int, default=50)
+    parser.add_argument("--single-batch", type=int, default=4)
+    parser.add_argument("--ladder-trials", type=int, default=72)
+    parser.add_argument("--ladder-batch", type=int, default=6)
+    parser.add_argument("--rungs", type=float, nargs="+", default=[0.33, 1.0])
+    parser.add_argument("--eta", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks" / "multi_fidelity")
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    name = f"e{args.proxy_epochs}-f{args.proxy_fraction}-t{args.acc_target:g}-r{'_'.join(map(str, args.rungs))}-eta{args.eta}"
+    out = args.out / name
+    if not args.report_only:
+        inputs = load_project(args.project)
+        cache_dir = args.out.parent / "compare_strategies" / "proxy-cache"
+        objectives = {rung: proxy_objective(args.project, cache_dir, args.proxy_epochs, args.proxy_fraction * rung,
+                                            args.acc_target)[0] for rung in args.rungs}
+        out.mkdir(parents=True, exist_ok=True)
+        for seed in parse_seeds(args.seeds):
+            for config in ("single", "ladder"):
+                path = out / f"{config}-seed{seed}.csv"
+                if not path.exists():
+                    run_one(config, seed, args, inputs, objectives).to_csv(path, index=False)
+                    print(f"{path.name} done", flush=True)
+    runs = pd.concat([pd.read_csv(path, dtype={"spec_hash": str}) for path in sorted(out.glob("*.csv"))])
+    print(report(runs, args))
+
+
+if __name__ == "__main__":
+    main()
