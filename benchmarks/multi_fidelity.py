@@ -158,6 +158,13 @@ def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
                  f"{int((difference < 0).sum())} wins, {int((difference == 0).sum())} ties, "
                  f"{int((difference > 0).sum())} losses (median difference {np.median(difference):.3g}, "
                  f"Wilcoxon p {p_value:.3g}); the ladder's median never reaches single's final median ({target:.3f}).")
+    at_equal = np.array([best[("ladder", seed)][grid == grid[grid <= single_spent][-1]][0] for seed in seeds])
+    equal = at_equal - single_final
+    lines.append("")
+    lines.append(f"At equal compute ({single_spent:.0f} units each), seed by seed: {int((equal < 0).sum())} wins, "
+                 f"{int((equal == 0).sum())} ties, {int((equal > 0).sum())} losses for the ladder (median difference "
+                 f"{np.median(equal):.3g}, Wilcoxon p "
+                 f"{wilcoxon(equal).pvalue if (equal != 0).any() else math.nan:.3g}).")
     figures = ROOT / "docs" / "figures"
     table.to_csv(figures / "multi_fidelity.csv", index=False)
     figure, axes = plt.subplots(figsize=(8, 4.2))
@@ -175,9 +182,11 @@ def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     text = "\n".join(lines) + "\n"
     (figures / "multi_fidelity.md").write_text(text)
-    (figures / "multi_fidelity.json").write_text(json.dumps({"settings": {k: v for k, v in vars(args).items() if k != "project"},
-                                                             "commit": commit, "machine": "2-core x86_64 VM"}, indent=2,
-                                                            default=str) + "\n")
+    per_seed = [{"seed": seed, "single_final": float(a), "ladder_at_half": float(b), "ladder_at_equal": float(c)}
+                for seed, a, b, c in zip(seeds, single_final, at_half, at_equal)]
+    record = {"settings": {k: v for k, v in vars(args).items() if k not in ("project", "out", "report_only")},
+              "commit": commit, "machine": "2-core x86_64 VM", "unit_images": unit, "per_seed_best_log_score": per_seed}
+    (figures / "multi_fidelity.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     return text
 
 

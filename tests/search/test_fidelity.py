@@ -27,8 +27,15 @@ def test_a_ladder_that_does_not_rise_to_the_full_task_is_refused_by_name(rungs, 
         SearchParams.model_validate(tiny_search_params(fidelity={"rungs": rungs}))
 
 
-def test_one_rung_is_off_and_a_rung_keeps_one_in_eta_at_least_one():
-    assert not FidelityParams().enabled and FidelityParams(rungs=[0.2, 1.0]).enabled
+def test_the_ladder_is_off_by_default_and_on_when_enabled_or_given_rungs():
+    assert FidelityParams().ladder == [1.0] and FidelityParams(enabled=True).ladder == [0.33, 1.0]
+    assert FidelityParams.model_validate({"rungs": [0.2, 1.0]}).ladder == [0.2, 1.0]
+    assert FidelityParams.model_validate({"rungs": [0.2, 1.0], "enabled": False}).ladder == [1.0]
+    params = SearchParams.model_validate(tiny_search_params(fidelity={"enabled": True, "eta": 4}))
+    assert params.fidelity.ladder == [0.33, 1.0] and params.fidelity.top == 1
+
+
+def test_a_rung_keeps_one_in_eta_at_least_one():
     ladder = FidelityParams(rungs=[0.1, 0.3, 1.0], eta=3)
     assert ladder.top == 2 and [ladder.survivors(n) for n in (0, 1, 2, 3, 8, 9)] == [0, 1, 1, 1, 2, 3]
 

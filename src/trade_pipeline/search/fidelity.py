@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from trade_pipeline.config import StrictModel
 from trade_pipeline.training.recipe import TrainingRecipe
@@ -37,10 +37,19 @@ QUADRATURE_NODES = 32  # Gauss-Hermite nodes of the expected log(Score)
 
 class FidelityParams(StrictModel):
     """``search.fidelity``: the rungs (shares of the proxy task's training data, rising to 1.0)
-    and how many of a rung's candidates survive to the next (``1/eta``). One rung is off."""
+    and how many of a rung's candidates survive to the next (``1/eta``). Off unless ``enabled``,
+    which giving ``rungs`` switches on."""
 
-    rungs: list[float] = Field(default=[1.0], min_length=1)
+    enabled: bool = False
+    rungs: list[float] = Field(default=[0.33, 1.0], min_length=1)
     eta: int = Field(default=3, ge=2)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rungs_given_switch_it_on(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "rungs" in data and "enabled" not in data:
+            return {**data, "enabled": True}
+        return data
 
     @field_validator("rungs")
     @classmethod
@@ -52,12 +61,13 @@ class FidelityParams(StrictModel):
         return rungs
 
     @property
-    def enabled(self) -> bool:
-        return len(self.rungs) > 1
+    def ladder(self) -> list[float]:
+        """The rungs in use: ``rungs`` when enabled, else the full proxy task alone."""
+        return list(self.rungs) if self.enabled else [1.0]
 
     @property
     def top(self) -> int:
-        return len(self.rungs) - 1
+        return len(self.ladder) - 1
 
     def survivors(self, count: int) -> int:
         """How many of ``count`` candidates scored at a rung go on to the next: ``count // eta``,

@@ -101,9 +101,9 @@ def objective_context(split: Split, teacher_profile: dict[str, Any], teacher_log
         strategy=params.strategy,
         seed=params.seed,
         latency_reference=None if teacher_model is None else latency_reference(teacher, teacher_profile, teacher_model),
-        rungs=tuple(params.fidelity.rungs),
+        rungs=tuple(params.fidelity.ladder),
         rung_indices=tuple(stratified_fraction(split, "mini_train", params.proxy.data_fraction * share, params.seed)
-                           for share in params.fidelity.rungs[:-1]),
+                           for share in params.fidelity.ladder[:-1]),
     )
     if params.score.reference_student:
         context.acc_target = reference_accuracy(params.score.reference_student, context, params.device)
