@@ -38,6 +38,13 @@ def test_progress_draws_one_best_so_far_line_per_strategy(trials):
     figure.savefig(io.BytesIO(), format="png")
 
 
+def test_progress_counts_only_scores_on_the_full_proxy_task(trials):
+    """A lower fidelity rung's score is on another scale: it never becomes the best so far."""
+    screened = trials.assign(fidelity=[0.33 if trial_id == 2 else 1.0 for trial_id in trials["trial_id"]])
+    random_line = next(line for line in plot_search_progress(screened).axes[0].lines if line.get_label() == "random")
+    assert list(random_line.get_ydata())[1:] == pytest.approx([math.nan, 2 / 5, 2 / 7], nan_ok=True)
+
+
 def test_pareto_has_three_panels_plus_colour_bar_and_red_front(trials):
     figure = plot_pareto(trials, pareto_front(trials))
     assert len(figure.axes) == 4

@@ -58,7 +58,7 @@ def plot_search_progress(trials: pd.DataFrame) -> Figure:
         return figure
     lines = []
     for strategy, runs in trials.sort_values("trial_id", kind="stable").groupby("strategy"):
-        score = runs["score"].where(runs["status"] == "ok").astype(float)
+        score = runs["score"].where(runs.index.isin(ok_trials(runs).index)).astype(float)  # full-rung scores only
         best = score.replace(np.inf, np.nan).cummin().ffill()
         axes.step(np.arange(1, len(runs) + 1), best.to_numpy(), where="post", label=str(strategy))
         lines.append(best)
