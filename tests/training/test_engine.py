@@ -122,7 +122,7 @@ def test_eval_every_zero_evaluates_only_at_the_end() -> None:
         ({"epochs": None}, "exactly one"),
         ({"optimizer": "adamz"}, "optimizer"),
         ({"or_targets": ("head",)}, "or_targets"),
-        ({"sched": "step"}, "sched"),
+        ({"sched": "plateau"}, "sched"),
         ({"epochs": 2, "warmup_steps": 0, "warmup_epochs": 2}, "warmup_epochs .* shorter"),
         ({"warmup_epochs": 1, "warmup_steps": 2}, "not both"),
     ],
@@ -250,3 +250,30 @@ def test_a_corrupt_checkpoint_is_refused_naming_it_and_kept(tmp_path) -> None:
     with pytest.raises(CorruptFileError, match=r"run\.safetensors' is truncated or corrupt .*delete it"):
         _digits_run(Checkpoint(path, fingerprint="model-a"))
     assert path.read_bytes() == cut
+
+
+def test_the_edgetpu_recipe_comes_from_timms_factories_with_its_lr_scaled_to_the_batch() -> None:
+    """conf/paper's retrain: RMSpropTF with eps 1e-3, lr 0.064 per 1,024 images, x0.97 every
+    2.4 epochs after a warm-up from 1e-6 (timm's EfficientNet-EdgeTPU-S command)."""
+    from timm.optim import RMSpropTF
+
+    from trade_pipeline.training.engine import Trainer
+
+    recipe = _config(optimizer="rmsproptf", opt_eps=1e-3, lr=0.064, lr_base_size=1024, batch_size=256,
+                     warmup_lr=1e-6, sched="step", decay_epochs=2.4, decay_rate=0.97, weight_decay=1e-5,
+                     epochs=10, warmup_epochs=1, warmup_steps=0, kd_alpha=0.0)
+    assert recipe.scaled_lr == pytest.approx(0.016)
+    steps_per_epoch = 10
+    trainer = Trainer(_model(), recipe, recipe.total_steps(steps_per_epoch), recipe.warmup_updates(steps_per_epoch),
+                      decay_steps=recipe.decay_updates(steps_per_epoch))
+    assert isinstance(trainer.optimizer, RMSpropTF) and trainer.optimizer.defaults["eps"] == 1e-3
+    # timm decays the weights, not biases and norms
+    assert {group["weight_decay"] for group in trainer.optimizer.param_groups} == {0.0, 1e-5}
+    lr_at = {}
+    for update in (0, 10, 24, 48, 60):
+        trainer.scheduler.step_update(num_updates=update)
+        lr_at[update] = trainer.lr
+    assert lr_at[0] == pytest.approx(1e-6)  # warm-up starts at warmup_lr
+    assert lr_at[10] == pytest.approx(0.016 * 0.97**0)  # after warm-up, before the first 24-update decay
+    assert lr_at[24] == pytest.approx(0.016 * 0.97) and lr_at[48] == pytest.approx(0.016 * 0.97**2)
+    assert lr_at[60] == pytest.approx(0.016 * 0.97**2)

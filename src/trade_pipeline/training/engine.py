@@ -92,7 +92,8 @@ class Trainer:
     Everything is resolved here (the grouped OR penalty, AMP, memory format) so ``step`` does
     no set-up work. ``train_model`` drives it; benchmarks time ``step`` directly.
 
-    ``recipe.bn_recalibration_batches`` > 0 re-estimates BatchNorm running statistics as the
+    ``decay_steps``: the ``step`` schedule's interval in updates (``train_model`` passes
+    ``recipe.decay_updates``). ``recipe.bn_recalibration_batches`` > 0 re-estimates BatchNorm running statistics as the
     plain average over that many training batches before the final evaluation: in a few-epoch
     proxy run the running averages lag the fast-moving weights and eval-mode accuracy can
     collapse to chance (measured on the embedded default after one epoch: 10 % without,
@@ -109,6 +110,7 @@ class Trainer:
         soft_labels: SoftLabels | None = None,
         teacher: nn.Module | None = None,
         log_every: int = 10,
+        decay_steps: float | None = None,
     ) -> None:
         _check_distillation_source(recipe, soft_labels, teacher)
         if warmup_steps >= total_steps:
@@ -132,7 +134,8 @@ class Trainer:
         or_weights = orthogonality_targets(model, recipe.or_targets) if recipe.or_lambda > 0 else []
         self.or_penalty = OrthogonalityPenalty(or_weights) if or_weights else None
         self.optimizer = create_optimizer_v2(
-            model, opt=recipe.optimizer, lr=recipe.lr, weight_decay=recipe.weight_decay
+            model, opt=recipe.optimizer, lr=recipe.scaled_lr, weight_decay=recipe.weight_decay,
+            **({"eps": recipe.opt_eps} if recipe.opt_eps is not None else {}),
         )
         # Schedule units are optimiser updates (updates_per_epoch=1), for both run modes.
         self.scheduler, _ = create_scheduler_v2(
@@ -140,6 +143,8 @@ class Trainer:
             sched=recipe.sched,
             num_epochs=total_steps,
             warmup_epochs=warmup_steps,
+            **({"decay_epochs": decay_steps if decay_steps is not None else recipe.decay_epochs,
+                "decay_rate": recipe.decay_rate} if recipe.sched == "step" else {}),
             warmup_lr=recipe.warmup_lr,
             min_lr=recipe.min_lr,
             step_on_epochs=False,
@@ -376,7 +381,8 @@ def train_model(
     total_steps = recipe.total_steps(steps_per_epoch)
     warmup_steps = recipe.warmup_updates(steps_per_epoch)
     torch.manual_seed(recipe.seed)
-    trainer = Trainer(model, recipe, total_steps, warmup_steps, device, soft_labels, teacher)
+    trainer = Trainer(model, recipe, total_steps, warmup_steps, device, soft_labels, teacher,
+                      decay_steps=recipe.decay_updates(steps_per_epoch))
     history: list[dict[str, Any]] = []
     saved = options.checkpoint.load() if options.checkpoint is not None else None
     if saved is not None:

@@ -32,7 +32,9 @@ class TrainingRecipe(StrictModel):
     the initial CE: a steady pull towards semi-orthogonality that cannot dominate a short run.
     ``or_every=k`` applies Eq. 4 on every k-th update at k·λ: the same pull on average with k
     times fewer kernel launches (it matters on a GPU, where the penalty is launch-bound).
-    ``weight_decay=0.05`` is timm/DeiT's decoupled AdamW decay. ``bn_recalibration_batches``
+    ``weight_decay=0.05`` is timm/DeiT's decoupled AdamW decay. The optimiser (any timm name,
+    with ``opt_eps``) and the schedule (``sched``; ``step`` decays by ``decay_rate`` every
+    ``decay_epochs``) come from timm's factories; ``lr_base_size`` scales ``lr`` to the batch. ``bn_recalibration_batches``
     re-estimates BatchNorm statistics before the final evaluation (see ``Trainer``).
     ``augment`` transforms training batches (none by default); ``loader`` sets the workers of
     on-disk datasets.
@@ -44,11 +46,15 @@ class TrainingRecipe(StrictModel):
     warmup_steps: int = Field(default=0, ge=0)
     batch_size: int = Field(default=128, ge=1)
     optimizer: str = "adamw"
+    opt_eps: float | None = Field(default=None, gt=0)  # the optimiser's epsilon; None: timm's default
     lr: float = Field(default=1e-3, gt=0)
+    lr_base_size: int | None = Field(default=None, ge=1)  # lr is per this many images, scaled to batch_size
     warmup_lr: float = Field(default=1e-5, ge=0)
     min_lr: float = Field(default=0.0, ge=0)
     weight_decay: float = Field(default=0.05, ge=0)
-    sched: Literal["cosine", "tanh", "poly", "constant"] = "cosine"
+    sched: Literal["cosine", "tanh", "poly", "constant", "step"] = "cosine"
+    decay_epochs: float = Field(default=2.4, gt=0)  # sched "step": multiply lr by decay_rate every decay_epochs
+    decay_rate: float = Field(default=0.97, gt=0, le=1)
     kd_alpha: float = Field(default=0.7, ge=0, le=1)
     kd_tau: float = Field(default=1.0, gt=0)
     or_lambda: float = Field(default=1e-4, ge=0)
@@ -93,6 +99,16 @@ class TrainingRecipe(StrictModel):
     def warmup_updates(self, steps_per_epoch: int) -> int:
         """Warm-up length in optimiser updates."""
         return self.warmup_steps or round(self.warmup_epochs * steps_per_epoch)
+
+    def decay_updates(self, steps_per_epoch: int) -> float:
+        """The ``step`` schedule's decay interval in optimiser updates."""
+        return self.decay_epochs * steps_per_epoch
+
+    @property
+    def scaled_lr(self) -> float:
+        """The learning rate of one update: ``lr`` scaled linearly from ``lr_base_size`` images
+        to ``batch_size`` (timm's ``--lr-base`` rule), or ``lr`` itself."""
+        return self.lr if self.lr_base_size is None else self.lr * self.batch_size / self.lr_base_size
 
 
 class ProxyRecipe(TrainingRecipe):
