@@ -104,3 +104,25 @@ def test_an_interrupted_build_decodes_again_and_a_truncated_cache_is_named(folde
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(CorruptFileError, match=str(path)):
         open_decoded(folder_split, "test", indices, SIZE, cache_dir)
+
+
+def test_randaugment_and_erasing_come_from_timms_transform_on_image_trees_only(folder_split, cache_dir) -> None:
+    """conf/paper's EdgeTPU augmentation: timm's RandAugment and random erasing, per image in the
+    workers; in-memory batches refuse them by name instead of silently skipping them."""
+    from timm.data.auto_augment import RandAugment
+    from timm.data.random_erasing import RandomErasing
+
+    from trade_pipeline.errors import InputError
+
+    augment = Augmentation(scale=(0.08, 1.0), hflip=0.5, auto_augment="rand-m9-mstd0.5", re_prob=0.2)
+    loader = make_loader(folder_split, "mini_train", batch_size=4, shuffle=True, augment=augment,
+                         settings=LoaderSettings(num_workers=0))
+    steps = list(loader.loader.dataset.dataset.transform.transforms)
+    assert any(isinstance(step, RandAugment) for step in steps)
+    erasing = next(step for step in steps if isinstance(step, RandomErasing))
+    assert erasing.probability == 0.2 and erasing.mode == "pixel"
+    images, _, _ = next(iter(loader))
+    assert images.shape == (4, 3, SIZE, SIZE)
+    with pytest.raises(InputError, match="auto_augment / re_prob.*decoded_cache"):
+        make_loader(folder_split, "mini_train", batch_size=4, augment=augment,
+                    settings=LoaderSettings(num_workers=0, decoded_cache=str(cache_dir)))

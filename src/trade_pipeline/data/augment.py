@@ -13,6 +13,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from trade_pipeline.config import StrictModel
@@ -25,6 +27,9 @@ class Augmentation(StrictModel):
     input (timm's ``RandomResizedCrop``; ``[1, 1]`` = no crop). ``hflip``: probability of a
     horizontal flip (never for digits). ``cutout``: probability of zeroing one square of side
     ``cutout_size`` (a share of the image side) at a uniform centre, which may lie partly outside.
+    ``auto_augment`` (a timm policy such as ``rand-m9-mstd0.5``) and ``re_prob`` / ``re_mode``
+    (random erasing) go to timm's ``create_transform`` and so apply to image trees read from
+    disk only: they work on single PIL images and tensors, not on in-memory batches.
     """
 
     scale: tuple[float, float] = (1.0, 1.0)
@@ -32,6 +37,9 @@ class Augmentation(StrictModel):
     hflip: float = Field(default=0.0, ge=0, le=1)
     cutout: float = Field(default=0.0, ge=0, le=1)
     cutout_size: float = Field(default=0.5, gt=0, le=1)
+    auto_augment: str | None = None
+    re_prob: float = Field(default=0.0, ge=0, le=1)
+    re_mode: Literal["pixel", "const", "rand"] = "pixel"
 
     @model_validator(mode="after")
     def _ranges(self) -> Augmentation:
@@ -39,11 +47,25 @@ class Augmentation(StrictModel):
             raise ValueError(f"scale must be [low, high] with 0 < low <= high <= 1, got {list(self.scale)}")
         if not 0 < self.ratio[0] <= self.ratio[1]:
             raise ValueError(f"ratio must be [low, high] with 0 < low <= high, got {list(self.ratio)}")
+        if self.auto_augment is not None:
+            from timm.data.auto_augment import auto_augment_transform, rand_augment_transform
+
+            try:
+                (rand_augment_transform if self.auto_augment.startswith("rand") else auto_augment_transform)(
+                    self.auto_augment, {})
+            except (AssertionError, KeyError, ValueError) as error:
+                raise ValueError(f"auto_augment {self.auto_augment!r} is not a timm policy (e.g. rand-m9-mstd0.5, "
+                                 f"v0): {error}") from error
         return self
 
     @property
     def active(self) -> bool:
-        return self.scale != (1.0, 1.0) or self.hflip > 0 or self.cutout > 0
+        return self.scale != (1.0, 1.0) or self.hflip > 0 or self.cutout > 0 or self.on_images_only
+
+    @property
+    def on_images_only(self) -> bool:
+        """Whether it asks for what only timm's per-image transforms do (RandAugment, erasing)."""
+        return self.auto_augment is not None or self.re_prob > 0
 
 
 class BatchAugmenter:

@@ -25,6 +25,7 @@ from trade_pipeline.config import StrictModel
 from trade_pipeline.data.augment import Augmentation, BatchAugmenter
 from trade_pipeline.data.decoded_cache import open_decoded
 from trade_pipeline.data.split import Part, Split
+from trade_pipeline.errors import InputError
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -205,6 +206,10 @@ def make_loader(
     size = image_size or split.image_size
     settings = settings or LoaderSettings()
     indices = np.asarray(split.indices(part) if indices is None else indices, dtype=np.int64)
+    if (source.in_memory or settings.decoded_cache is not None) and augment is not None and augment.on_images_only:
+        raise InputError(f"augment.auto_augment / re_prob run in timm's per-image transforms, on image trees read "
+                         f"from disk; {split.source.dataset} is served as in-memory batches (set them to null / 0, "
+                         "or train from the folder without data.loader.decoded_cache)")
     if source.in_memory:
         images = source.images[pool][indices]
     elif settings.decoded_cache is not None:
@@ -222,7 +227,9 @@ def _folder_loader(dataset: Any, indices: np.ndarray, split: Split, size: int, b
 
     dataset = copy.copy(dataset)  # loaders of one pool may differ in size and transform
     training = augment is not None and augment.active
-    options = dict(scale=augment.scale, ratio=augment.ratio, hflip=augment.hflip, color_jitter=0.0) if training else {}
+    options = dict(scale=augment.scale, ratio=augment.ratio, hflip=augment.hflip, color_jitter=0.0,
+                   auto_augment=augment.auto_augment, re_prob=augment.re_prob, re_mode=augment.re_mode,
+                   ) if training else {}
     dataset.transform = create_transform(size, is_training=training, mean=split.mean, std=split.std, **options)
     workers = settings.workers()
     return DataLoader(
