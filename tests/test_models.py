@@ -72,3 +72,30 @@ def test_bad_model_specs_are_refused_naming_the_problem(model_spec, message):
 def test_timm_kwargs_cannot_override_the_specs_own_fields():
     with pytest.raises(ValueError, match="'pretrained' is set by the model spec itself"):
         timm_model_spec("resnet18", in_chans=3, num_classes=10, img_size=32, pretrained=True)
+
+
+def test_dropout_and_stochastic_depth_are_training_settings_of_the_spec():
+    """conf/paper's EdgeTPU recipe: dropout 0.2 before the head and drop-path 0.2, rising over the
+    layers; evaluation is unchanged and a spec without them keeps its identity."""
+    from timm.layers import DropPath
+
+    from trade_pipeline.models import with_regularisation
+
+    plain = student_model_spec(STUDENT, in_chans=1, num_classes=10, img_size=28)
+    assert with_regularisation(plain, 0.0, 0.0) is plain
+    regularised = with_regularisation(plain, 0.2, 0.2)
+    assert (regularised["drop_rate"], regularised["drop_path_rate"]) == (0.2, 0.2)
+    model = build_model(json.loads(json.dumps(regularised)))
+    rates = [module.drop_prob for module in model.modules() if isinstance(module, DropPath)]
+    # three layers at 0, 0.1, 0.2: the second conv layer's path, then the Transformer block's two
+    assert rates == pytest.approx([0.1, 0.2, 0.2])
+    reference = build_model(plain)
+    reference.load_state_dict(model.state_dict())
+    images = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(images), reference.eval()(images), rtol=0, atol=0)
+        torch.manual_seed(0)
+        assert not torch.equal(model.train()(images), reference.train()(images))
+    timm_spec = with_regularisation(timm_model_spec("resnet10t", 1, 10, 28), 0.2, 0.1)
+    assert timm_spec["kwargs"] == {"drop_rate": 0.2, "drop_path_rate": 0.1}
+    assert build_model(timm_spec).drop_rate == 0.2

@@ -22,6 +22,7 @@ from trade_pipeline.students.registry import STUDENT_FAMILY
 from trade_pipeline.students.spec import ArchitectureSpec
 
 STUDENT_KEYS = ("family", "architecture", "in_chans", "num_classes", "img_size")
+REGULARISATION_KEYS = ("drop_rate", "drop_path_rate")  # optional in a student's spec: training-time only
 TIMM_KEYS = ("family", "name", "in_chans", "num_classes", "img_size", "kwargs")
 # Set from the spec's own fields; in `kwargs` they would contradict them.
 RESERVED_TIMM_KWARGS = ("pretrained", "in_chans", "num_classes", "img_size")
@@ -72,12 +73,13 @@ def build_model(model_spec: Mapping[str, Any], pretrained: bool = False) -> nn.M
     """
     family = model_spec.get("family") if isinstance(model_spec, Mapping) else None
     if family == "student":
-        _check_keys(model_spec, STUDENT_KEYS)
+        _check_keys(model_spec, STUDENT_KEYS, optional=REGULARISATION_KEYS)
         architecture = ArchitectureSpec.from_dict(model_spec["architecture"], where="model_spec.architecture")
         if pretrained:
             raise ValueError("pretrained weights exist only for timm models, not for searched students")
         return timm.create_model(STUDENT_FAMILY, architecture=architecture.to_dict(), in_chans=model_spec["in_chans"],
-                                 num_classes=model_spec["num_classes"], img_size=model_spec["img_size"])
+                                 num_classes=model_spec["num_classes"], img_size=model_spec["img_size"],
+                                 **{key: model_spec[key] for key in REGULARISATION_KEYS if key in model_spec})
     if family == "timm":
         _check_keys(model_spec, TIMM_KEYS)
         spec = timm_model_spec(
@@ -112,8 +114,19 @@ def check_timm_name(name: str) -> str:
     return name
 
 
-def _check_keys(model_spec: Mapping[str, Any], keys: tuple[str, ...]) -> None:
-    unknown = sorted(set(model_spec) - set(keys))
+def with_regularisation(model_spec: dict[str, Any], drop_rate: float, drop_path_rate: float) -> dict[str, Any]:
+    """``model_spec`` trained with dropout before the head and stochastic depth (timm's
+    ``drop_rate`` / ``drop_path_rate``); unchanged when both are 0, so its identity is too."""
+    rates = {key: value for key, value in zip(REGULARISATION_KEYS, (drop_rate, drop_path_rate)) if value}
+    if not rates:
+        return model_spec
+    if model_spec["family"] == "timm":
+        return {**model_spec, "kwargs": {**model_spec["kwargs"], **rates}}
+    return {**model_spec, **rates}
+
+
+def _check_keys(model_spec: Mapping[str, Any], keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    unknown = sorted(set(model_spec) - set(keys) - set(optional))
     missing = [key for key in keys if key not in model_spec]
     if unknown or missing:
         problem = f"unknown key {unknown[0]!r}" if unknown else f"missing key {missing[0]!r}"

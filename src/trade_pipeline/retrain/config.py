@@ -51,6 +51,8 @@ class RetrainRecipe(TrainingRecipe):
 
     epochs: int | None = Field(default=10, ge=1)
     warmup_epochs: float = Field(default=1.0, ge=0)
+    drop_rate: float = Field(default=0.0, ge=0, lt=1)  # dropout before every model's head (timm's drop_rate)
+    drop_path_rate: float = Field(default=0.0, ge=0, lt=1)  # stochastic depth at the last layer (timm's)
 
     @field_validator("kd_alpha")
     @classmethod

@@ -19,7 +19,7 @@ from trade_pipeline.contracts import SearchSummary, TeacherLogits
 from trade_pipeline.data.loaders import make_loader
 from trade_pipeline.data.split import PARTS, Split
 from trade_pipeline.errors import InputError
-from trade_pipeline.models import ModelArtifact, build_model, student_model_spec, timm_model_spec
+from trade_pipeline.models import ModelArtifact, build_model, student_model_spec, timm_model_spec, with_regularisation
 from trade_pipeline.retrain.config import SEARCHED_PREFIX, RetrainParams, RetrainRecipe
 from trade_pipeline.retrain.distributed import train_distributed, wrap_model
 from trade_pipeline.serialization import fingerprint, load_tensor_state
@@ -98,7 +98,8 @@ def plan_jobs(selected: list[dict[str, Any]], summary: SearchSummary, split: Spl
         for baseline in params.baselines
     ]
     return [
-        RetrainJob(model, searched_by, architecture, spec, trained_by, seed,
+        RetrainJob(model, searched_by, architecture,
+                   with_regularisation(spec, params.recipe.drop_rate, params.recipe.drop_path_rate), trained_by, seed,
                    params.recipe.model_copy(update={"seed": seed, **({"kd_alpha": 0.0} if trained_by == "hard_label"
                                                                    else {})}))
         for model, searched_by, architecture, spec in models

@@ -24,13 +24,15 @@ default_cfgs = generate_default_cfgs({
 
 
 def _student(architecture: dict[str, Any], in_chans: int = 3, num_classes: int = 1000,
-             img_size: int | tuple[int, int] = 224, **kwargs: Any) -> StudentNet:
+             img_size: int | tuple[int, int] = 224, drop_rate: float = 0.0, drop_path_rate: float = 0.0,
+             **kwargs: Any) -> StudentNet:
     if not isinstance(img_size, int):  # timm hands a saved size back as (height, width)
         height, width = img_size
         if height != width:
             raise ValueError(f"img_size: students take square images, got {height}x{width}")
         img_size = height
-    return StudentNet(ArchitectureSpec.from_dict(architecture), in_chans, num_classes, img_size)
+    return StudentNet(ArchitectureSpec.from_dict(architecture), in_chans, num_classes, img_size, drop_rate,
+                      drop_path_rate)
 
 
 @register_model
