@@ -277,3 +277,36 @@ def test_the_edgetpu_recipe_comes_from_timms_factories_with_its_lr_scaled_to_the
     assert lr_at[10] == pytest.approx(0.016 * 0.97**0)  # after warm-up, before the first 24-update decay
     assert lr_at[24] == pytest.approx(0.016 * 0.97) and lr_at[48] == pytest.approx(0.016 * 0.97**2)
     assert lr_at[60] == pytest.approx(0.016 * 0.97**2)
+
+
+def test_an_ema_recipe_keeps_timms_moving_average_and_ends_with_it() -> None:
+    """``ema_decay`` (the EdgeTPU recipe's 0.9999): after update k the average is
+    ``d * average + (1 - d) * weights`` (the first update copies the weights), and the trained
+    model takes the average's weights."""
+    from trade_pipeline.training.engine import Trainer
+
+    recipe = _config(ema_decay=0.9, bn_recalibration_batches=0)
+    trainer = Trainer(_model(), recipe, total_steps=6, warmup_steps=0)
+    average = None
+    for images, labels, indices in list(_loader())[:5]:
+        trainer.step(images, labels, indices)
+        weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+        average = weights if average is None else {k: 0.9 * average[k] + 0.1 * weights[k]
+                                                   if v.is_floating_point() else weights[k]
+                                                   for k, v in average.items()}
+    for key, value in trainer.ema.module.state_dict().items():
+        torch.testing.assert_close(value, average[key])
+    restored = Trainer(_model(1), recipe, total_steps=6, warmup_steps=0)
+    restored.load_state_dict(trainer.state_dict())
+    for (key, value), saved in zip(restored.ema.module.state_dict().items(), trainer.ema.module.state_dict().values()):
+        torch.testing.assert_close(value, saved, rtol=0, atol=0)
+
+    def trained(**ema) -> list[torch.Tensor]:
+        model = _model()
+        train_model(model, _loader(), _loader(shuffle=False), _config(epochs=2, **ema))
+        return [value for value in model.state_dict().values() if value.is_floating_point()]
+
+    plain = trained()
+    for a, b in zip(trained(ema_decay=1e-9), plain):  # an average that forgets at once is the weights
+        torch.testing.assert_close(a, b)
+    assert not all(torch.allclose(a, b) for a, b in zip(trained(ema_decay=0.5), plain))

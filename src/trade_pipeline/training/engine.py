@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
+from timm.utils import ModelEmaV3
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -151,7 +152,23 @@ class Trainer:
             updates_per_epoch=1,
         )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_amp)
+        self.ema = ModelEmaV3(self._bare_model, decay=recipe.ema_decay, device=self.device) if recipe.ema_decay else None
         self.num_updates = 0
+
+    @property
+    def _bare_model(self) -> nn.Module:
+        """The model inside a DDP wrapper (the average is kept of the module, not the wrapper)."""
+        return self.model.module if isinstance(self.model, nn.parallel.DistributedDataParallel) else self.model
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """What evaluation sees: the weights' moving average when ``ema_decay`` is set."""
+        return self.model if self.ema is None else self.ema.module
+
+    def adopt_average(self) -> None:
+        """End of training: the model takes the moving average's weights (with ``ema_decay``)."""
+        if self.ema is not None:
+            self._bare_model.load_state_dict(self.ema.module.state_dict())
 
     @property
     def lr(self) -> float:
@@ -171,6 +188,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "num_updates": self.num_updates,
             "rng": rng,
+            **({"ema": self.ema.module.state_dict()} if self.ema is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -181,6 +199,8 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.num_updates = state["num_updates"]
+        if self.ema is not None:
+            self.ema.module.load_state_dict(state["ema"])
         torch.set_rng_state(state["rng"]["cpu"])
         if "cuda" in state["rng"]:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
@@ -220,6 +240,8 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.num_updates += 1
+        if self.ema is not None:
+            self.ema.update(self.model, step=self.num_updates)
         self.scheduler.step_update(num_updates=self.num_updates)
         return loss.detach()
 
@@ -337,11 +359,14 @@ def _run_epochs(
                     f"by update {trainer.num_updates}"
                 )
             top1 = top5 = None
+            if epoch == n_epochs:
+                trainer.adopt_average()
             if epoch == n_epochs and recipe.bn_recalibration_batches:
                 trainer.recalibrate_batchnorm(islice(train_loader, recipe.bn_recalibration_batches))
             if epoch == n_epochs or (options.eval_every and epoch % options.eval_every == 0):
                 top1, top5 = evaluate(
-                    trainer.model, eval_loader, trainer.device, trainer.use_amp
+                    trainer.model if epoch == n_epochs else trainer.evaluated, eval_loader, trainer.device,
+                    trainer.use_amp
                 )
                 bar.set_postfix(loss=f"{train_loss:.4f}", top1=f"{top1:.2f}")
             history.append({

@@ -34,7 +34,8 @@ class TrainingRecipe(StrictModel):
     times fewer kernel launches (it matters on a GPU, where the penalty is launch-bound).
     ``weight_decay=0.05`` is timm/DeiT's decoupled AdamW decay. The optimiser (any timm name,
     with ``opt_eps``) and the schedule (``sched``; ``step`` decays by ``decay_rate`` every
-    ``decay_epochs``) come from timm's factories; ``lr_base_size`` scales ``lr`` to the batch. ``bn_recalibration_batches``
+    ``decay_epochs``) come from timm's factories; ``lr_base_size`` scales ``lr`` to the batch. ``ema_decay`` keeps timm's exponential moving
+    average of the weights, which is evaluated and becomes the trained model. ``bn_recalibration_batches``
     re-estimates BatchNorm statistics before the final evaluation (see ``Trainer``).
     ``augment`` transforms training batches (none by default); ``loader`` sets the workers of
     on-disk datasets.
@@ -61,6 +62,7 @@ class TrainingRecipe(StrictModel):
     or_targets: tuple[OrTarget, ...] = ("conv1x1", "ffn")
     or_every: int = Field(default=1, ge=1)
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
+    ema_decay: float | None = Field(default=None, gt=0, lt=1)  # average the weights (timm's ModelEmaV3)
     grad_clip: float | None = Field(default=None, gt=0)
     amp: bool = True
     channels_last: bool = True
