@@ -14,7 +14,7 @@ share of the proxy data x epochs), and reported in units of one full-rung evalua
 so far is the lowest log(Score) of a student scored on the full proxy task (a lower rung's
 accuracy is on another scale). One CSV per (config, seed) under ``--out`` (a row per
 evaluation), skipped when present, so a killed benchmark resumes; the report (also alone with
-``--report-only``) writes ``docs/figures/multi_fidelity.{csv,md,png}``.
+``--report-only``) writes ``docs/figures/<--record>.{csv,json,md,png}`` (default ``multi_fidelity``).
 
     python benchmarks/multi_fidelity.py --project /tmp/bench --seeds 0-9 --proxy-epochs 2 \\
         --proxy-fraction 0.5 --acc-target 50
@@ -166,7 +166,7 @@ def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
                  f"{np.median(equal):.3g}, Wilcoxon p "
                  f"{wilcoxon(equal).pvalue if (equal != 0).any() else math.nan:.3g}).")
     figures = ROOT / "docs" / "figures"
-    table.to_csv(figures / "multi_fidelity.csv", index=False)
+    table.to_csv(figures / f"{args.record}.csv", index=False)
     figure, axes = plt.subplots(figsize=(8, 4.2))
     for config, colour in (("single", "tab:blue"), ("ladder", "tab:orange")):
         part = table[table["config"] == config]
@@ -178,15 +178,15 @@ def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
     axes.set_title(f"Fidelity ladder {args.rungs} (eta {args.eta}) against single fidelity, {len(seeds)} seeds")
     axes.legend()
     figure.tight_layout()
-    figure.savefig(figures / "multi_fidelity.png", dpi=120)
+    figure.savefig(figures / f"{args.record}.png", dpi=120)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     text = "\n".join(lines) + "\n"
-    (figures / "multi_fidelity.md").write_text(text)
+    (figures / f"{args.record}.md").write_text(text)
     per_seed = [{"seed": seed, "single_final": float(a), "ladder_at_half": float(b), "ladder_at_equal": float(c)}
                 for seed, a, b, c in zip(seeds, single_final, at_half, at_equal)]
-    record = {"settings": {k: v for k, v in vars(args).items() if k not in ("project", "out", "report_only")},
+    record = {"settings": {k: v for k, v in vars(args).items() if k not in ("project", "out", "report_only", "record")},
               "commit": commit, "machine": "2-core x86_64 VM", "unit_images": unit, "per_seed_best_log_score": per_seed}
-    (figures / "multi_fidelity.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    (figures / f"{args.record}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     return text
 
 
@@ -204,6 +204,7 @@ def main() -> None:
     parser.add_argument("--rungs", type=float, nargs="+", default=[0.33, 1.0])
     parser.add_argument("--eta", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks" / "multi_fidelity")
+    parser.add_argument("--record", default="multi_fidelity", help="docs/figures/<RECORD>.{csv,md,json,png}")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
