@@ -105,8 +105,9 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
         logger.info("Resuming the search from %s: %d trials done.", state_dir, len(rows))
     feasibility_check_at = min(params.n_trials, max(params.batch_size, optimizer.initial_evaluations))
 
+    candidates_done = sum(row["rung"] == 0 for row in rows.values())
     with create_executor(params.executor, **executor_options(params.executor, params.device, params.dask)) as executor, \
-            tqdm(total=params.n_trials, initial=sum(row["rung"] == 0 for row in rows.values()), desc=f"search ({params.strategy})", unit="trial") as bar:
+            tqdm(total=params.n_trials, initial=candidates_done, desc=f"search ({params.strategy})", unit="trial") as bar:
         evaluate = evaluate or partial(evaluate_candidate, context=context)
 
         def record(row: dict[str, Any]) -> None:

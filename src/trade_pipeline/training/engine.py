@@ -152,7 +152,9 @@ class Trainer:
             updates_per_epoch=1,
         )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_amp)
-        self.ema = ModelEmaV3(self._bare_model, decay=recipe.ema_decay, device=self.device) if recipe.ema_decay else None
+        self.ema = None
+        if recipe.ema_decay:
+            self.ema = ModelEmaV3(self._bare_model, decay=recipe.ema_decay, device=self.device)
         self.num_updates = 0
 
     @property

@@ -34,9 +34,10 @@ class TrainingRecipe(StrictModel):
     times fewer kernel launches (it matters on a GPU, where the penalty is launch-bound).
     ``weight_decay=0.05`` is timm/DeiT's decoupled AdamW decay. The optimiser (any timm name,
     with ``opt_eps``) and the schedule (``sched``; ``step`` decays by ``decay_rate`` every
-    ``decay_epochs``) come from timm's factories; ``lr_base_size`` scales ``lr`` to the batch. ``ema_decay`` keeps timm's exponential moving
-    average of the weights, which is evaluated and becomes the trained model. ``bn_recalibration_batches``
-    re-estimates BatchNorm statistics before the final evaluation (see ``Trainer``).
+    ``decay_epochs``) come from timm's factories; ``lr_base_size`` scales ``lr`` to the batch.
+    ``ema_decay`` keeps timm's exponential moving average of the weights, which is evaluated and
+    becomes the trained model. ``bn_recalibration_batches`` re-estimates BatchNorm statistics
+    before the final evaluation (see ``Trainer``).
     ``augment`` transforms training batches (none by default); ``loader`` sets the workers of
     on-disk datasets.
     """
