@@ -39,7 +39,7 @@ import pandas as pd  # noqa: E402
 from scipy.stats import wilcoxon  # noqa: E402
 
 from trade_pipeline.search.checkpoint import search_fingerprint  # noqa: E402
-from trade_pipeline.search.fidelity import images_seen  # noqa: E402
+from trade_pipeline.search.fidelity import FidelityParams, images_seen  # noqa: E402
 from trade_pipeline.search.objective import Candidate  # noqa: E402
 from trade_pipeline.search.runner import run_search  # noqa: E402
 from trade_pipeline.search.score import kd_guided_score  # noqa: E402
@@ -84,7 +84,7 @@ def run_one(config: str, seed: int, args: argparse.Namespace, inputs, objectives
         "proxy": objectives[1.0].context.proxy, "seed": seed, "resume": False, "strategy": "composite",
         "n_trials": args.ladder_trials if ladder else args.single_trials,
         "batch_size": args.ladder_batch if ladder else args.single_batch,
-        "fidelity": inputs.search.fidelity.model_validate({"rungs": rungs, "eta": args.eta}),
+        "fidelity": FidelityParams(rungs=rungs, eta=args.eta),
         "score": inputs.search.score.model_copy(update={"acc_target": args.acc_target}),
     })
     with tempfile.TemporaryDirectory() as state_dir:
@@ -111,6 +111,15 @@ def curves(runs: pd.DataFrame, unit: float, grid: np.ndarray, top: int) -> dict[
     return out
 
 
+def paired(difference: np.ndarray, whose: str = "") -> str:
+    """Wins (negative differences: lower is better), ties and losses, the median difference and a
+    two-sided Wilcoxon signed-rank p-value, as one clause."""
+    p_value = wilcoxon(difference).pvalue if (difference != 0).any() else math.nan
+    return (f"{int((difference < 0).sum())} wins, {int((difference == 0).sum())} ties, "
+            f"{int((difference > 0).sum())} losses{whose} (median difference {np.median(difference):.3g}, "
+            f"Wilcoxon p {p_value:.3g})")
+
+
 def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
     full_rung = runs[(runs["config"] == "single") & runs["image_epochs"].notna()]
     unit = float(full_rung["image_epochs"].median())  # one full-rung evaluation
@@ -132,7 +141,6 @@ def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
     at_half = np.array([best[("ladder", seed)][grid == half][0] for seed in seeds])
     single_final = np.array([best[("single", seed)][-1] for seed in seeds])
     difference = at_half - single_final
-    p_value = wilcoxon(difference).pvalue if (difference != 0).any() else math.nan
     ladder_median = table[table["config"] == "ladder"]
     reached = ladder_median[ladder_median["median_best"] <= target]["compute"]
     lines.append(f"Seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}); one unit = one full-rung evaluation "
@@ -141,30 +149,20 @@ def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
     lines.append("| config | median best log(Score) at 50 % of single's compute | at single's compute | at the end | "
                  "compute for the median to reach single's final median |")
     lines.append("|---|---|---|---|---|")
+    equal_at = grid[grid <= single_spent][-1]
     for config in ("single", "ladder"):
         median = table[table["config"] == config].set_index("compute")["median_best"]
         reach = table[(table["config"] == config) & (table["median_best"] <= target)]["compute"]
-        lines.append(f"| {config} | {median[half]:.3f} | {median[grid[grid <= single_spent][-1]]:.3f} | "
-                     f"{median.iloc[-1]:.3f} | {reach.min():.1f} units |" if len(reach) else
-                     f"| {config} | {median[half]:.3f} | {median[grid[grid <= single_spent][-1]]:.3f} | "
-                     f"{median.iloc[-1]:.3f} | not reached |")
+        lines.append(f"| {config} | {median[half]:.3f} | {median[equal_at]:.3f} | {median.iloc[-1]:.3f} | "
+                     f"{f'{reach.min():.1f} units' if len(reach) else 'not reached'} |")
     lines.append("")
-    lines.append(f"Ladder at 50 % of the compute against single at 100 %, seed by seed: "
-                 f"{int((difference < 0).sum())} wins, {int((difference == 0).sum())} ties, "
-                 f"{int((difference > 0).sum())} losses (median difference {np.median(difference):.3g}, "
-                 f"Wilcoxon p {p_value:.3g}); the ladder's median reaches single's final median "
-                 f"({target:.3f}) at {reached.min():.1f} units." if len(reached) else
-                 f"Ladder at 50 % of the compute against single at 100 %, seed by seed: "
-                 f"{int((difference < 0).sum())} wins, {int((difference == 0).sum())} ties, "
-                 f"{int((difference > 0).sum())} losses (median difference {np.median(difference):.3g}, "
-                 f"Wilcoxon p {p_value:.3g}); the ladder's median never reaches single's final median ({target:.3f}).")
-    at_equal = np.array([best[("ladder", seed)][grid == grid[grid <= single_spent][-1]][0] for seed in seeds])
-    equal = at_equal - single_final
+    lines.append(f"Ladder at 50 % of the compute against single at 100 %, seed by seed: {paired(difference)}; "
+                 + (f"the ladder's median reaches single's final median ({target:.3f}) at {reached.min():.1f} units."
+                    if len(reached) else f"the ladder's median never reaches single's final median ({target:.3f})."))
+    at_equal = np.array([best[("ladder", seed)][grid == equal_at][0] for seed in seeds])
     lines.append("")
-    lines.append(f"At equal compute ({single_spent:.0f} units each), seed by seed: {int((equal < 0).sum())} wins, "
-                 f"{int((equal == 0).sum())} ties, {int((equal > 0).sum())} losses for the ladder (median difference "
-                 f"{np.median(equal):.3g}, Wilcoxon p "
-                 f"{wilcoxon(equal).pvalue if (equal != 0).any() else math.nan:.3g}).")
+    lines.append(f"At equal compute ({single_spent:.0f} units each), seed by seed: "
+                 f"{paired(at_equal - single_final, ' for the ladder')}.")
     figures = ROOT / "docs" / "figures"
     table.to_csv(figures / f"{args.record}.csv", index=False)
     figure, axes = plt.subplots(figsize=(8, 4.2))

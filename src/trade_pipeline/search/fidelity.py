@@ -1,8 +1,9 @@
 """Multi-fidelity search (issue #19): successive halving over rungs of the proxy task.
 
-With ``search.fidelity.rungs`` such as ``[0.33, 1.0]`` each batch the strategy asks for is a
-bracket: every candidate is trained on the first rung's share of the proxy data, the best
-``1/eta`` of them (by Eq. 2 on their estimated full-rung accuracy) are trained again from
+With ``search.fidelity`` enabled (rungs such as ``[0.33, 1.0]``) each batch the strategy asks for
+is a bracket: every candidate is trained on the first rung's share of the proxy data, the best
+``1/eta`` of them (by Eq. 2's log score on the full rung, averaged over the rung map's spread:
+:meth:`RungMap.expected_log_score`) are trained again from
 scratch on the next rung, and so on up to the full proxy task. Every evaluation is a row of
 the trial log with its ``rung``; promotions are worked out from the log, so a search killed
 mid-bracket resumes exactly.
@@ -10,8 +11,7 @@ mid-bracket resumes exactly.
 The strategy is told each candidate once, at the end of its bracket, as one fidelity: the
 full-rung accuracy where it reached the top, otherwise its accuracy on the highest rung it
 reached mapped to the top rung by a straight line on the logit scale, fitted on the students
-evaluated at both (a model per rung with rank transfer, as Falkner et al. and Klein et al. do
-in spirit). The map is monotone, so it keeps each rung's ranking, and the strategy's own model
+evaluated at both (a model per rung with rank transfer). The map is monotone, so it keeps each rung's ranking, and the strategy's own model
 stays the single-fidelity one: every strategy can use the ladder, and ``optim/`` knows nothing
 about it.
 """
