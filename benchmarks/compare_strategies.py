@@ -28,7 +28,8 @@ Raw results: one CSV per (problem, budget, method, seed) under ``--out``, writte
 run finishes, with columns ``RUN_COLUMNS``; runs already there are skipped, so a killed
 benchmark resumes. The report (made at the end, or alone with ``--report-only``) reads
 whatever is there: anytime curves (median and interquartile band over seeds) as
-``docs/figures/compare_<problem>_<budget>.png`` and ``.csv``, and a table (``.md``).
+``docs/figures/compare_<problem>_<budget>.png`` and ``.csv``, and a table (``.md``); on ``proxy``
+also the best against proxy compute (``_compute.png`` / ``.csv``: over-budget candidates cost nothing).
 
     nice -n 10 python benchmarks/compare_strategies.py base_space --seeds 0-19
     nice -n 10 python benchmarks/compare_strategies.py ackley20 --budget 400 --methods turbo tpe random --seeds 0-9
@@ -66,11 +67,13 @@ ROOT = Path(__file__).resolve().parents[1]
 OURS = ("composite", "turbo", "turbo_continuous", "random", "evolution", "lamcts", "rl")
 OPTUNA = ("tpe", "gp", "tpe_c", "gp_c")
 METHODS = OURS + OPTUNA
-RUN_COLUMNS = ("problem", "budget", "method", "seed", "evaluation", "phase", "value", "best", "optimizer_seconds", "key")
+RUN_COLUMNS = ("problem", "budget", "method", "seed", "evaluation", "phase", "value", "best", "optimizer_seconds", "key",
+               "image_epochs")
 """One row per evaluation: ``evaluation`` counts from 1; ``phase`` is ``design`` (shared) or
 ``search``; ``value`` is the objective (NaN: failed or over budget), ``best`` the lowest
 finite value so far; ``optimizer_seconds`` the ask + tell time of the point's batch divided
-by the batch's size (0 for the design); ``key`` the architecture's spec hash (proxy only)."""
+by the batch's size (0 for the design); ``key`` the architecture's spec hash and ``image_epochs``
+the proxy compute the evaluation spent (0 when skipped as over budget) (proxy only)."""
 CONF_BASE_TURBO = {"n_candidates": 1000}  # conf/base/parameters_search.yml: search.turbo and search.composite
 
 
@@ -87,6 +90,7 @@ class Problem:
     outcome: Callable[[np.ndarray], np.ndarray] | None = None  # n x d -> n black-box outcomes (proxy accuracy)
     outcome_target: float | None = None  # the constrained Optuna samplers' outcome >= target
     structure: Callable[[], dict] | None = None  # fresh per run: composite's objective, feasible, observe
+    compute: Callable[[np.ndarray], np.ndarray] | None = None  # n x d -> n proxy computes (image-epochs)
 
     @property
     def dim(self) -> int:
@@ -236,13 +240,14 @@ def run_one(method: str, problem: Problem, seed: int, budget: int, batch: int, d
     values = np.concatenate([design_values] + [v for _, v, _ in batches])
     seconds = np.concatenate([np.zeros(len(design))] + [np.full(len(p), s / len(p)) for p, _, s in batches])
     keys = [problem.key(p) if problem.key else "" for p in np.vstack(points)]
+    compute = problem.compute(np.vstack(points)) if problem.compute else np.full(len(values), np.nan)
     best = np.minimum.accumulate(np.where(np.isnan(values), np.inf, values))
     return pd.DataFrame({
         "problem": problem.name, "budget": budget, "method": method, "seed": seed,
         "evaluation": np.arange(1, len(values) + 1),
         "phase": ["design"] * len(design) + ["search"] * (len(values) - len(design)),
         "value": values, "best": np.where(np.isinf(best), np.nan, best),
-        "optimizer_seconds": seconds, "key": keys,
+        "optimizer_seconds": seconds, "key": keys, "image_epochs": compute,
     }, columns=list(RUN_COLUMNS))
 
 
@@ -338,7 +343,7 @@ def proxy_problem(args: argparse.Namespace) -> tuple[Problem, str]:
 
     problem = Problem("proxy", objective.dimensions, objective, budget, key=objective.key, strategy_options=options,
                       outcome=objective.accuracy, outcome_target=objective.acc_target,
-                      structure=objective.strategy_structure)
+                      structure=objective.strategy_structure, compute=objective.image_epochs)
     return problem, f"proxy-{fingerprint}-target{objective.acc_target:g}_{budget}"
 
 

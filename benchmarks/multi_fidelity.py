@@ -39,7 +39,7 @@ import pandas as pd  # noqa: E402
 from scipy.stats import wilcoxon  # noqa: E402
 
 from trade_pipeline.search.checkpoint import search_fingerprint  # noqa: E402
-from trade_pipeline.search.fidelity import FidelityParams, images_seen  # noqa: E402
+from trade_pipeline.search.fidelity import FidelityParams  # noqa: E402
 from trade_pipeline.search.objective import Candidate  # noqa: E402
 from trade_pipeline.search.runner import run_search  # noqa: E402
 from trade_pipeline.search.score import kd_guided_score  # noqa: E402
@@ -69,7 +69,7 @@ def memoised(objectives: list[CachedObjective], rungs: list[float], acc_target: 
                    encoding=list(candidate.point), trust_region=candidate.trust_region, rung=candidate.rung,
                    fidelity=rungs[candidate.rung], predicted_accuracy=candidate.predicted_accuracy,
                    predicted_latency_ms=candidate.predicted_latency_ms,
-                   image_epochs=images_seen(len(cached.context.proxy_indices), cached.context.proxy) if trained else None)
+                   image_epochs=cached.images_per_evaluation if trained else None)
         if row["status"] == "ok":
             score = kd_guided_score(row["proxy_accuracy"], acc_target, row["resource_ratio"], cached.context.epsilon)
             row.update(score=score, log_score=math.log(score) if 0 < score < math.inf else None)

@@ -32,6 +32,7 @@ from trade_pipeline.data.split import Split
 from trade_pipeline.optim.base import Dimension
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.costs import CandidateCosts, composite_objective
+from trade_pipeline.search.fidelity import images_seen
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
 from trade_pipeline.search.score import kd_guided_score
 from trade_pipeline.search.session import objective_context
@@ -158,6 +159,16 @@ class CachedObjective:
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         return np.array([objective_value(self.row(point), self.acc_target, self.context.epsilon)
+                         for point in np.atleast_2d(points)])
+
+    @property
+    def images_per_evaluation(self) -> int:
+        """Proxy compute of one trained candidate, in image-epochs."""
+        return images_seen(len(self.context.proxy_indices), self.context.proxy)
+
+    def image_epochs(self, points: np.ndarray) -> np.ndarray:
+        """``n`` proxy computes in image-epochs: 0 for candidates skipped as over budget."""
+        return np.array([0.0 if self.row(point)["status"] == "over_budget" else float(self.images_per_evaluation)
                          for point in np.atleast_2d(points)])
 
     def accuracy(self, points: np.ndarray) -> np.ndarray:

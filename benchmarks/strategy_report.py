@@ -120,13 +120,12 @@ def markdown(table: pd.DataFrame, checkpoints: list[int], budget: int, optimum_k
     return "\n".join(lines)
 
 
-def paired(runs: pd.DataFrame, reference: str = DEFAULT) -> pd.DataFrame:
-    """``reference`` against every other method on the seeds both ran: final bests compared seed
-    by seed (wins = ``reference`` lower), the median difference and a two-sided Wilcoxon
-    signed-rank p-value (NaN when every pair is tied)."""
-    final = runs.sort_values("evaluation").groupby(["method", "seed"])["best"].last().unstack("method")
+def paired(final: pd.DataFrame, reference: str = DEFAULT) -> pd.DataFrame:
+    """``reference`` against every other method on the seeds both ran, from ``final`` (seeds x
+    methods: each run's best): compared seed by seed (wins = ``reference`` lower), the median
+    difference and a two-sided Wilcoxon signed-rank p-value (NaN when every pair is tied)."""
     rows = []
-    for method in [m for m in methods_in(runs) if m != reference]:
+    for method in [m for m in ORDER if m in final and m != reference] + sorted(set(final) - set(ORDER) - {reference}):
         both = final[[reference, method]].dropna()
         difference = both[reference] - both[method]
         p_value = wilcoxon(difference).pvalue if (difference != 0).any() else np.nan
@@ -134,6 +133,61 @@ def paired(runs: pd.DataFrame, reference: str = DEFAULT) -> pd.DataFrame:
                      "ties": int((difference == 0).sum()), "losses": int((difference > 0).sum()),
                      "median_difference": float(difference.median()), "wilcoxon_p": float(p_value)})
     return pd.DataFrame(rows)
+
+
+def final_bests(runs: pd.DataFrame) -> pd.DataFrame:
+    """Seeds x methods: each run's best at the end of its budget."""
+    return runs.sort_values("evaluation").groupby(["method", "seed"])["best"].last().unstack("method")
+
+
+def compute_unit(runs: pd.DataFrame) -> float:
+    """Image-epochs of one trained evaluation (every method trains at the same fidelity)."""
+    return float(runs["image_epochs"].max())
+
+
+def best_by_compute(runs: pd.DataFrame, method: str, grid: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Seeds and their ``seeds x len(grid)`` best values once ``grid`` units of proxy compute were
+    spent (NaN before the first trained evaluation; a run keeps its last best past its end)."""
+    chosen = runs[runs["method"] == method]
+    seeds = sorted(chosen["seed"].unique())
+    matrix = np.full((len(seeds), len(grid)), np.nan)
+    for row, seed in enumerate(seeds):
+        run = chosen[chosen["seed"] == seed].sort_values("evaluation")
+        spent = run["image_epochs"].fillna(0).cumsum().to_numpy() / compute_unit(runs)
+        last = np.searchsorted(spent, grid + 1e-9, side="right") - 1
+        best = run["best"].to_numpy()
+        matrix[row] = np.where(last >= 0, best[np.maximum(last, 0)], np.nan)
+    return seeds, matrix
+
+
+def compute_report(runs: pd.DataFrame) -> tuple[pd.DataFrame, str, pd.DataFrame]:
+    """The compute axis: median curves over units of one trained evaluation, and a table of every
+    method's best at the compute every run reached (methods that skip over-budget candidates
+    spend less per evaluation), with the default's paired comparison at that compute."""
+    totals = runs.groupby(["method", "seed"])["image_epochs"].sum() / compute_unit(runs)
+    grid = np.arange(1, int(np.ceil(totals.max())) + 1, dtype=float)
+    equal = float(np.floor(totals.min()))
+    rows, at_equal = [], {}
+    for method in methods_in(runs):
+        seeds, matrix = best_by_compute(runs, method, grid)
+        q25, median, q75 = np.nanpercentile(matrix, [25, 50, 75], axis=0)
+        rows.append(pd.DataFrame({"method": method, "compute": grid, "median": median, "q25": q25, "q75": q75,
+                                  "n_seeds": len(seeds)}))
+        at_equal[method] = pd.Series(best_by_compute(runs, method, np.array([equal]))[1][:, 0], index=seeds)
+    curve = pd.concat(rows, ignore_index=True)
+    unit = compute_unit(runs)
+    lines = [f"Proxy compute: one unit is one trained evaluation ({unit:,.0f} image-epochs); candidates skipped as "
+             f"over budget cost nothing. Every run reached {equal:g} units.", "",
+             f"| method | seeds | compute spent (units): median | best log(Score) @{equal:g} units: median [IQR] |",
+             "|---|---|---|---|"]
+    for method in methods_in(runs):
+        q25, median, q75 = np.nanpercentile(at_equal[method], [25, 50, 75])
+        lines.append(f"| {LABELS.get(method, method)} | {len(at_equal[method])} | {totals[method].median():.3g} | "
+                     f"{median:.3g} [{q25:.3g}, {q75:.3g}] |")
+    pairs = paired(pd.DataFrame(at_equal)) if DEFAULT in at_equal and len(at_equal) > 1 else pd.DataFrame()
+    if not pairs.empty:
+        lines += ["", f"At {equal:g} units of compute:", "", paired_markdown(pairs)]
+    return curve, "\n".join(lines), pairs
 
 
 def paired_markdown(table: pd.DataFrame) -> str:
@@ -146,21 +200,23 @@ def paired_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def plot(curve: pd.DataFrame, design_size: int, title: str, ylabel: str, path: Path) -> None:
-    """Median best so far per method with its interquartile band."""
+def plot(curve: pd.DataFrame, design_size: int | None, title: str, ylabel: str, path: Path, x: str = "evaluation",
+         xlabel: str = "evaluations") -> None:
+    """Median best so far per method with its interquartile band, against ``x``."""
     figure, axes = plt.subplots(figsize=(9.5, 4.5))
     for method in [m for m in ORDER if m in set(curve["method"])] + sorted(set(curve["method"]) - set(ORDER)):
         part = curve[curve["method"] == method]
         colour = COLOURS.get(method)
         label = f"{LABELS.get(method, method)} (n={int(part['n_seeds'].iloc[0])})"
-        axes.plot(part["evaluation"], part["median"], color=colour, label=label, lw=2 if method == DEFAULT else 1.3)
-        axes.fill_between(part["evaluation"], part["q25"], part["q75"], color=colour, alpha=0.12, lw=0)
-    axes.axvline(design_size + 0.5, color="k", ls=":", lw=1)
-    axes.text(design_size + 1, axes.get_ylim()[1], " shared design", va="top", fontsize=8)
+        axes.plot(part[x], part["median"], color=colour, label=label, lw=2 if method == DEFAULT else 1.3)
+        axes.fill_between(part[x], part["q25"], part["q75"], color=colour, alpha=0.12, lw=0)
+    if design_size is not None:
+        axes.axvline(design_size + 0.5, color="k", ls=":", lw=1)
+        axes.text(design_size + 1, axes.get_ylim()[1], " shared design", va="top", fontsize=8)
     positive = curve["q25"].min() > 0 and curve["median"].max() / curve["q25"].min() > 20
     if positive:
         axes.set_yscale("log")
-    axes.set_xlabel("evaluations")
+    axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.grid(alpha=0.3)
@@ -172,7 +228,8 @@ def plot(curve: pd.DataFrame, design_size: int, title: str, ylabel: str, path: P
 
 def write_report(run_dir: Path, figures: Path, stem: str, title: str, optimum_known: bool,
                  checkpoints: list[int]) -> str:
-    """Writes ``<figures>/<stem>.png``, ``.csv`` (curves) and ``.md`` (table); returns the table."""
+    """Writes ``<figures>/<stem>.png``, ``.csv`` (curves) and ``.md`` (tables), and where runs
+    record their proxy compute ``<stem>_compute.png`` / ``.csv``; returns the tables."""
     runs = load_runs(run_dir)
     if runs.empty:
         return f"no runs under {run_dir} yet"
@@ -186,8 +243,16 @@ def write_report(run_dir: Path, figures: Path, stem: str, title: str, optimum_kn
     plot(curve, design_size, f"{title}: median and interquartile range over seeds", ylabel, figures / f"{stem}.png")
     table = markdown(summary(runs, checkpoints, optimum_known), checkpoints, budget, optimum_known)
     if DEFAULT in set(runs["method"]) and len(set(runs["method"])) > 1:
-        pairs = paired(runs)
+        pairs = paired(final_bests(runs))
         pairs.to_csv(figures / f"{stem}_paired.csv", index=False, float_format="%.6g")
         table += "\n\n" + paired_markdown(pairs)
+    if "image_epochs" in runs and runs["image_epochs"].notna().any():
+        compute_curve, compute_table, compute_pairs = compute_report(runs)
+        compute_curve.to_csv(figures / f"{stem}_compute.csv", index=False, float_format="%.6g")
+        if not compute_pairs.empty:
+            compute_pairs.to_csv(figures / f"{stem}_compute_paired.csv", index=False, float_format="%.6g")
+        plot(compute_curve, None, f"{title}: best against proxy compute", ylabel, figures / f"{stem}_compute.png",
+             x="compute", xlabel="proxy compute (units of one trained evaluation)")
+        table += "\n\n" + compute_table
     (figures / f"{stem}.md").write_text(table + "\n")
     return table

@@ -91,3 +91,42 @@ def test_the_constrained_optuna_samplers_refuse_a_problem_without_an_outcome(com
     with pytest.raises(SystemExit, match="tpe_c needs a problem with an outcome"):
         compare.run_all(problem, ["tpe_c"], seeds=[0], budget=6, batch=2, out=tmp_path, tag="t", design_size=2,
                         log=lambda line: None)
+
+
+@pytest.fixture
+def report(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import strategy_report
+
+    return strategy_report
+
+
+def test_best_by_compute_counts_only_trained_evaluations(report) -> None:
+    runs = pd.DataFrame({"method": "random", "seed": 0, "evaluation": [1, 2, 3, 4],
+                         "image_epochs": [10.0, 0.0, 10.0, 10.0], "best": [5.0, 4.0, 3.0, 2.0]})
+
+    seeds, matrix = report.best_by_compute(runs, "random", np.array([0.5, 1.0, 2.0, 3.0, 9.0]))
+
+    # the skipped (0-cost) second evaluation counts at the compute already spent
+    assert seeds == [0]
+    np.testing.assert_array_equal(matrix[0], [np.nan, 4.0, 3.0, 2.0, 2.0])
+
+
+def test_the_compute_report_compares_at_the_compute_every_run_reached(report, tmp_path: Path) -> None:
+    rows = []
+    for seed in (0, 1):
+        rows += [{"method": "composite", "seed": seed, "evaluation": e, "image_epochs": 100.0, "best": b}
+                 for e, b in zip((1, 2, 3), (3.0, 1.0, 0.5))]
+        rows += [{"method": "random", "seed": seed, "evaluation": e, "image_epochs": c, "best": b}
+                 for e, c, b in zip((1, 2, 3), (100.0, 0.0, 0.0), (3.0, 2.0, 0.0))]
+    runs = pd.DataFrame(rows).assign(budget=3, phase="search", value=0.0, optimizer_seconds=0.0, key="")
+
+    curve, table, pairs = report.compute_report(runs)
+
+    assert "Every run reached 1 units" in table
+    assert pairs.set_index("method").loc["random", ["wins", "losses"]].tolist() == [0, 2]  # 3.0 against 0.0
+    composite = curve[curve["method"] == "composite"].set_index("compute")["median"]
+    assert composite.loc[[1.0, 2.0, 3.0]].tolist() == [3.0, 1.0, 0.5]
+    runs.to_csv(tmp_path / "composite-seed0.csv", index=False)
+    report.write_report(tmp_path, tmp_path / "figures", "t", "t", optimum_known=False, checkpoints=[])
+    assert (tmp_path / "figures" / "t_compute.csv").exists() and (tmp_path / "figures" / "t_compute.png").exists()
