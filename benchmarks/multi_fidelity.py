@@ -16,8 +16,13 @@ accuracy is on another scale). One CSV per (config, seed) under ``--out`` (a row
 evaluation), skipped when present, so a killed benchmark resumes; the report (also alone with
 ``--report-only``) writes ``docs/figures/<--record>.{csv,json,md,png}`` (default ``multi_fidelity``).
 
+``--retrain`` then retrains each run's final best student with the project's ``retrain.recipe``
+(Table 2's, with KD, seed 0; the single-fidelity seed-0 student also with ``--noise-seeds`` to
+show the seed noise) and writes ``docs/figures/<--record>_retrain.{csv,md}``: test top-1 of the
+ladder's student against single's, seed by seed. Checkpoints under ``--out``, so it resumes.
+
     python benchmarks/multi_fidelity.py --project /tmp/bench --seeds 0-9 --proxy-epochs 2 \\
-        --proxy-fraction 0.5 --acc-target 50
+        --proxy-fraction 0.5 --acc-target 50 [--retrain]
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import wilcoxon  # noqa: E402
 
+from trade_pipeline.retrain.session import run_retrain  # noqa: E402
 from trade_pipeline.search.checkpoint import search_fingerprint  # noqa: E402
 from trade_pipeline.search.fidelity import FidelityParams  # noqa: E402
 from trade_pipeline.search.objective import Candidate  # noqa: E402
@@ -120,6 +126,10 @@ def paired(difference: np.ndarray, whose: str = "") -> str:
             f"Wilcoxon p {p_value:.3g})")
 
 
+def head_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+
 def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
     full_rung = runs[(runs["config"] == "single") & runs["image_epochs"].notna()]
     unit = float(full_rung["image_epochs"].median())  # one full-rung evaluation
@@ -177,14 +187,52 @@ def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
     axes.legend()
     figure.tight_layout()
     figure.savefig(figures / f"{args.record}.png", dpi=120)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     text = "\n".join(lines) + "\n"
     (figures / f"{args.record}.md").write_text(text)
     per_seed = [{"seed": seed, "single_final": float(a), "ladder_at_half": float(b), "ladder_at_equal": float(c)}
                 for seed, a, b, c in zip(seeds, single_final, at_half, at_equal)]
     record = {"settings": {k: v for k, v in vars(args).items() if k not in ("project", "out", "report_only", "record")},
-              "commit": commit, "machine": "2-core x86_64 VM", "unit_images": unit, "per_seed_best_log_score": per_seed}
+              "commit": head_commit(), "machine": "2-core x86_64 VM", "unit_images": unit, "per_seed_best_log_score": per_seed}
     (figures / f"{args.record}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return text
+
+
+def selected_students(runs: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+    """Per (config, seed): the final best full-rung student, as the search would select it."""
+    top = len(args.rungs) - 1
+    full = runs[(runs["status"] == "ok") & (runs["rung"] == runs["config"].map({"single": 0, "ladder": top}))]
+    full = full.reset_index(drop=True)  # one label per row: the runs come from one CSV each
+    return full.loc[full.groupby(["config", "seed"])["log_score"].idxmin(), ["config", "seed", "spec_hash", "log_score"]]
+
+
+def retrain_selected(runs: pd.DataFrame, args: argparse.Namespace, inputs, cached: CachedObjective, out: Path) -> str:
+    """Retrains every run's selected student (Table 2's recipe, KD) and compares test top-1 seed by seed."""
+    selected = selected_students(runs, args)
+    teacher = inputs.teachers[inputs.teacher_logits["teacher"]]()
+    rows = []
+    for _, student in selected.iterrows():
+        row = cached.rows[student["spec_hash"]]
+        seeds = args.noise_seeds if (student["config"], student["seed"]) == ("single", 0) else [0]
+        params = inputs.retrain.model_copy(update={
+            "students": 1, "baselines": [], "trained_by": ["distill"], "seeds": seeds, "resume": True,
+            "checkpoint_dir": str(out / "retrain" / student["spec_hash"])})
+        entry = {"block_sequence": row["block_sequence"], "spec": json.loads(row["spec_json"])}
+        for result in run_retrain([entry], {}, inputs.split, teacher, inputs.teacher_logits, params).results:
+            rows.append({**student.to_dict(), "block_sequence": row["block_sequence"], "params": row["params"],
+                         "retrain_seed": result["seed"], "top1": result["top1"], "seconds": result["seconds"]})
+    table = pd.DataFrame(rows)
+    figures = ROOT / "docs" / "figures"
+    table.to_csv(figures / f"{args.record}_retrain.csv", index=False)
+    first = table[table["retrain_seed"] == 0].pivot(index="seed", columns="config", values="top1").dropna()
+    noise = table[(table["config"] == "single") & (table["seed"] == 0)]["top1"]
+    difference = (first["single"] - first["ladder"]).to_numpy()  # negative: the ladder's student is more accurate
+    text = (f"Each run's final best student retrained with `retrain.recipe` (KD, seed 0), test top-1 %: single "
+            f"median {first['single'].median():.2f}, ladder median {first['ladder'].median():.2f}, over "
+            f"{len(first)} seeds. Single minus ladder, seed by seed: {paired(difference, ' for the ladder')}. "
+            f"Seed noise: single seed 0's student retrained with seeds {args.noise_seeds} spans "
+            f"{noise.min():.2f}-{noise.max():.2f} % (std {noise.std(ddof=1):.2f}). Retrained at commit {head_commit()} "
+            f"on a 2-core x86_64 VM.\n")
+    (figures / f"{args.record}_retrain.md").write_text(text)
     return text
 
 
@@ -204,6 +252,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks" / "multi_fidelity")
     parser.add_argument("--record", default="multi_fidelity", help="docs/figures/<RECORD>.{csv,md,json,png}")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--retrain", action="store_true", help="retrain each run's selected student (Table 2's recipe)")
+    parser.add_argument("--noise-seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     name = f"e{args.proxy_epochs}-f{args.proxy_fraction}-t{args.acc_target:g}-r{'_'.join(map(str, args.rungs))}-eta{args.eta}"
@@ -221,7 +271,13 @@ def main() -> None:
                     run_one(config, seed, args, inputs, objectives).to_csv(path, index=False)
                     print(f"{path.name} done", flush=True)
     runs = pd.concat([pd.read_csv(path, dtype={"spec_hash": str}) for path in sorted(out.glob("*.csv"))])
-    print(report(runs, args))
+    if not (args.report_only and args.retrain):  # the runs' report keeps the commit they were made at
+        print(report(runs, args))
+    if args.retrain:
+        inputs = load_project(args.project)
+        cached = proxy_objective(args.project, args.out.parent / "compare_strategies" / "proxy-cache", args.proxy_epochs,
+                                 args.proxy_fraction, args.acc_target)[0]
+        print(retrain_selected(runs, args, inputs, cached, out))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ class ProjectInputs:
     search: SearchParams
     teachers: dict[str, Any]  # partition name -> loader of the saved teacher (ModelArtifact)
     teacher_params: Any  # params:teacher (TeacherPipelineParams)
+    retrain: Any  # params:retrain (RetrainParams)
 
 
 def load_project(project: str | Path) -> ProjectInputs:
@@ -73,7 +74,7 @@ def load_project(project: str | Path) -> ProjectInputs:
         except Exception as error:  # DatasetError: nothing saved yet
             raise SystemExit(f"--project {project}: {error}\nRun `kedro run --pipelines=data,teacher` there first.")
         return ProjectInputs(split, profile, logits, context.params["search"], dict(teachers),
-                             context.params["teacher"])
+                             context.params["teacher"], context.params["retrain"])
 
 
 def reduced_params(search: SearchParams, epochs: int, data_fraction: float) -> SearchParams:
