@@ -219,7 +219,7 @@ def retrain_selected(runs: pd.DataFrame, args: argparse.Namespace, inputs, cache
         entry = {"block_sequence": row["block_sequence"], "spec": json.loads(row["spec_json"])}
         for result in run_retrain([entry], {}, inputs.split, teacher, inputs.teacher_logits, params).results:
             rows.append({**student.to_dict(), "block_sequence": row["block_sequence"], "params": row["params"],
-                         "retrain_seed": result["seed"], "top1": result["top1"], "seconds": result["seconds"]})
+                         "retrain_seed": result["seed"], "top1": result["top1"]})
     table = pd.DataFrame(rows)
     figures = ROOT / "docs" / "figures"
     table.to_csv(figures / f"{args.record}_retrain.csv", index=False)
