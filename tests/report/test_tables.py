@@ -48,7 +48,7 @@ def test_the_search_overview_counts_candidates_by_status(search_summary, search_
 def test_table_2_abbreviates_the_training_modes_like_the_paper(retrain):
     table = retrain_table(retrain)
     assert table[["student", "searched by", "trained by", "top-1"]].values.tolist() == [
-        ["trade_1", "TRADE", "HL", "91.00"], ["trade_1", "TRADE", "D", "94.00"],
+        ["trade_1", "TRADE (D)", "HL", "91.00"], ["trade_1", "TRADE (D)", "D", "94.00"],
         ["resnet", "-", "HL", "89.50"], ["resnet", "-", "D", "90.00"]]
 
 

@@ -35,6 +35,15 @@ def test_every_model_runs_in_every_mode_and_seed_with_kd_only_when_distilling(di
     assert jobs[-1].searched_by == "predefined" and jobs[-1].model_spec["kwargs"] == BASELINE["model_kwargs"]
 
 
+def test_the_hard_label_searchs_students_follow_the_distilled_searchs_as_trade_hl(digits, tmp_path):
+    params = retrain_params(tmp_path, baselines=[BASELINE], trained_by=["distill"], students=1)
+    other = {**STUDENT, "block_sequence": "FMB-MB (HL)"}
+    jobs = plan_jobs([STUDENT, STUDENT], SUMMARY, digits, params, hard_label_selected=[other, other])
+    assert [(job.name, job.searched_by, job.architecture) for job in jobs] == [
+        ("trade_1-distill-seed0", "trade", "FMB-MB"), ("trade_hl_1-distill-seed0", "trade_hl", "FMB-MB (HL)"),
+        ("resnet-distill-seed0", "predefined", "resnet10t")]
+
+
 def test_an_empty_selection_says_what_the_search_reached_and_what_to_change(digits, tmp_path):
     with pytest.raises(EmptySelectionError, match=r"acc_target=20\.00 % \(the best proxy top-1 was 40\.00 %\)\. "
                                                   r"Lower search\.score\.acc_target"):

@@ -15,6 +15,7 @@ from trade_pipeline.retrain.report import (
     report_markdown,
     retrain_metrics,
     retrain_report,
+    search_teacher_sentence,
 )
 from trade_pipeline.students.spec import ArchitectureSpec
 
@@ -25,7 +26,7 @@ COSTS = {"trade_1": {"params": 2e4, "macs": 3e5, "latency_ms": 0.8},
 
 
 def _row(model: str, trained_by: str, seed: int, top1: float, status: str = "ok") -> dict:
-    searched_by = "trade" if model.startswith("trade_") else "predefined"
+    searched_by = "trade_hl" if model.startswith("trade_hl_") else "trade" if model.startswith("trade_") else "predefined"
     return {"model": model, "searched_by": searched_by, "architecture": "FMB-MB", "trained_by": trained_by,
             "seed": seed, "status": status, "top1": top1, "top5": 99.0}
 
@@ -44,10 +45,25 @@ def test_the_report_has_table_2s_columns_and_averages_the_seeds_that_finished():
     assert (first.macs, first.params, first.latency_ms, first.teacher) == (3e5, 2e4, 0.8, "efficientnetv2")
     assert distillation_gains(report).to_dict() == {"resnet": 0.5, "trade_1": 2.0}
     markdown = report_markdown(report)
-    assert "| efficientnetv2 | trade_1 | FMB-MB | 0.30 | 0.020 | 0.80 | TRADE | HL | 92.00 ± 1.41 |" in markdown
+    assert "| efficientnetv2 | trade_1 | FMB-MB | 0.30 | 0.020 | 0.80 | TRADE (D) | HL | 92.00 ± 1.41 |" in markdown
     assert "resnet +0.50 pt, trade_1 +2.00 pt" in markdown
     assert retrain_metrics(report)["trade_1.distill.top1"] == {"value": 94.0, "step": 0}
     assert len(plot_accuracy_latency(report).axes[0].collections) == 4  # searched/predefined x HL/D
+
+
+def test_with_a_hard_label_search_table_2_has_its_four_row_kinds_and_asks_whether_the_teacher_mattered():
+    results = [_row("resnet", "distill", 0, 90.0), _row("trade_hl_1", "distill", 0, 92.5),
+               _row("trade_1", "distill", 0, 94.0), _row("trade_hl_1", "hard_label", 0, 91.0),
+               _row("trade_1", "hard_label", 0, 90.0)]
+    costs = {**COSTS, "trade_hl_1": COSTS["trade_1"]}
+    report = retrain_report(results, costs, teacher="efficientnetv2")
+    assert report[["model", "trained_by"]].values.tolist() == [
+        ["trade_1", "hard_label"], ["trade_1", "distill"], ["trade_hl_1", "hard_label"], ["trade_hl_1", "distill"],
+        ["resnet", "distill"]]
+    assert search_teacher_sentence(report).endswith("rank 1 HL -1.00 pt, rank 1 D +1.50 pt.")
+    markdown = report_markdown(report)
+    assert "| TRADE (HL) | D | 92.50 |" in markdown and "| - | D | 90.00 |" in markdown
+    assert search_teacher_sentence(retrain_report(results[:1], COSTS, teacher="t")) is None
 
 
 def _student(digits) -> ModelArtifact:

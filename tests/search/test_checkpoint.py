@@ -63,7 +63,8 @@ def test_fingerprint_is_stable_and_covers_settings_that_change_results(tiny_spac
 
 def test_how_far_and_where_a_search_runs_are_not_part_of_the_fingerprint(tiny_space):
     first = search_fingerprint(_params(tiny_space), "fake", "split-a")
-    moved = _params(tiny_space, n_trials=500, batch_size=8, executor="dask", state_dir="elsewhere", top_k=5)
+    moved = _params(tiny_space, n_trials=500, batch_size=8, executor="dask", state_dir="elsewhere", top_k=5,
+                    hard_label_search=True)  # a second search beside this one
     assert search_fingerprint(moved, "fake", "split-a") == first
 
 

@@ -35,6 +35,7 @@ def params_with(tiny_space):
         ({"proxy": {"optimizer": "adamz"}}, r"search\.proxy\.optimizer: unknown optimizer 'adamz'"),
         ({"proxy": {"or_targets": ["conv3x3"]}}, r"search\.proxy\.or_targets\.0"),
         ({"profile": {"repeats": 0}}, r"search\.profile\.repeats"),
+        ({"hard_label_search": True, "proxy": {"kd_alpha": 0}}, r"search: .*hard_label_search repeats the search"),
         ({"space": {}}, r"search\.space\.stem: Field required"),
         pytest.param({"device": "cuda"}, r"search\.device.*CUDA is not available",
                      marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
@@ -90,3 +91,13 @@ def test_candidates_are_timed_against_the_profiled_teacher_model_only(tiny_space
     reference = objective_context(split, profile, logits, params, teacher).latency_reference
     assert reference.model is teacher.model and reference.latency_ms == profile["fake"]["latency_ms"]
     assert objective_context(split, profile, logits, params).latency_reference is None
+
+
+def test_the_hard_label_search_is_the_same_search_without_kd_in_its_own_state(params_with):
+    params = SearchParams.model_validate(params_with(hard_label_search=True, state_dir="state/search/"))
+    variant = params.hard_label_variant()
+    assert (variant.proxy.kd_alpha, params.proxy.kd_alpha) == (0.0, 0.7)
+    assert variant.state_dir == "state/search_hard_label" and not variant.hard_label_search
+    same = {"proxy", "state_dir", "hard_label_search"}
+    assert variant.model_dump(exclude=same) == params.model_dump(exclude=same)
+    assert variant.proxy.model_dump(exclude={"kd_alpha"}) == params.proxy.model_dump(exclude={"kd_alpha"})

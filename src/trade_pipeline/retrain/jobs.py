@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from trade_pipeline.training.engine import Checkpoint, RunOptions, TrainResult, 
 from trade_pipeline.training.soft_labels import SoftLabels
 
 logger = logging.getLogger(__name__)
-SEARCHED, PREDEFINED = "trade", "predefined"
+SEARCHED, SEARCHED_HARD_LABEL, PREDEFINED = "trade", "trade_hl", "predefined"  # Table 2's "searched by"
 
 
 class EmptySelectionError(InputError):
@@ -75,10 +76,11 @@ class RetrainContext:
         return Checkpoint(Path(self.params.checkpoint_dir) / f"{job.name}.safetensors", fingerprint(identity))
 
 
-def plan_jobs(selected: list[dict[str, Any]], summary: SearchSummary, split: Split,
-              params: RetrainParams) -> list[RetrainJob]:
-    """The searched students (the first ``params.students`` selected) and the baselines, each in
-    every ``trained_by`` mode and seed."""
+def plan_jobs(selected: list[dict[str, Any]], summary: SearchSummary, split: Split, params: RetrainParams,
+              hard_label_selected: Sequence[dict[str, Any]] = ()) -> list[RetrainJob]:
+    """The searched students (the first ``params.students`` selected, ``trade_1``…; then those of
+    the hard-label search, ``trade_hl_1``…) and the baselines, each in every ``trained_by`` mode
+    and seed."""
     if not selected:
         best = summary.get("best_proxy_accuracy")
         raise EmptySelectionError(
@@ -87,10 +89,12 @@ def plan_jobs(selected: list[dict[str, Any]], summary: SearchSummary, split: Spl
             "search.score.acc_target, or raise search.n_trials or search.proxy.epochs, and rerun the search."
         )
     models = [
-        (f"{SEARCHED_PREFIX}{rank}", SEARCHED, entry["block_sequence"],
+        (f"{prefix}{rank}", searched_by, entry["block_sequence"],
          student_model_spec(ArchitectureSpec.from_dict(entry["spec"]), split.channels, split.num_classes,
                             split.image_size))
-        for rank, entry in enumerate(selected[: params.students], start=1)
+        for prefix, searched_by, students in ((SEARCHED_PREFIX, SEARCHED, selected),
+                                              (f"{SEARCHED_PREFIX}hl_", SEARCHED_HARD_LABEL, hard_label_selected))
+        for rank, entry in enumerate(students[: params.students], start=1)
     ]
     models += [
         (baseline.name, PREDEFINED, baseline.model,

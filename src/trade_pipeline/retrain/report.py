@@ -16,12 +16,13 @@ from matplotlib.figure import Figure
 from trade_pipeline.data.split import Split
 from trade_pipeline.models import ModelArtifact
 from trade_pipeline.profiling import ProfileSettings, profile_models
-from trade_pipeline.retrain.jobs import retrained_key
+from trade_pipeline.retrain.jobs import PREDEFINED, SEARCHED, SEARCHED_HARD_LABEL, retrained_key
 from trade_pipeline.text_tables import markdown_table, number
 
 REPORT_COLUMNS = ("model", "architecture", "teacher", "searched_by", "trained_by", "macs", "params", "latency_ms",
                   "top1", "top5", "top1_std", "seeds")
 TRAINED_BY = {"hard_label": "HL", "distill": "D"}  # Table 2's abbreviations
+SEARCHED_BY = {SEARCHED: "TRADE (D)", SEARCHED_HARD_LABEL: "TRADE (HL)", PREDEFINED: "-"}  # searched with KD / HL
 TABLE_2_COLUMNS = ("teacher", "student", "architecture", "MACs (M)", "params (M)", "latency (ms)", "searched by",
                    "trained by", "top-1", "top-5")
 
@@ -42,7 +43,8 @@ def model_costs(results: Sequence[Mapping[str, Any]], models: Mapping[str, Model
 
 def retrain_report(results: Sequence[Mapping[str, Any]], costs: Mapping[str, Mapping[str, float]],
                    teacher: str) -> pd.DataFrame:
-    """``retrain_report``: Table 2's columns, searched students first, hard labels before distillation."""
+    """``retrain_report``: Table 2's columns, students searched with KD first, then those searched
+    with hard labels, then the predefined ones; hard labels before distillation."""
     jobs = pd.DataFrame([r for r in results if r["status"] == "ok"])
     if jobs.empty:
         return pd.DataFrame(columns=list(REPORT_COLUMNS))
@@ -55,9 +57,9 @@ def retrain_report(results: Sequence[Mapping[str, Any]], costs: Mapping[str, Map
         report[key] = report["model"].map(lambda model: costs[model][key])
     report["top1_std"] = report["top1_std"].fillna(0.0)
     first_seen = {model: index for index, model in enumerate(dict.fromkeys(jobs["model"]))}
-    keys = pd.DataFrame({"predefined": report["searched_by"].ne("trade"), "model": report["model"].map(first_seen),
-                         "distill": report["trained_by"].eq("distill")})
-    order = keys.sort_values(["predefined", "model", "distill"], kind="stable").index
+    keys = pd.DataFrame({"searched_by": report["searched_by"].map(list(SEARCHED_BY).index),
+                         "model": report["model"].map(first_seen), "distill": report["trained_by"].eq("distill")})
+    order = keys.sort_values(["searched_by", "model", "distill"], kind="stable").index
     return report.loc[order, list(REPORT_COLUMNS)].reset_index(drop=True)
 
 
@@ -74,7 +76,7 @@ def table_2(report: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([
         {"teacher": row.teacher, "student": row.model, "architecture": row.architecture,
          "MACs (M)": number(row.macs, 2, 1e6), "params (M)": number(row.params, 3, 1e6),
-         "latency (ms)": number(row.latency_ms), "searched by": "TRADE" if row.searched_by == "trade" else "-",
+         "latency (ms)": number(row.latency_ms), "searched by": SEARCHED_BY[row.searched_by],
          "trained by": TRAINED_BY[row.trained_by],
          "top-1": number(row.top1) + (f" ± {row.top1_std:.2f}" if row.seeds > 1 else ""), "top-5": number(row.top5)}
         for row in report.itertuples()
@@ -91,24 +93,43 @@ def distillation_gain_sentence(report: pd.DataFrame) -> str | None:
             + ", ".join(f"{model} {gain:+.2f} pt" for model, gain in gains.items()) + ".")
 
 
+def search_teacher_sentence(report: pd.DataFrame) -> str | None:
+    """Table 2's other question, when both searches ran: does searching with the teacher matter?
+    Each rank's student of the KD search against the same rank of the hard-label search, trained
+    the same way (None without hard-label students)."""
+    searched = report[report["searched_by"].isin([SEARCHED, SEARCHED_HARD_LABEL])].assign(
+        rank=lambda rows: rows["model"].str.rsplit("_", n=1).str[-1].astype(int))
+    table = searched.pivot_table(index=["rank", "trained_by"], columns="searched_by", values="top1")
+    if not {SEARCHED, SEARCHED_HARD_LABEL} <= set(table.columns):
+        return None
+    gains = (table[SEARCHED] - table[SEARCHED_HARD_LABEL]).dropna()
+    order = sorted(gains.index, key=lambda key: (key[0], list(TRAINED_BY).index(key[1])))
+    return ("Searching with the teacher (test top-1 of the KD search's student minus the hard-label search's, "
+            "same rank, trained the same way): "
+            + ", ".join(f"rank {rank} {TRAINED_BY[trained_by]} {gains[rank, trained_by]:+.2f} pt"
+                        for rank, trained_by in order) + ".")
+
+
 def report_markdown(report: pd.DataFrame) -> str:
-    """Table 2 and the distillation gain, as the retrain's markdown report."""
-    sentence = distillation_gain_sentence(report)
-    return markdown_table(table_2(report)) + (f"\n\n{sentence}" if sentence else "") + "\n"
+    """Table 2, the distillation gain and, with a hard-label search, the search-teacher gain."""
+    sentences = [s for s in (distillation_gain_sentence(report), search_teacher_sentence(report)) if s]
+    return markdown_table(table_2(report)) + "".join(f"\n\n{sentence}" for sentence in sentences) + "\n"
 
 
 def plot_accuracy_latency(report: pd.DataFrame) -> Figure:
-    """Fig. 1: test top-1 against batch-1 latency; TRADE students as circles, predefined ones as
-    squares; filled when distilled, hollow when trained on hard labels."""
+    """Fig. 1: test top-1 against batch-1 latency; TRADE students as circles (orange: searched with
+    KD, green: with hard labels), predefined ones as squares; filled when distilled, hollow when
+    trained on hard labels."""
     figure = Figure(figsize=(6.5, 4.5), layout="constrained")
     axes = figure.add_subplot()
     axes.set(xlabel="batch-1 latency (ms)", ylabel="test top-1 (%)", title="Accuracy vs latency (Fig. 1)")
-    colours = {"trade": "tab:orange", "predefined": "tab:blue"}
+    colours = {SEARCHED: "tab:orange", SEARCHED_HARD_LABEL: "tab:green", PREDEFINED: "tab:blue"}
     for (searched_by, trained_by), rows in report.groupby(["searched_by", "trained_by"]):
         colour = colours.get(searched_by, "grey")
-        axes.scatter(rows["latency_ms"], rows["top1"], s=60, marker="o" if searched_by == "trade" else "s",
+        axes.scatter(rows["latency_ms"], rows["top1"], s=60, marker="s" if searched_by == PREDEFINED else "o",
                      facecolors=colour if trained_by == "distill" else "none", edgecolors=colour, linewidths=1.5,
-                     label=f"{'TRADE' if searched_by == 'trade' else 'predefined'}, {TRAINED_BY[trained_by]}")
+                     label=f"{'predefined' if searched_by == PREDEFINED else SEARCHED_BY[searched_by]}, "
+                           f"trained {TRAINED_BY[trained_by]}")
     for model, rows in report.groupby("model"):
         best = rows.loc[rows["top1"].idxmax()]
         axes.annotate(model, (best["latency_ms"], best["top1"]), textcoords="offset points", xytext=(5, 4), fontsize=8)

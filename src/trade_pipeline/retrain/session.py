@@ -1,6 +1,7 @@
 """The whole retrain: plan the jobs, run them on the configured executor, collect the weights."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -20,9 +21,11 @@ class RetrainOutcome:
 
 
 def run_retrain(selected: list[dict[str, Any]], summary: SearchSummary, split: Split, teacher: ModelArtifact,
-                teacher_logits: TeacherLogits, params: RetrainParams) -> RetrainOutcome:
-    """Trains every (model, trained_by, seed) job, resuming those with a matching checkpoint."""
-    jobs = plan_jobs(selected, summary, split, params)
+                teacher_logits: TeacherLogits, params: RetrainParams,
+                hard_label_selected: Sequence[dict[str, Any]] = ()) -> RetrainOutcome:
+    """Trains every (model, trained_by, seed) job, resuming those with a matching checkpoint;
+    ``hard_label_selected`` are the students of the hard-label search, if it ran."""
+    jobs = plan_jobs(selected, summary, split, params, hard_label_selected)
     context = RetrainContext(split, teacher, teacher_logits, params)
     results = run_jobs("Retrain", jobs, partial(run_job, context=context), params,
                        ("model", "architecture", "searched_by", "trained_by", "seed"))

@@ -27,7 +27,7 @@ STATE_FORMAT = 3
 (2: the history lives in the trial log, the composite strategy keeps its GP's hyperparameters;
 3: trial rows carry their search.fidelity rung)."""
 # Settings a resumed search may change: where and how fast it runs, and how far it goes.
-RESUMABLE_CHANGES = ("n_trials", "resume", "state_dir", "executor", "dask", "batch_size", "top_k")
+RESUMABLE_CHANGES = ("n_trials", "resume", "state_dir", "executor", "dask", "batch_size", "top_k", "hard_label_search")
 
 
 class ResumeError(InputError):

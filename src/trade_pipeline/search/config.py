@@ -67,6 +67,7 @@ class SearchParams(Section):
     budget: Budget = Budget()
     profile: ProfileSettings = ProfileSettings()
     top_k: int = Field(default=3, ge=1)
+    hard_label_search: bool = False  # also search with kd_alpha 0: Table 2's "searched with hard labels" rows
     space: SpaceConfig
 
 
@@ -82,6 +83,20 @@ class SearchParams(Section):
         """Strategy settings model -> the key holding it (``turbo_continuous`` reads ``turbo``)."""
         models = {optimizer.config_class for optimizer in OPTIMIZERS.values()}
         return {field.annotation: name for name, field in cls.model_fields.items() if field.annotation in models}
+
+    @model_validator(mode="after")
+    def _hard_labels_differ(self) -> SearchParams:
+        if self.hard_label_search and self.proxy.kd_alpha == 0:
+            raise ValueError("search.hard_label_search repeats the search with search.proxy.kd_alpha 0, which "
+                             "the search already uses; set kd_alpha above 0 or hard_label_search false")
+        return self
+
+    def hard_label_variant(self) -> SearchParams:
+        """The same search with hard labels only (the proxy's ``kd_alpha`` 0), keeping its own
+        state beside the distilled search's, so each resumes on its own."""
+        return self.model_copy(update={"proxy": self.proxy.model_copy(update={"kd_alpha": 0.0}),
+                                       "state_dir": f"{self.state_dir.rstrip('/')}_hard_label",
+                                       "hard_label_search": False})
 
     @property
     def strategy_options(self) -> StrictModel | None:

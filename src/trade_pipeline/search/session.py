@@ -21,8 +21,9 @@ from trade_pipeline.profiling import LatencyReference, count_params, resolve_met
 from trade_pipeline.search.checkpoint import search_fingerprint
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.objective import ObjectiveContext, reference_accuracy
+from trade_pipeline.search.pareto import select_architectures
 from trade_pipeline.search.runner import run_search
-from trade_pipeline.search.trials import ok_trials
+from trade_pipeline.search.trials import ok_trials, trials_table
 from trade_pipeline.students.space import SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -128,3 +129,16 @@ def run_trade_search(split: Split, teacher_profile: dict[str, Any], teacher_logi
                             evaluations_per_rung={str(k): int(v) for k, v in by_rung.size().items()},
                             image_epochs_per_rung={str(k): int(v) for k, v in by_rung["image_epochs"].sum().items()})
     return SearchOutcome(result.trials, result.trace, summary)
+
+
+def run_hard_label_search(split: Split, teacher_profile: dict[str, Any], teacher_logits: TeacherLogits,
+                          params: SearchParams, teacher_model: ModelArtifact | None = None
+                          ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Table 2's question "does searching with the teacher matter?": with ``search.hard_label_search``
+    the same search again on hard labels, its trials and its top-k students; otherwise nothing."""
+    if not params.hard_label_search:
+        return trials_table(), []
+    variant = params.hard_label_variant()
+    logger.info("Searching again with hard labels (search.proxy.kd_alpha 0), state in %s", variant.state_dir)
+    outcome = run_trade_search(split, teacher_profile, teacher_logits, variant, teacher_model)
+    return outcome.trials, select_architectures(outcome.trials, variant.top_k, outcome.summary["acc_target"])

@@ -68,6 +68,13 @@ def ok_trials(table: pd.DataFrame) -> pd.DataFrame:
     return table[(table["status"] == "ok") & full]
 
 
+def trials_table(rows: Iterable[Mapping[str, Any]] = ()) -> pd.DataFrame:
+    """Trial rows as the trials table: ``TRIAL_COLUMNS`` in order, typed by ``TRIAL_DTYPES``."""
+    table = pd.DataFrame(list(rows), columns=list(TRIAL_COLUMNS))
+    table["started_at"] = pd.to_datetime(table["started_at"], utc=True, format="ISO8601")
+    return table.astype(TRIAL_DTYPES)
+
+
 def _validated(row: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(row) - set(TRIAL_COLUMNS))
     missing = [column for column in TRIAL_COLUMNS if column not in row]
@@ -134,6 +141,4 @@ class TrialLog:
 
     def to_dataframe(self) -> pd.DataFrame:
         """All rows as a table with ``TRIAL_COLUMNS`` in order, typed by ``TRIAL_DTYPES``."""
-        table = pd.DataFrame(self.rows(), columns=list(TRIAL_COLUMNS))
-        table["started_at"] = pd.to_datetime(table["started_at"], utc=True, format="ISO8601")
-        return table.astype(TRIAL_DTYPES)
+        return trials_table(self.rows())

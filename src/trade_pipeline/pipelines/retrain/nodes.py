@@ -22,12 +22,15 @@ from trade_pipeline.retrain.session import run_retrain
 
 
 def retrain_models(
-    selected_architectures: list[dict[str, Any]], search_summary: SearchSummary, split: Split,
-    teacher_model: ModelArtifact, teacher_logits: TeacherLogits, retrain: RetrainParams,
+    selected_architectures: list[dict[str, Any]], hard_label_selected_architectures: list[dict[str, Any]],
+    search_summary: SearchSummary, split: Split, teacher_model: ModelArtifact, teacher_logits: TeacherLogits,
+    retrain: RetrainParams,
 ) -> tuple[list[dict[str, Any]], dict[str, ModelArtifact]]:
-    """Trains the selected students and the baselines in each mode and seed (resuming saved jobs);
-    returns a row per job and the first seed's models by ``retrained_key`` (``<model>-<trained_by>``)."""
-    outcome = run_retrain(selected_architectures, search_summary, split, teacher_model, teacher_logits, retrain)
+    """Trains the selected students (of both searches) and the baselines in each mode and seed
+    (resuming saved jobs); returns a row per job and the first seed's models by ``retrained_key``
+    (``<model>-<trained_by>``)."""
+    outcome = run_retrain(selected_architectures, search_summary, split, teacher_model, teacher_logits, retrain,
+                          hard_label_selected_architectures)
     return outcome.results, outcome.models
 
 

@@ -9,8 +9,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 retrain_models,
-                inputs=["selected_architectures", "search_summary", "split", "teacher_model", "teacher_logits",
-                        "params:retrain"],
+                inputs=["selected_architectures", "hard_label_selected_architectures", "search_summary", "split",
+                        "teacher_model", "teacher_logits", "params:retrain"],
                 outputs=["retrain_results", "retrained_models"],
                 name="retrain_models",
             ),

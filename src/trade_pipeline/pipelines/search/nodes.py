@@ -14,7 +14,7 @@ from trade_pipeline.report.metrics import search_metrics
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.pareto import pareto_front, select_architectures
 from trade_pipeline.search.plots import plot_pareto, plot_search_progress, plot_trust_region_trace
-from trade_pipeline.search.session import run_trade_search
+from trade_pipeline.search.session import run_hard_label_search, run_trade_search
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,15 @@ def search_students(
     ``teacher_model`` is what each candidate's latency is timed against."""
     outcome = run_trade_search(split, teacher_profile, teacher_logits, search, teacher_model)
     return outcome.trials, outcome.trace, outcome.summary
+
+
+def search_hard_label_students(
+    split: Split, teacher_profile: dict[str, Any], teacher_logits: TeacherLogits, teacher_model: ModelArtifact,
+    search: SearchParams,
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """With ``search.hard_label_search``, the search again on hard labels (Table 2's "searched with
+    HL" students): its trials and selected students; an empty table and list otherwise."""
+    return run_hard_label_search(split, teacher_profile, teacher_logits, search, teacher_model)
 
 
 def find_pareto_front(search_trials: pd.DataFrame) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from kedro.pipeline import Node, Pipeline
 from trade_pipeline.pipelines.search.nodes import (
     find_pareto_front,
     plot_search,
+    search_hard_label_students,
     search_students,
     select_students,
     track_search,
@@ -18,6 +19,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["split", "teacher_profile", "teacher_logits", "teacher_model", "params:search"],
                 outputs=["search_trials", "search_trace", "search_summary"],
                 name="search_students",
+            ),
+            Node(
+                search_hard_label_students,
+                inputs=["split", "teacher_profile", "teacher_logits", "teacher_model", "params:search"],
+                outputs=["hard_label_search_trials", "hard_label_selected_architectures"],
+                name="search_hard_label_students",
             ),
             Node(find_pareto_front, inputs="search_trials", outputs="pareto_front", name="find_pareto_front"),
             Node(
