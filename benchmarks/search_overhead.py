@@ -7,7 +7,8 @@ Overhead is everything the loop does besides evaluating candidates: GP fits, Tho
 decoding, the trial log, checkpoints, one nested MLflow run per candidate.
 Prints `seconds_per_trial=<s>`, `ask_tell_fraction=<x>` (the strategy's own ask + tell, target
 <= 0.02) and, last, `search_overhead_fraction=<x>` (target <= 0.05). With ``--record NAME`` the
-trials go to ``docs/figures/NAME.csv`` and the figures ``NAME.png`` plot each candidate's predicted
+trials go to ``docs/figures/NAME.csv``, the figures above to ``NAME.json`` (with commit and machine),
+and ``NAME.png`` plots each candidate's predicted
 proxy accuracy (the composite strategy's model, before training) and predicted latency (the
 latency model, before profiling) against what was then measured.
 
@@ -21,6 +22,11 @@ pipelines ran.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +36,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mlflow
+import torch
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -80,8 +87,23 @@ def main() -> None:
     print(f"latency_model_error={summary['latency_model_error']} filtered_over_budget={summary['filtered_over_budget']}")
     print(f"search_overhead_fraction={(wall - evaluating) / wall:.4f}")
     if args.record:
-        trials.to_csv(ROOT / "docs" / "figures" / f"{args.record}.csv", index=False)
-        plot_predictions(trials).savefig(ROOT / "docs" / "figures" / f"{args.record}.png", dpi=120)
+        figures = ROOT / "docs" / "figures"
+        trials.to_csv(figures / f"{args.record}.csv", index=False)
+        plot_predictions(trials).savefig(figures / f"{args.record}.png", dpi=120)
+        best = trials.loc[trials["score"].idxmin()]
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=ROOT).stdout.strip()
+        record = {"command": " ".join(["python", "benchmarks/search_overhead.py", *sys.argv[1:]]), "commit": commit,
+                  "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+                  "strategy": args.strategy, "seed": args.seed, "trials": len(trials),
+                  "wall_seconds": round(wall, 1), "evaluating_seconds": round(evaluating, 1),
+                  "ask_tell_seconds": round(optimizer_seconds[0], 2),
+                  "ask_tell_percent": round(100 * optimizer_seconds[0] / wall, 2),
+                  "other_seconds": round(wall - evaluating - optimizer_seconds[0], 1),
+                  "other_percent": round(100 * (wall - evaluating - optimizer_seconds[0]) / wall, 1),
+                  "latency_model_error_percent": round(100 * summary["latency_model_error"], 1),
+                  "best_score": round(float(best["score"]), 2), "best_proxy_accuracy": float(best["proxy_accuracy"])}
+        (figures / f"{args.record}.json").write_text(json.dumps(record, indent=2) + "\n")
 
 
 def time_optimizer() -> list[float]:
