@@ -52,6 +52,7 @@ class ProjectInputs:
     teachers: dict[str, Any]  # partition name -> loader of the saved teacher (ModelArtifact)
     teacher_params: Any  # params:teacher (TeacherPipelineParams)
     retrain: Any  # params:retrain (RetrainParams)
+    selected: list[dict[str, Any]]  # selected_architectures, empty before a search ran
 
 
 def load_project(project: str | Path) -> ProjectInputs:
@@ -73,8 +74,9 @@ def load_project(project: str | Path) -> ProjectInputs:
             teachers = catalog.load("teachers")
         except Exception as error:  # DatasetError: nothing saved yet
             raise SystemExit(f"--project {project}: {error}\nRun `kedro run --pipelines=data,teacher` there first.")
+        selected = catalog.load("selected_architectures") if catalog.exists("selected_architectures") else []
         return ProjectInputs(split, profile, logits, context.params["search"], dict(teachers),
-                             context.params["teacher"], context.params["retrain"])
+                             context.params["teacher"], context.params["retrain"], selected)
 
 
 def reduced_params(search: SearchParams, epochs: int, data_fraction: float) -> SearchParams:

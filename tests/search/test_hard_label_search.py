@@ -22,3 +22,22 @@ def test_on_it_searches_without_kd_in_its_own_state_and_selects_its_students(tmp
     assert len(trials) == 4 and (trials["status"] == "ok").all()
     assert [path.name for path in tmp_path.iterdir()] == ["state_hard_label"]  # the KD search's state untouched
     assert 1 <= len(selected) <= 2 and {entry["spec_hash"] for entry in selected} <= set(trials["spec_hash"])
+
+
+def test_the_proxy_task_can_report_a_learning_curve(tiny_search):
+    """``proxy_train(eval_every=1)`` scores every epoch (Fig. 4's curves); the search scores once."""
+    import torch
+
+    from trade_pipeline.models import build_model, student_model_spec
+    from trade_pipeline.search.objective import proxy_train
+
+    context, params, _ = tiny_search(proxy={"epochs": 2, "warmup_epochs": 0, "batch_size": 64, "data_fraction": 0.5})
+    split = context.split
+    spec = student_model_spec(context.space.decode([0.5] * context.space.dimension), split.channels,
+                              split.num_classes, split.image_size)
+    torch.manual_seed(0)
+    curve = proxy_train(build_model(spec), context, 0, "cpu", eval_every=1).history
+    torch.manual_seed(0)
+    once = proxy_train(build_model(spec), context, 0, "cpu").history
+    assert [row["epoch"] for row in curve] == [1, 2] and all(row["top1"] is not None for row in curve)
+    assert once[0]["top1"] is None and once[-1]["top1"] == curve[-1]["top1"]

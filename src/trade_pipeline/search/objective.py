@@ -78,10 +78,11 @@ class ObjectiveContext:
         return self.proxy_indices if rung is None or rung >= len(self.rung_indices) else self.rung_indices[rung]
 
 
-def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, device: str, rung: int | None = None
-                ) -> TrainResult:
+def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, device: str, rung: int | None = None,
+                eval_every: int = 0) -> TrainResult:
     """The proxy task: KD from cached logits on the proxy subset of mini-train (the share of
-    ``rung``; the top rung by default), scored on mini-val."""
+    ``rung``; the top rung by default), scored on mini-val after the last epoch (and every
+    ``eval_every`` epochs, for a learning curve)."""
     proxy = context.proxy
     train_loader = make_loader(context.split, "mini_train", proxy.batch_size, shuffle=True, seed=seed,
                                indices=context.training_indices(rung), device=device,
@@ -89,9 +90,9 @@ def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, de
     eval_loader = make_loader(context.split, "mini_val", max(proxy.batch_size, 256), device=device,
                               settings=proxy.loader)
     soft_labels = context.soft_labels if proxy.kd_alpha > 0 else None
-    # quiet: the search has its own progress bar; evaluated once, after the last epoch
+    # quiet: the search has its own progress bar
     return train_model(model, train_loader, eval_loader, proxy.model_copy(update={"seed": seed}), device,
-                       soft_labels=soft_labels, options=RunOptions(progress=False, eval_every=0))
+                       soft_labels=soft_labels, options=RunOptions(progress=False, eval_every=eval_every))
 
 
 def reference_accuracy(model_name: str, context: ObjectiveContext, device: str) -> float:
