@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import subprocess
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def report(runs: pd.DataFrame, default: float, commit: str) -> str:
     final = runs[runs["epoch"] == runs["epoch"].max()]
     table = final.pivot_table(index="model", columns="lambda", values="top1", aggfunc="mean", sort=False)
     lines = [f"Final mini-val top-1 % after {runs['epoch'].max()} proxy epochs, mean over seeds "
-             f"{sorted(runs['seed'].unique())} (commit {commit}, 2-core x86_64 VM):", "",
+             f"{sorted(int(seed) for seed in runs['seed'].unique())} (commit {commit}, 2-core x86_64 VM):", "",
              "| model | " + " | ".join(f"λ = {value:g}" for value in table.columns) + " |",
              "|---|" + "---|" * len(table.columns)]
     lines += [f"| {model} | " + " | ".join(f"{v:.2f}" for v in values) + " |" for model, values in table.iterrows()]
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "figures")
+    parser.add_argument("--report-only", action="store_true", help="remake the table and figure from the CSV")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     inputs = load_project(args.project)
@@ -121,9 +123,13 @@ def main() -> None:
     if args.students and not inputs.selected:
         raise SystemExit(f"--project {args.project}: no selected_architectures; run `kedro run --pipelines=search` there "
                          "first, or pass --students 0 for the baselines alone")
-    runs = run(inputs, model_specs(inputs, inputs.selected, args.students), args.lambdas, args.seeds, args.epochs)
-    runs.to_csv(args.figures / "or_ablation.csv", index=False)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    if args.report_only:
+        runs = pd.read_csv(args.figures / "or_ablation.csv")
+        commit = re.search(r"commit (\w+)", (args.figures / "or_ablation.md").read_text()).group(1)
+    else:
+        runs = run(inputs, model_specs(inputs, inputs.selected, args.students), args.lambdas, args.seeds, args.epochs)
+        runs.to_csv(args.figures / "or_ablation.csv", index=False)
     text = report(runs, default, commit)
     (args.figures / "or_ablation.md").write_text(text)
     plot(runs, default, args.figures / "or_ablation.png")
