@@ -21,9 +21,9 @@ WINDOW = 6  # lines around a table searched for the records it cites
 RECORD = re.compile(r"(?:docs/)?figures/([\w.=\-]+?)(?:\.(csv|json|md|png))?(?=[`)\s,;:]|\.[\s{*]|\.$|$)")
 NUMBER = re.compile(r"(?<![\w.])[-−+]?\d[\d,]*(?:\.\d+)?(?![\w])")
 # text in a table that names or describes rather than measures: code, links, names with digits,
-# and counts of what was run ("4 models x 2 modes x 10 epochs")
+# counts of what was run ("4 models x 2 modes x 10 epochs") and domains ("[-5, 10]^20")
 NAMING = re.compile(r"`[^`]*`|\[[^\]]*\]\([^)]*\)|\b[A-Za-z_]+\d+\w*|\b\d+\s+(?:models?|modes?|epochs?|steps?|"
-                    r"candidates|inits?|seeds?|teachers?|trials?|evaluations)\b|\bx\s*\d+")
+                    r"candidates|inits?|seeds?|teachers?|trials?|evaluations)\b|\bx\s*\d+|\[[-\d., ]+\]\^\d+")
 
 
 @dataclass
