@@ -6,6 +6,11 @@ for one teacher (default: the project's ``teacher.search_teacher``). Then tabula
 each run found: the best architecture's block sequence (Table 6's notation, FMB / MB / T),
 the block sequences of the three best, and the block mix of the ten best scores.
 
+``--table5`` then retrains, distilled from every teacher in turn, the best student of each
+teacher's seed-0 search (``trade_<k>``: searched with the k-th teacher) and the project's
+``retrain.baselines``, with its ``retrain.recipe`` (seed 0): paper Table 5, students x teachers,
+test top-1 (``docs/figures/table5.{csv,md}``). Checkpoints under ``--out``, so it resumes.
+
 Q1: do different teachers lead to different block mixes? Q2: do two seeds with the same
 teacher converge to similar architectures?
 
@@ -13,7 +18,7 @@ Each search keeps its durable state under ``--out/<teacher>-seed<k>`` and resume
 the table (``docs/figures/teacher_study.md``, ``.csv``) and a bar chart of the block mix
 (``.png``) are made from the runs there.
 
-    nice -n 10 python benchmarks/teacher_study.py --project /tmp/bench_project
+    nice -n 10 python benchmarks/teacher_study.py --project /tmp/bench_project [--table5]
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from trade_pipeline.retrain.session import run_retrain  # noqa: E402
+from trade_pipeline.search.pareto import select_architectures  # noqa: E402
 from trade_pipeline.search.session import run_trade_search  # noqa: E402
 from trade_pipeline.teachers.logits import logit_cache  # noqa: E402
 
@@ -120,6 +127,37 @@ def report(inputs: ProjectInputs, runs: list[tuple[str, int]], out: Path, figure
     return "\n".join(lines)
 
 
+def table_5(inputs: ProjectInputs, teachers: list[str], seed: int, out: Path, figures: Path) -> str:
+    """Every teacher's best student and the baselines, each distilled from every teacher."""
+    students = []
+    for teacher in teachers:
+        students += select_architectures(read_trials(out / f"{teacher}-seed{seed}"), 1, inputs.search.score.acc_target)
+    rows = []
+    for teacher in teachers:
+        model = inputs.teachers[teacher]()
+        logits = logit_cache(teacher, model.model, inputs.split, inputs.teacher_params.batch_size,
+                             inputs.teacher_params.device)
+        params = inputs.retrain.model_copy(update={
+            "students": len(students), "trained_by": ["distill"], "seeds": [0], "resume": True,
+            "checkpoint_dir": str(out / "table5" / teacher)})
+        for result in run_retrain(students, {}, inputs.split, model, logits, params).results:
+            rows.append({"teacher": teacher, "teacher_test_top1": inputs.teacher_profile[teacher]["test_top1"],
+                         "student": result["model"], "architecture": result["architecture"], "top1": result["top1"]})
+    table = pd.DataFrame(rows)
+    table.to_csv(figures / "table5.csv", index=False, float_format="%.4g")
+    wide = table.pivot_table(index="teacher", columns="student", values="top1", sort=False)
+    names = {f"trade_{k}": f"trade_{k} ({t})" for k, t in enumerate(teachers, start=1)}
+    lines = ["| teacher (test top-1) | " + " | ".join(names.get(c, c) for c in wide.columns) + " | best student |",
+             "|---|" + "---|" * (len(wide.columns) + 1)]
+    for teacher, values in wide.iterrows():
+        lines.append(f"| {teacher} ({inputs.teacher_profile[teacher]['test_top1']:.1f} %) | "
+                     + " | ".join(f"{v:.2f}" for v in values) + f" | {values.idxmax()} |")
+    architectures = dict(zip(table["student"], table["architecture"]))
+    lines.append("\nStudents: " + "; ".join(f"{names.get(s, s)} = {a}" for s, a in architectures.items()) + ".")
+    (figures / "table5.md").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines)
+
+
 def plot(table: pd.DataFrame, path: Path) -> None:
     """Mean FMB and MB blocks and Transformer layers among each run's best scores."""
     labels = [f"{t}\nseed {s}" for t, s in zip(table["teacher"], table["seed"])]
@@ -149,6 +187,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks" / "teacher_study")
     parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "figures")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--table5", action="store_true", help="retrain students x teachers (paper Table 5)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     inputs = load_project(args.project)
@@ -159,6 +198,8 @@ def main() -> None:
     if not args.report_only:
         run_study(inputs, runs, args.n_trials, out)
     print(report(inputs, runs, out, args.figures))
+    if args.table5:
+        print(table_5(inputs, teachers, args.seeds[0], out, args.figures))
 
 
 if __name__ == "__main__":
