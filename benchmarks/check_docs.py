@@ -54,9 +54,7 @@ def cited_records(lines: list[str]) -> list[Path]:
     records = []
     for match in RECORD.finditer("\n".join(lines)):
         name, extension = match.groups()
-        if extension == "png":
-            name, extension = name, None
-        if extension:
+        if extension and extension != "png":  # a figure stands for the record files of its name
             records.append(figures / f"{name}.{extension}")
         else:
             records += sorted(p for p in figures.glob(f"{name}.*") if p.suffix in (".csv", ".json", ".md"))

@@ -30,7 +30,6 @@ import argparse
 import json
 import logging
 import math
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ from trade_pipeline.search.session import objective_context  # noqa: E402
 from trade_pipeline.search.trials import TRIAL_COLUMNS  # noqa: E402
 
 from proxy_objective import CachedObjective, load_project, proxy_objective  # noqa: E402
+from record import head_commit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ["config", "seed", "trial_id", "iteration", "rung", "status", "spec_hash", "proxy_accuracy", "log_score",
@@ -124,10 +124,6 @@ def paired(difference: np.ndarray, whose: str = "") -> str:
     return (f"{int((difference < 0).sum())} wins, {int((difference == 0).sum())} ties, "
             f"{int((difference > 0).sum())} losses{whose} (median difference {np.median(difference):.3g}, "
             f"Wilcoxon p {p_value:.3g})")
-
-
-def head_commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
 
 
 def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
@@ -258,11 +254,12 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     name = f"e{args.proxy_epochs}-f{args.proxy_fraction}-t{args.acc_target:g}-r{'_'.join(map(str, args.rungs))}-eta{args.eta}"
     out = args.out / name
-    if not args.report_only:
+    if not args.report_only or args.retrain:
         inputs = load_project(args.project)
         cache_dir = args.out.parent / "compare_strategies" / "proxy-cache"
         objectives = {rung: proxy_objective(args.project, cache_dir, args.proxy_epochs, args.proxy_fraction * rung,
                                             args.acc_target)[0] for rung in args.rungs}
+    if not args.report_only:
         out.mkdir(parents=True, exist_ok=True)
         for seed in parse_seeds(args.seeds):
             for config in ("single", "ladder"):
@@ -274,10 +271,7 @@ def main() -> None:
     if not (args.report_only and args.retrain):  # the runs' report keeps the commit they were made at
         print(report(runs, args))
     if args.retrain:
-        inputs = load_project(args.project)
-        cached = proxy_objective(args.project, args.out.parent / "compare_strategies" / "proxy-cache", args.proxy_epochs,
-                                 args.proxy_fraction, args.acc_target)[0]
-        print(retrain_selected(runs, args, inputs, cached, out))
+        print(retrain_selected(runs, args, inputs, objectives[1.0], out))
 
 
 if __name__ == "__main__":

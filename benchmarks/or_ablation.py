@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-import subprocess
 from pathlib import Path
 
 import matplotlib
@@ -37,6 +36,7 @@ from trade_pipeline.search.session import objective_context  # noqa: E402
 from trade_pipeline.students.spec import ArchitectureSpec  # noqa: E402
 
 from proxy_objective import load_project  # noqa: E402
+from record import head_commit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,7 +123,7 @@ def main() -> None:
     if args.students and not inputs.selected:
         raise SystemExit(f"--project {args.project}: no selected_architectures; run `kedro run --pipelines=search` there "
                          "first, or pass --students 0 for the baselines alone")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    commit = head_commit()
     if args.report_only:
         runs = pd.read_csv(args.figures / "or_ablation.csv")
         commit = re.search(r"commit (\w+)", (args.figures / "or_ablation.md").read_text()).group(1)

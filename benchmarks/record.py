@@ -34,8 +34,13 @@ def value(text: str) -> float | int | str:
     return text
 
 
+def head_commit() -> str:
+    """The short hash of HEAD: the commit a benchmark's record names."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+
 def commit() -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    head = head_commit()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
                            cwd=ROOT).stdout.strip()
     return head + ("+changes" if dirty else "")

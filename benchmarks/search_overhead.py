@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,8 @@ from kedro.framework.startup import bootstrap_project
 from trade_pipeline.optim import AskTellOptimizer
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.session import run_trade_search
+
+from record import head_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,9 +92,7 @@ def main() -> None:
         trials.to_csv(figures / f"{args.record}.csv", index=False)
         plot_predictions(trials).savefig(figures / f"{args.record}.png", dpi=120)
         best = trials.loc[trials["score"].idxmin()]
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=ROOT).stdout.strip()
-        record = {"command": " ".join(["python", "benchmarks/search_overhead.py", *sys.argv[1:]]), "commit": commit,
+        record = {"command": " ".join(["python", "benchmarks/search_overhead.py", *sys.argv[1:]]), "commit": head_commit(),
                   "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
                   "strategy": args.strategy, "seed": args.seed, "trials": len(trials),
                   "wall_seconds": round(wall, 1), "evaluating_seconds": round(evaluating, 1),

@@ -45,9 +45,14 @@ def best_so_far(runs: pd.DataFrame, method: str) -> tuple[list[int], np.ndarray]
     return seeds, matrix
 
 
-def methods_in(runs: pd.DataFrame) -> list[str]:
-    present = set(runs["method"])
+def ordered(methods) -> list[str]:
+    """``methods`` in the report's order: ``ORDER`` first, any others after, by name."""
+    present = set(methods)
     return [m for m in ORDER if m in present] + sorted(present - set(ORDER))
+
+
+def methods_in(runs: pd.DataFrame) -> list[str]:
+    return ordered(runs["method"])
 
 
 def curves(runs: pd.DataFrame) -> pd.DataFrame:
@@ -125,7 +130,7 @@ def paired(final: pd.DataFrame, reference: str = DEFAULT) -> pd.DataFrame:
     methods: each run's best): compared seed by seed (wins = ``reference`` lower), the median
     difference and a two-sided Wilcoxon signed-rank p-value (NaN when every pair is tied)."""
     rows = []
-    for method in [m for m in ORDER if m in final and m != reference] + sorted(set(final) - set(ORDER) - {reference}):
+    for method in [m for m in ordered(final.columns) if m != reference]:
         both = final[[reference, method]].dropna()
         difference = both[reference] - both[method]
         p_value = wilcoxon(difference).pvalue if (difference != 0).any() else np.nan
@@ -150,10 +155,11 @@ def best_by_compute(runs: pd.DataFrame, method: str, grid: np.ndarray) -> tuple[
     spent (NaN before the first trained evaluation; a run keeps its last best past its end)."""
     chosen = runs[runs["method"] == method]
     seeds = sorted(chosen["seed"].unique())
+    unit = compute_unit(runs)
     matrix = np.full((len(seeds), len(grid)), np.nan)
     for row, seed in enumerate(seeds):
         run = chosen[chosen["seed"] == seed].sort_values("evaluation")
-        spent = run["image_epochs"].fillna(0).cumsum().to_numpy() / compute_unit(runs)
+        spent = run["image_epochs"].fillna(0).cumsum().to_numpy() / unit
         last = np.searchsorted(spent, grid + 1e-9, side="right") - 1
         best = run["best"].to_numpy()
         matrix[row] = np.where(last >= 0, best[np.maximum(last, 0)], np.nan)
@@ -164,7 +170,8 @@ def compute_report(runs: pd.DataFrame) -> tuple[pd.DataFrame, str, pd.DataFrame]
     """The compute axis: median curves over units of one trained evaluation, and a table of every
     method's best at the compute every run reached (methods that skip over-budget candidates
     spend less per evaluation), with the default's paired comparison at that compute."""
-    totals = runs.groupby(["method", "seed"])["image_epochs"].sum() / compute_unit(runs)
+    unit = compute_unit(runs)
+    totals = runs.groupby(["method", "seed"])["image_epochs"].sum() / unit
     grid = np.arange(1, int(np.ceil(totals.max())) + 1, dtype=float)
     equal = float(np.floor(totals.min()))
     rows, at_equal = [], {}
@@ -175,7 +182,6 @@ def compute_report(runs: pd.DataFrame) -> tuple[pd.DataFrame, str, pd.DataFrame]
                                   "n_seeds": len(seeds)}))
         at_equal[method] = pd.Series(best_by_compute(runs, method, np.array([equal]))[1][:, 0], index=seeds)
     curve = pd.concat(rows, ignore_index=True)
-    unit = compute_unit(runs)
     lines = [f"Proxy compute: one unit is one trained evaluation ({unit:,.0f} image-epochs); candidates skipped as "
              f"over budget cost nothing. Every run reached {equal:g} units.", "",
              f"| method | seeds | compute spent (units): median | best log(Score) @{equal:g} units: median [IQR] |",
