@@ -50,6 +50,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,8 @@ RUN_COLUMNS = ("problem", "budget", "method", "seed", "evaluation", "phase", "va
 finite value so far; ``optimizer_seconds`` the ask + tell time of the point's batch divided
 by the batch's size (0 for the design); ``key`` the architecture's spec hash and ``image_epochs``
 the proxy compute the evaluation spent (0 when skipped as over budget) (proxy only)."""
-CONF_BASE_TURBO = {"n_candidates": 1000}  # conf/base/parameters_search.yml: search.turbo and search.composite
+CONF_BASE_TURBO = {"n_candidates": 1000}
+TURBOS = ("composite", "turbo", "turbo_continuous")  # conf/base/parameters_search.yml: search.turbo and search.composite
 
 
 @dataclass
@@ -105,8 +107,8 @@ class Problem:
 
 def analytic_problem(name: str, turbo_options: dict) -> Problem:
     dimensions, objective, budget = make_problem(name)
-    options = {"composite": turbo_options, "turbo": turbo_options, "turbo_continuous": turbo_options}
-    return Problem(name, tuple(dimensions), objective, budget, strategy_options=lambda s: dict(options.get(s, {})))
+    return Problem(name, tuple(dimensions), objective, budget,
+                   strategy_options=lambda s: dict(turbo_options) if s in TURBOS else {})
 
 
 def shared_design(problem: Problem, budget: int, batch: int, seed: int, size: int | None = None) -> np.ndarray:
@@ -290,7 +292,7 @@ def parse_seeds(items: Sequence[str]) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("problem", choices=(*PROBLEMS, "proxy"))
+    parser.add_argument("problem", choices=(*PROBLEMS, "proxy", "nb201"))
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--seeds", nargs="+", default=["0-4"], help="e.g. 0 1 2 or 0-19")
     parser.add_argument("--budget", type=int, default=None, help="evaluations per run (default: the problem's; proxy: 50)")
@@ -306,12 +308,21 @@ def main() -> None:
     parser.add_argument("--proxy-epochs", type=int, default=1)
     parser.add_argument("--proxy-fraction", type=float, default=0.2)
     parser.add_argument("--acc-target", type=float, default=None, help="proxy: Eq. 2's target (default: the project's)")
+    parser.add_argument("--regimes", nargs="+", default=None, help="nb201: which of its regimes (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.WARNING)
     turbo_options = {**CONF_BASE_TURBO, **{k: _number(v) for k, v in (item.split("=", 1) for item in args.set)}}
     from strategy_report import write_report  # benchmarks/strategy_report.py
 
+    if args.problem == "nb201":
+        for problem, tag in nb201_problems(args.regimes, args.budget or 50, turbo_options, args.set):
+            if not args.report_only:
+                run_all(problem, args.methods, parse_seeds(args.seeds), problem.budget, args.batch, args.out, tag,
+                        args.design_size)
+            print(write_report(args.out / tag, args.figures, f"compare_{tag}", title=tag, optimum_known=True,
+                               checkpoints=[]))
+        return
     if args.problem == "proxy":
         problem, tag = proxy_problem(args)
     else:
@@ -347,7 +358,35 @@ def proxy_problem(args: argparse.Namespace) -> tuple[Problem, str]:
     return problem, f"proxy-{fingerprint}-target{objective.acc_target:g}_{budget}"
 
 
-def _number(text: str) -> float | int:
+def settings_for(strategy: str, options: dict) -> dict:
+    """The ``options`` that ``strategy``'s settings have (``--set`` may name one strategy's only)."""
+    config_class = OPTIMIZERS[strategy].config_class
+    return {key: value for key, value in options.items() if config_class and key in config_class.model_fields}
+
+
+def nb201_problems(regimes: Sequence[str] | None, budget: int, turbo_options: dict, overrides: Sequence[str]
+                   ) -> list[tuple[Problem, str]]:
+    """NAS-Bench-201 at each regime's target (``nb201.py``), as every method sees it; the value is
+    the regret. ``composite`` is told the cost ratios; the constrained Optuna samplers the target."""
+    from nb201 import REGIMES, NB201Problem, load_table
+
+    table = load_table()
+    problems = []
+    for regime in regimes or REGIMES:
+        if regime not in REGIMES:
+            raise SystemExit(f"--regimes: unknown regime {regime!r}; use some of {list(REGIMES)}")
+        nb201 = NB201Problem.at_regime(table, regime)
+        problem = Problem(f"nb201_{regime}", nb201.dimensions, nb201.regret, budget, key=nb201.key,
+                          strategy_options=partial(settings_for, options=turbo_options),
+                          outcome=nb201.accuracy, outcome_target=nb201.target,
+                          structure=lambda nb201=nb201: {"objective": nb201.composite_objective(), "observe": None})
+        problems.append((problem, "_".join([f"nb201_{regime}_{budget}", *sorted(overrides)])))
+    return problems
+
+
+def _number(text: str) -> float | int | bool:
+    if text in ("true", "false"):
+        return text == "true"
     return int(text) if text.lstrip("-").isdigit() else float(text)
 
 

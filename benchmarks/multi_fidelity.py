@@ -74,7 +74,8 @@ def memoised(objectives: list[CachedObjective], rungs: list[float], acc_target: 
         row.update(trial_id=candidate.trial_id, iteration=candidate.iteration, strategy="composite",
                    encoding=list(candidate.point), trust_region=candidate.trust_region, rung=candidate.rung,
                    fidelity=rungs[candidate.rung], predicted_accuracy=candidate.predicted_accuracy,
-                   predicted_latency_ms=candidate.predicted_latency_ms,
+                   predicted_latency_ms=candidate.predicted_latency_ms, p_feasible=candidate.p_feasible,
+                   guided=candidate.guided,
                    image_epochs=cached.images_per_evaluation if trained else None)
         if row["status"] == "ok":
             score = kd_guided_score(row["proxy_accuracy"], acc_target, row["resource_ratio"], cached.context.epsilon)

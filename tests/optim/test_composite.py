@@ -1,6 +1,7 @@
 """The composite strategy: a model of the black-box outcome, the objective computed from known outcomes."""
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 import pytest
@@ -58,15 +59,18 @@ def test_after_the_design_it_proposes_candidates_in_the_feasible_region() -> Non
     assert np.nanmin(optimizer.values) < np.nanmin(optimizer.values[: optimizer.n_init])
 
 
-def test_model_guided_points_carry_the_predicted_outcome_and_design_points_none() -> None:
-    optimizer = composite()
+def test_model_guided_points_carry_the_predicted_outcome_and_its_probability_design_points_none() -> None:
+    optimizer = CompositeTurbo(len(DIMENSIONS), 0, dimensions=DIMENSIONS, max_evaluations=24, batch_size=4,
+                               objective=dataclasses.replace(OBJECTIVE, threshold=TARGET), n_candidates=300,
+                               n_global=200)
     design = optimizer.ask(4)
-    assert optimizer.last_predictions == [None] * 4
+    assert optimizer.last_guidance == [{"guided": False, "predicted": None, "p_feasible": None}] * 4
     optimizer.tell(design, value(design), accuracy(design))
     optimizer.tell(*(lambda p: (p, value(p), accuracy(p)))(optimizer.ask(4)))
     optimizer.ask(4)
-    predictions = optimizer.last_predictions
-    assert len(predictions) == 4 and all(0.0 <= p <= 100.0 for p in predictions)
+    guidance = optimizer.last_guidance
+    assert len(guidance) == 4 and all(g["guided"] and 0.0 <= g["predicted"] <= 100.0 for g in guidance)
+    assert all(0.0 <= g["p_feasible"] <= 1.0 for g in guidance)
 
 
 def test_without_a_composite_objective_it_is_the_type_aware_turbo_draw_for_draw() -> None:

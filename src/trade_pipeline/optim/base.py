@@ -145,6 +145,7 @@ class AskTellOptimizer(abc.ABC):
         self._pending_origins: list[dict] = []
         self._keys: set[Hashable] = set()
         self._last_region_ids: list[int] = []
+        self._last_origins: list[dict] = []
         if self.config_class is not None:
             self.config = self.config_class.model_validate({**(config or self.config_class()).model_dump(), **options})
         elif config is not None or options:
@@ -175,6 +176,16 @@ class AskTellOptimizer(abc.ABC):
         """Trust region of each point of the last ``ask`` (-1: uniform random)."""
         return list(self._last_region_ids)
 
+    @property
+    def last_guidance(self) -> list[dict]:
+        """What the strategy knew of each point of the last ``ask``: ``guided`` (chosen from what
+        it learned, not by a design or a uniform draw) and, from a strategy that models the
+        black-box outcome, ``predicted`` (its posterior mean) and ``p_feasible`` (its probability of
+        reaching the objective's threshold); None where it has no such model."""
+        return [{"guided": not origin.get("initial", False) and origin["region"] != RANDOM_ORIGIN,
+                 "predicted": origin.get("predicted"), "p_feasible": origin.get("p_feasible")}
+                for origin in self._last_origins]
+
     def ask(self, n: int) -> np.ndarray:
         """Propose up to ``n`` new points (``n x d`` float64 in [0, 1]).
 
@@ -188,6 +199,7 @@ class AskTellOptimizer(abc.ABC):
         self._pending = np.vstack([self._pending, points])
         self._pending_origins += origins
         self._last_region_ids = [origin["region"] for origin in origins]
+        self._last_origins = origins
         return points.copy()
 
     def tell(self, points: np.ndarray, values: np.ndarray, outcomes: np.ndarray | None = None) -> None:

@@ -59,6 +59,9 @@ class CompositeObjective:
     known: Callable[[np.ndarray], np.ndarray]
     value: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     bounds: tuple[float, float]
+    threshold: float | None = None
+    """The outcome at and above which the objective leaves its plateau (Eq. 2's accuracy target):
+    below it the objective is worse by a constant factor, whatever else is known. None: no plateau."""
 
 
 class CompositeConfig(TurboConfig):
@@ -76,8 +79,11 @@ class CompositeConfig(TurboConfig):
     """New evaluations before the outcome model's hyperparameters are fitted again; in between it
     is conditioned on every evaluation with the last fit's (a fit is most of an ask's cost)."""
     shortlist: int = Field(default=64, ge=1)
-    """Candidates of highest marginal expected improvement over which the batch is chosen from
+    """Candidates ranked highest (:func:`feasibility_first`) over which the batch is chosen from
     joint samples (the joint posterior of all candidates would cost O(N^3))."""
+    min_p_feasible: float = Field(default=0.5, ge=0.0, le=1.0)
+    """A candidate whose modelled probability of reaching the objective's threshold is below this
+    is picked only when none at or above it is left, then by that probability (docs/turbo.md)."""
 
 
 class CompositeTurbo(Turbo):
@@ -94,21 +100,8 @@ class CompositeTurbo(Turbo):
                  **kwargs: Any) -> None:
         super().__init__(dim, seed, **kwargs)
         self.objective = objective
-        self._last_predictions: list[float | None] = []
         self._hyperparameters: dict[str, list] | None = None  # of the last outcome fit
         self._fitted_on = 0  # evaluations that fit saw
-
-    @property
-    def last_predictions(self) -> list[float | None]:
-        """Predicted outcome (posterior mean) of each point of the last ``ask``; None where the
-        point came from a design or a random draw."""
-        return list(self._last_predictions)
-
-    def ask(self, n: int) -> np.ndarray:
-        points = super().ask(n)
-        origins = self._pending_origins[len(self._pending_origins) - len(points):]
-        self._last_predictions = [origin.get("predicted") for origin in origins]
-        return points
 
     def _ask_thompson(self, n: int) -> tuple[np.ndarray, list[dict]]:
         """Up to ``n`` model-guided points: TuRBO's Thompson step, replaced (once the outcome
@@ -127,11 +120,11 @@ class CompositeTurbo(Turbo):
         if not len(candidates):  # everything drawn was evaluated already (a tiny space)
             return super()._ask_thompson(n)
         normal = torch.randn(self.config.n_samples, 1, generator=generator, dtype=torch.float64)
-        candidates, gain = self._local_search(model, candidates, normal, taken)
+        candidates, gain, p_feasible = self._local_search(model, candidates, normal, taken)
         leader = min(ready, key=lambda region: region.best_value)
         owners += [leader] * (len(candidates) - len(owners))
-        shortlist = self._shortlist(candidates, gain, max(self.config.shortlist, 4 * n))
-        candidates, owners = candidates[shortlist], [owners[i] for i in shortlist]
+        shortlist = self._shortlist(candidates, self._rank(gain, p_feasible), max(self.config.shortlist, 4 * n))
+        candidates, owners, p_feasible = candidates[shortlist], [owners[i] for i in shortlist], p_feasible[shortlist]
         known = torch.from_numpy(self.objective.known(candidates.numpy()))
         with torch.no_grad():
             posterior = model.posterior(candidates)
@@ -140,14 +133,15 @@ class CompositeTurbo(Turbo):
             samples = posterior.rsample_from_base_samples(torch.Size([self.config.n_samples]), base).squeeze(-1)
             mean = self._from_logit(posterior.mean.squeeze(-1))
         values = self.objective.value(self._from_logit(samples), known)
-        picks = self._greedy_expected_improvement(values, candidates.numpy(), n)
-        origins = [{**_origin(owners[i], initial=False), "predicted": float(mean[i])} for i in picks]
+        picks = self._greedy_expected_improvement(values, p_feasible, candidates.numpy(), n)
+        origins = [{**_origin(owners[i], initial=False), "predicted": float(mean[i]),
+                    "p_feasible": float(p_feasible[i])} for i in picks]
         return candidates.numpy()[picks].reshape(-1, self.dim), origins
 
-    def _marginal_gain(self, model, candidates: torch.Tensor, normal: torch.Tensor) -> torch.Tensor:
+    def _screen(self, model, candidates: torch.Tensor, normal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``N`` Monte-Carlo expected improvements over the best value told, each candidate on its
-        own (``normal``: ``s x 1`` standard draws shared by all, so gains compare fairly); NaN
-        (unknown objective) scores -1, below every candidate that can be judged."""
+        own (``normal``: ``s x 1`` standard draws shared by all, so gains compare fairly; NaN where
+        the objective is unknown), and ``N`` probabilities of reaching the threshold."""
         known = torch.from_numpy(self.objective.known(candidates.numpy()))
         with torch.no_grad():  # N batches of one point: marginals only, never the N x N covariance
             posterior = model.posterior(candidates.unsqueeze(-2))
@@ -157,18 +151,31 @@ class CompositeTurbo(Turbo):
         gain = (float(np.nanmin(self._values)) - values).clamp(min=0).mean(dim=0)
         # ties (no sample improves) go to the lowest mean value
         gain = gain - 1e-9 * torch.nan_to_num(values.mean(dim=0), nan=0.0).clamp(-1e6, 1e6)
-        return torch.where(torch.isnan(gain), torch.full_like(gain, -1.0), gain)
+        return gain, self._p_feasible(mean, std)
+
+    def _p_feasible(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """Posterior probability that the outcome reaches ``objective.threshold`` (``mean``, ``std``:
+        the logit outcome's marginals); 1 where the objective has no threshold."""
+        if self.objective.threshold is None:
+            return torch.ones_like(mean)
+        edge = self._to_logit(torch.tensor(float(self.objective.threshold), dtype=mean.dtype))
+        return torch.special.ndtr((mean - edge) / std.clamp_min(1e-9))
+
+    def _rank(self, gain: torch.Tensor, p_feasible: torch.Tensor) -> torch.Tensor:
+        """:func:`feasibility_first` with this strategy's ``min_p_feasible``."""
+        return feasibility_first(gain, p_feasible, self.config.min_p_feasible)
 
     def _local_search(self, model, candidates: torch.Tensor, normal: torch.Tensor, taken: set[bytes]
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The candidates plus, for ``local_steps`` rounds, every one-choice neighbour of the
-        ``local_starts`` best by marginal expected improvement and, in the first round, of the
+        ``local_starts`` best by :meth:`_rank` and, in the first round, of the
         best point evaluated (Optuna's GP sampler refines its acquisition the same way, from the
-        same starts); returns all of them and their gains."""
-        gain = self._marginal_gain(model, candidates, normal)
+        same starts); returns all of them, their gains and their probabilities of reaching the threshold."""
+        gain, p_feasible = self._screen(model, candidates, normal)
         incumbent = self._points[[int(np.nanargmin(self._values))]]
         for step in range(self.config.local_steps):
-            starts = candidates[torch.argsort(gain, descending=True)[: self.config.local_starts]]
+            rank = self._rank(gain, p_feasible)
+            starts = candidates[torch.argsort(rank, descending=True)[: self.config.local_starts]]
             if step == 0:
                 starts = torch.cat([starts, torch.from_numpy(incumbent)])
             seen = taken | {row.tobytes() for row in candidates.numpy()}
@@ -177,8 +184,9 @@ class CompositeTurbo(Turbo):
             if not len(neighbours):
                 break
             candidates = torch.cat([candidates, neighbours])
-            gain = torch.cat([gain, self._marginal_gain(model, neighbours, normal)])
-        return candidates, gain
+            more_gain, more_p_feasible = self._screen(model, neighbours, normal)
+            gain, p_feasible = torch.cat([gain, more_gain]), torch.cat([p_feasible, more_p_feasible])
+        return candidates, gain, p_feasible
 
     def _neighbours(self, points: torch.Tensor) -> torch.Tensor:
         """Every point one choice away from each of ``points`` (``m x d``): each other level of
@@ -192,11 +200,11 @@ class CompositeTurbo(Turbo):
                 moves.append(moved)
         return torch.cat(moves)
 
-    def _shortlist(self, candidates: torch.Tensor, gain: torch.Tensor, size: int) -> list[int]:
-        """Indices of the ``size`` candidates of highest gain that are still free and feasible,
-        best first: the joint posterior is drawn over these only."""
+    def _shortlist(self, candidates: torch.Tensor, rank: torch.Tensor, size: int) -> list[int]:
+        """Indices of the ``size`` candidates of highest ``rank`` that are still free and within
+        ``feasible``, best first: the joint posterior is drawn over these only."""
         shortlist = []
-        for index in torch.argsort(gain, descending=True).tolist():
+        for index in torch.argsort(rank, descending=True).tolist():
             if self._available(candidates[index].numpy()):
                 shortlist.append(index)
                 if len(shortlist) == size:
@@ -275,10 +283,12 @@ class CompositeTurbo(Turbo):
         fresh = [i for i, row in enumerate(candidates.numpy()) if row.tobytes() not in taken]
         return candidates[fresh], [owners[i] for i in fresh]
 
-    def _greedy_expected_improvement(self, values: torch.Tensor, candidates: np.ndarray, n: int) -> list[int]:
+    def _greedy_expected_improvement(self, values: torch.Tensor, p_feasible: torch.Tensor, candidates: np.ndarray,
+                                     n: int) -> list[int]:
         """Up to ``n`` candidates (columns of ``values``, ``s x N`` objective samples) chosen one
         at a time by the Monte-Carlo expected improvement of the batch so far over the best value
-        told; a candidate whose key is taken or that ``feasible`` refuses is skipped.
+        told, ranked by :meth:`_rank` with their probabilities ``p_feasible`` (``N``); a candidate
+        whose key is taken or that ``feasible`` refuses is skipped.
 
         Candidates with an unknown objective (NaN) come last; ties (no sample improves) go to the
         lowest mean value.
@@ -292,9 +302,9 @@ class CompositeTurbo(Turbo):
         picks: list[int] = []
         while len(picks) < n and available.any():
             gain = (best.unsqueeze(-1) - values).clamp(min=0).mean(dim=0) + tie_break
-            gain = torch.where(unknown, gain - 1.0, gain)
-            gain = torch.where(available, gain, torch.full_like(gain, -math.inf))
-            for index in torch.argsort(gain, descending=True).tolist():
+            rank = self._rank(torch.where(unknown, torch.full_like(gain, math.nan), gain), p_feasible)
+            rank = torch.where(available, rank, torch.full_like(rank, -math.inf))
+            for index in torch.argsort(rank, descending=True).tolist():
                 if not available[index]:
                     break
                 available[index] = False
@@ -312,3 +322,18 @@ class CompositeTurbo(Turbo):
     def _from_logit(self, logits: torch.Tensor) -> torch.Tensor:
         low, high = self.objective.bounds
         return low + (high - low) * torch.sigmoid(logits)
+
+
+def feasibility_first(gain: torch.Tensor, p_feasible: torch.Tensor, min_p_feasible: float) -> torch.Tensor:
+    """``N`` ranks, higher first, from expected improvements ``gain`` (NaN: objective unknown) and
+    probabilities ``p_feasible`` of reaching the threshold (``N`` each).
+
+    Candidates the model expects to reach the threshold (``p_feasible >= min_p_feasible``) go by
+    expected improvement, above every other; the rest go by ``p_feasible`` (SCBO's rule when
+    nothing is expected to be feasible); unknown objectives last. Below the threshold Eq. 2 is a
+    1/epsilon cliff, so expected improvement alone is ~ P(feasible) x the gain if feasible, and
+    the cheapest candidates' thin tails outbid the ones likely to reach it.
+    """
+    passing = p_feasible >= min_p_feasible
+    rank = torch.where(passing, 1.0 + gain / (1.0 + gain.abs()), p_feasible - 1.0)
+    return torch.where(torch.isnan(gain), torch.full_like(gain, -2.0), rank)

@@ -20,7 +20,8 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import MixedSingleTaskGP, SingleTaskGP
 from botorch.models.transforms.input import InputTransform
 from botorch.models.transforms.outcome import Standardize
-from gpytorch.constraints import Interval
+from botorch.models.kernels.categorical import CategoricalKernel
+from gpytorch.constraints import GreaterThan, Interval
 from gpytorch.kernels import MaternKernel, RBFKernel, ScaleKernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -115,11 +116,23 @@ def outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace,
     if space.categorical:
         model = MixedSingleTaskGP(train_X, train_Y, cat_dims=list(space.categorical),
                                   outcome_transform=Standardize(m=1), input_transform=snap)
+        floor_categorical_lengthscales(model, len(space.categorical))
     else:
         model = SingleTaskGP(train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=snap)
     if hyperparameters is not None:
         model.load_state_dict(hyperparameters, strict=False)
     return model.eval()
+
+
+def floor_categorical_lengthscales(model: SingleTaskGP, n_categorical: int) -> None:
+    """Keep every overlap-kernel lengthscale at or above ``1 / n_categorical``: the kernel averages
+    ``[choice differs] / lengthscale`` over the categoricals, so a candidate one choice away from an
+    evaluated one keeps at least ``exp(-1)`` of that kernel's correlation. BoTorch's bound (1e-6)
+    lets a fit on a few dozen points drive lengthscales near 0, after which every unseen
+    combination is predicted at the prior mean."""
+    for module in model.covar_module.modules():
+        if isinstance(module, CategoricalKernel):
+            module.register_constraint("raw_lengthscale", GreaterThan(1.0 / n_categorical))
 
 
 def fit_outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace,

@@ -135,4 +135,5 @@ def composite_objective(costs: CandidateCosts, acc_target: float, epsilon: float
     """Eq. 2's log score as the ``composite`` strategy sees it: proxy accuracy (0-100 %) is the
     black box, the cost ratios are known."""
     return CompositeObjective(known=costs.ratios, value=partial(log_kd_guided_score, acc_target=acc_target,
-                                                                 epsilon=epsilon), bounds=(0.0, 100.0))
+                                                                 epsilon=epsilon), bounds=(0.0, 100.0),
+                              threshold=acc_target)

@@ -42,6 +42,8 @@ class Candidate:
     point: tuple[float, ...]
     trust_region: int | None
     predicted_accuracy: float | None = None  # the strategy's model of it before training (composite)
+    p_feasible: float | None = None  # the strategy's probability that it meets the accuracy target (composite)
+    guided: bool = False  # chosen from what the strategy learned, not by its design or a uniform draw
     predicted_latency_ms: float | None = None  # the search's latency model before profiling
     rung: int = 0  # search.fidelity rung it is trained on (0 when the ladder is off)
 
@@ -125,6 +127,8 @@ def evaluate_candidate(candidate: Candidate, device: str, context: ObjectiveCont
         "trust_region": candidate.trust_region,
         "rung": candidate.rung, "fidelity": context.rungs[candidate.rung], "image_epochs": None,
         "predicted_accuracy": candidate.predicted_accuracy,
+        "p_feasible": candidate.p_feasible,
+        "guided": candidate.guided,
         "predicted_latency_ms": candidate.predicted_latency_ms,
         "seconds": None,
         "started_at": datetime.now(timezone.utc).isoformat(),

@@ -162,13 +162,14 @@ def _ask(optimizer: AskTellOptimizer, params: SearchParams, state: dict[str, Any
         return []
     # the TuRBO trust region or LA-MCTS leaf that proposed each point; none for strategies without regions
     regions = optimizer.last_region_ids if optimizer.describe() else [-1] * len(points)
-    accuracies = optimizer.last_predictions if isinstance(optimizer, CompositeTurbo) else [None] * len(points)
+    guidance = optimizer.last_guidance
     latencies = costs.costs(points)[:, 2]
     first = state["next_trial_id"]
     state["next_trial_id"] = first + len(points)
     return [
         Candidate(trial_id=first + i, iteration=state["iteration"], point=tuple(float(v) for v in point),
-                  trust_region=regions[i] if regions[i] >= 0 else None, predicted_accuracy=accuracies[i],
+                  trust_region=regions[i] if regions[i] >= 0 else None, predicted_accuracy=guidance[i]["predicted"],
+                  p_feasible=guidance[i]["p_feasible"], guided=guidance[i]["guided"],
                   predicted_latency_ms=float(latencies[i]) if math.isfinite(latencies[i]) else None)
         for i, point in enumerate(points)
     ]

@@ -11,7 +11,7 @@ from typing import Any
 from trade_pipeline.tracking import ChildRuns
 
 METRICS = ("params", "macs", "latency_ms", "latency_cv", "resource_ratio", "proxy_accuracy", "score", "log_score",
-           "predicted_accuracy", "predicted_latency_ms", "image_epochs", "seconds")
+           "predicted_accuracy", "p_feasible", "predicted_latency_ms", "image_epochs", "seconds")
 
 
 class CandidateTracker(ChildRuns):
@@ -29,6 +29,7 @@ class CandidateTracker(ChildRuns):
                 "trust_region": "" if row["trust_region"] is None else str(row["trust_region"]),
                 "iteration": str(row["iteration"]),
                 "rung": str(row["rung"]),
+                "guided": str(bool(row.get("guided"))).lower(),
                 "spec_hash": row["spec_hash"],
                 "resumed": str(resumed).lower(),
             },

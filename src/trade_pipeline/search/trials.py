@@ -42,6 +42,8 @@ TRIAL_DTYPES: dict[str, str] = {
     "fidelity": "float64",  # that rung's share of the proxy data; 1.0 = the full proxy task
     "image_epochs": "Int64",  # proxy compute: training images seen; missing when it never trained
     "predicted_accuracy": "float64",  # proxy accuracy the composite strategy expected; else missing
+    "p_feasible": "float64",  # the composite strategy's probability that it meets the accuracy target; else missing
+    "guided": "boolean",  # chosen from what the strategy learned, not by its initial design or a uniform draw
     "predicted_latency_ms": "float64",  # latency the search's latency model expected before profiling
     "seconds": "float64",  # wall time to build, profile and train the candidate
     "started_at": "datetime64[ns, UTC]",  # ISO 8601 string in the log
