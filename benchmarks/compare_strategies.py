@@ -18,8 +18,10 @@ at a time:
     ``tpe_c``, ``gp_c`` (``proxy`` only): the same with ``constraints_func``, accuracy >=
     Eq. 2's target as the constraint. Optuna is in the ``test`` and ``bench`` extras.
 
-Problems: the analytic ones of ``problems.py`` (known optimum 0: the value is the regret), or
-``proxy``: the real search objective (log Score, Eq. 2) of the project at ``--project``, at a
+Problems: the analytic ones of ``problems.py`` (known optimum 0: the value is the regret);
+``nb201``: NAS-Bench-201's table scored by Eq. 2 at the targets of its regimes (``nb201.py``;
+the value is the regret; one report per regime, ``compare_nb201_<regime>_<budget>``, and the
+regimes' targets in ``compare_nb201_regimes.json``); or ``proxy``: the real search objective (log Score, Eq. 2) of the project at ``--project``, at a
 reduced fidelity (``--proxy-epochs`` on ``--proxy-fraction`` of mini-train, one latency
 repeat), each architecture evaluated once and memoised for all methods and seeds
 (``proxy_objective.py``).
@@ -34,6 +36,7 @@ also the best against proxy compute (``_compute.png`` / ``.csv``: over-budget ca
     nice -n 10 python benchmarks/compare_strategies.py base_space --seeds 0-19
     nice -n 10 python benchmarks/compare_strategies.py ackley20 --budget 400 --methods turbo tpe random --seeds 0-9
     nice -n 10 python benchmarks/compare_strategies.py proxy --project /tmp/bench_project --seeds 0-4
+    nice -n 10 python benchmarks/compare_strategies.py nb201 --seeds 0-9          # binding, strict, needle
     nice -n 10 python benchmarks/compare_strategies.py base_space --methods turbo --seeds 0-9 \\
         --set success_tolerance=2 failure_tolerance=2 length_min=0.05 n_init=25   # App. C's settings
 
@@ -43,6 +46,7 @@ also the best against proxy compute (``_compute.png`` / ``.csv``: over-budget ca
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -93,6 +97,7 @@ class Problem:
     outcome_target: float | None = None  # the constrained Optuna samplers' outcome >= target
     structure: Callable[[], dict] | None = None  # fresh per run: composite's objective, feasible, observe
     compute: Callable[[np.ndarray], np.ndarray] | None = None  # n x d -> n proxy computes (image-epochs)
+    feasible_share: float | None = None  # share of all candidates that meet outcome_target, where known
 
     @property
     def dim(self) -> int:
@@ -316,7 +321,12 @@ def main() -> None:
     from strategy_report import write_report  # benchmarks/strategy_report.py
 
     if args.problem == "nb201":
-        for problem, tag in nb201_problems(args.regimes, args.budget or 50, turbo_options, args.set):
+        problems = nb201_problems(args.regimes, args.budget or 50, turbo_options, args.set)
+        regimes = {problem.name.removeprefix("nb201_"): {"target": problem.outcome_target,
+                                                         "feasible_share": problem.feasible_share}
+                   for problem, _ in problems}
+        (args.figures / "compare_nb201_regimes.json").write_text(json.dumps(regimes, indent=2) + "\n")
+        for problem, tag in problems:
             if not args.report_only:
                 run_all(problem, args.methods, parse_seeds(args.seeds), problem.budget, args.batch, args.out, tag,
                         args.design_size)
@@ -378,7 +388,7 @@ def nb201_problems(regimes: Sequence[str] | None, budget: int, turbo_options: di
         nb201 = NB201Problem.at_regime(table, regime)
         problem = Problem(f"nb201_{regime}", nb201.dimensions, nb201.regret, budget, key=nb201.key,
                           strategy_options=partial(settings_for, options=turbo_options),
-                          outcome=nb201.accuracy, outcome_target=nb201.target,
+                          outcome=nb201.accuracy, outcome_target=nb201.target, feasible_share=nb201.feasible_share,
                           structure=lambda nb201=nb201: {"objective": nb201.composite_objective(), "observe": None})
         problems.append((problem, "_".join([f"nb201_{regime}_{budget}", *sorted(overrides)])))
     return problems

@@ -40,3 +40,5 @@ class SearchSummary(TypedDict):
     latency_model_error: float | None  # median relative error of the latency model's predictions
     evaluations_per_rung: dict[str, int]  # search.fidelity rung -> evaluations trained or refused there
     image_epochs_per_rung: dict[str, int]  # rung -> proxy compute spent there (training images seen)
+    guided_evaluations: int  # candidates the strategy chose from what it learned, trained on the full proxy
+    guided_met_target: int  # of those, how many reached acc_target

@@ -130,3 +130,38 @@ def test_the_compute_report_compares_at_the_compute_every_run_reached(report, tm
     runs.to_csv(tmp_path / "composite-seed0.csv", index=False)
     report.write_report(tmp_path, tmp_path / "figures", "t", "t", optimum_known=False, checkpoints=[])
     assert (tmp_path / "figures" / "t_compute.csv").exists() and (tmp_path / "figures" / "t_compute.png").exists()
+
+
+def test_nb201_regimes_meet_their_shares_and_score_eq_2_against_the_all_conv3x3_teacher(compare) -> None:
+    from nb201 import REGIMES, NB201Problem, load_table
+
+    table = load_table()
+    assert len(table["accuracy"]) == 5**6
+    for regime, share in REGIMES.items():
+        problem = NB201Problem.at_regime(table, regime)
+        assert problem.feasible_share == pytest.approx(share, abs=0.005)
+    problem = NB201Problem.at_regime(table, "strict")
+    teacher = np.full((1, 6), (3 + 0.5) / 5)  # level 3 of every edge: nor_conv_3x3
+    np.testing.assert_allclose(problem.ratios[problem.codes(teacher)], [[1.0, 1.0]])
+    accuracy = problem.accuracy(teacher)[0]
+    expected = np.log(problem.target / (accuracy * (float(accuracy >= problem.target) + 0.01)) * 2.0)  # Eq. 2, s = 2
+    assert problem.regret(teacher)[0] == pytest.approx(expected - problem.optimum)
+    best = problem.log_scores.argmin()
+    assert problem.table["accuracy"][best] >= problem.target and problem.log_scores[best] == problem.optimum
+    # what the composite strategy is told is what the benchmark tells: the regret, from the accuracy and known costs
+    objective = problem.composite_objective()
+    points = np.random.default_rng(0).random((20, 6))
+    told = objective.value(torch.from_numpy(problem.accuracy(points))[None], torch.from_numpy(objective.known(points)))
+    np.testing.assert_allclose(told[0].numpy(), problem.regret(points))
+    assert objective.threshold == problem.target
+
+
+def test_nb201_runs_every_regime_as_its_own_problem(compare, tmp_path: Path) -> None:
+    problems = compare.nb201_problems(["binding", "needle"], budget=12, turbo_options={"n_candidates": 100},
+                                      overrides=[])
+    assert [tag for _, tag in problems] == ["nb201_binding_12", "nb201_needle_12"]
+    problem, tag = problems[1]
+    compare.run_all(problem, ["composite", "random"], seeds=[0], budget=12, batch=4, out=tmp_path, tag=tag,
+                    log=lambda line: None)
+    runs = pd.read_csv(tmp_path / tag / "composite-seed0.csv")
+    assert len(runs) == 12 and (runs["best"] >= 0).all()  # regret: never below the table's optimum

@@ -49,12 +49,43 @@ def test_a_search_logs_every_trial_once_with_the_documented_columns(tiny_search,
 
 
 def test_the_composite_search_records_what_it_expected_before_training(tiny_search):
-    result = run_search(*tiny_search(strategy="composite"))
+    context, params, fingerprint = tiny_search(strategy="composite")
+    result = run_search(context, params, fingerprint)
     trials = result.trials.set_index("trial_id")
     design, guided = trials.loc[:3], trials.loc[4:]
     assert design["predicted_accuracy"].isna().all() and guided["predicted_accuracy"].between(0, 100).all()
+    assert design["p_feasible"].isna().all() and guided["p_feasible"].between(0, 1).all()
+    assert not design["guided"].any() and guided["guided"].all()
     assert guided["predicted_latency_ms"].gt(0).all()  # the latency model is fitted on the design's profiles
     assert result.latency_error is not None and result.filtered == 0
+
+
+def test_every_row_obeys_eq_2_and_the_composite_objective_computes_its_log_score(tiny_search):
+    import math
+
+    import numpy as np
+    import torch
+
+    from trade_pipeline.search.costs import CandidateCosts, composite_objective
+    from trade_pipeline.search.score import kd_guided_score, resource_ratio
+
+    context, params, fingerprint = tiny_search(strategy="composite")
+    trials = run_search(context, params, fingerprint).trials
+    costs = CandidateCosts(context.space, context.split.channels, context.split.num_classes, context.teacher_costs,
+                           context.budget)
+    objective = composite_objective(costs, context.acc_target, context.epsilon)
+    for _, row in trials.iterrows():
+        s = resource_ratio(row["params"], row["macs"], row["latency_ms"], context.teacher_costs)
+        assert row["resource_ratio"] == pytest.approx(s, rel=1e-12)
+        score = kd_guided_score(row["proxy_accuracy"], context.acc_target, s, context.epsilon)
+        assert row["score"] == pytest.approx(score, rel=1e-12) and row["log_score"] == pytest.approx(math.log(score))
+        # the strategy's objective, given this row's accuracy and its measured cost ratios, is the logged value
+        ratios = torch.tensor([[row["params"], row["macs"], row["latency_ms"]]], dtype=torch.float64)
+        ratios = ratios / torch.tensor([context.teacher_costs[k] for k in ("params", "macs", "latency_ms")])
+        told = objective.value(torch.tensor([[row["proxy_accuracy"]]], dtype=torch.float64), ratios)
+        assert float(told) == pytest.approx(row["log_score"], rel=1e-9)
+        assert objective.known(np.array([row["encoding"]]))[0, :2] == pytest.approx(ratios[0, :2].numpy())
+    assert objective.threshold == context.acc_target
 
 
 @pytest.mark.parametrize("strategy", ["turbo", "composite"])

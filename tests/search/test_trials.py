@@ -88,3 +88,20 @@ def test_dataframe_has_stable_columns_and_dtypes_with_nan_for_missing(tmp_path):
     assert table["status"].dtype == "string"
     assert list(table["started_at"]) == [pd.Timestamp("2024-05-01T12:00:00Z"), started]
     assert table["encoding"][0] == [0.1]
+
+
+def test_guided_outcomes_count_the_strategys_own_trained_picks_and_those_that_met_the_target():
+    from trade_pipeline.search.trials import guided_outcomes, trials_table
+    from trade_pipeline.report.tables import search_overview
+
+    rows = [make_row(0, guided=False, proxy_accuracy=90.0, fidelity=1.0),  # the design: not counted
+            make_row(1, guided=True, proxy_accuracy=81.0, fidelity=1.0),
+            make_row(2, guided=True, proxy_accuracy=79.9, fidelity=1.0),
+            make_row(3, guided=True, status="over_budget", fidelity=1.0),  # never trained
+            make_row(4, guided=True, proxy_accuracy=80.0, fidelity=1.0)]
+    table = trials_table(rows)
+    assert guided_outcomes(table, 80.0) == (3, 2)
+    summary = {"status_counts": {"ok": 4}, "teacher": "t", "acc_target": 80.0, "n_trials": 5,
+               "best_proxy_accuracy": 90.0, "guided_evaluations": 3, "guided_met_target": 2}
+    overview = dict(search_overview(summary, table.assign(seconds=1.0, score=1.0), pd.DataFrame(), []).values)
+    assert overview["model-guided candidates that reached the target"] == "2 of 3 (67 %)"

@@ -30,6 +30,8 @@ def search_metrics(search_summary: Mapping[str, Any], search_trials: pd.DataFram
         "proxy_image_epochs": search_trials["image_epochs"].sum(),
         "n_filtered_over_budget": search_summary.get("filtered_over_budget"),
         "latency_model_error": search_summary.get("latency_model_error"),
+        "guided_met_target_share": (search_summary["guided_met_target"] / search_summary["guided_evaluations"]
+                                    if search_summary.get("guided_evaluations") else None),
     }
     return {name: {"value": float(value), "step": 0} for name, value in values.items()
             if value is not None and finite(float(value))}

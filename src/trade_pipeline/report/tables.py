@@ -56,6 +56,7 @@ def search_overview(summary: Mapping[str, Any], trials: pd.DataFrame, front: pd.
          number(summary.get("filtered_over_budget"))),
         ("latency model, median error before profiling",
          "-" if summary.get("latency_model_error") is None else f"{100 * summary['latency_model_error']:.1f} %"),
+        ("model-guided candidates that reached the target", _guided_share(summary)),
         ("best score (Eq. 2, lower is better)", number(scored["score"].min() if len(scored) else None, 3)),
         ("best proxy top-1 (%)", number(summary["best_proxy_accuracy"])),
         ("Pareto front", f"{len(front)} candidates"),
@@ -63,6 +64,14 @@ def search_overview(summary: Mapping[str, Any], trials: pd.DataFrame, front: pd.
         ("search time (candidates' wall time)", f"{number(trials['seconds'].sum() / 60, 1)} min"),
     ]
     return pd.DataFrame(rows, columns=["", "value"])
+
+
+def _guided_share(summary: Mapping[str, Any]) -> str:
+    """``met of guided (share)``: how often the strategy's own picks (not its design) reached the target."""
+    guided, met = summary.get("guided_evaluations"), summary.get("guided_met_target")
+    if not guided:
+        return "-"
+    return f"{met} of {guided} ({100 * met / guided:.0f} %)"
 
 
 def _rung_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -90,5 +99,8 @@ def top_candidates(trials: pd.DataFrame, selected: Sequence[Mapping[str, Any]],
         "params (M)": [number(value, 3, 1e6) for value in best["params"]],
         "MACs (M)": [number(value, 2, 1e6) for value in best["macs"]],
         "latency (ms)": [number(value) for value in best["latency_ms"]],
+        "predicted top-1": [number(value) for value in best["predicted_accuracy"]],
+        "P(top-1 >= target)": [number(value, 2) for value in best["p_feasible"]],
+        "model-guided": ["yes" if pd.notna(guided) and guided else "no" for guided in best["guided"]],
         "trial": best["trial_id"].to_numpy(), "selected as": [names.get(trial, "") for trial in best["trial_id"]],
     })

@@ -23,7 +23,7 @@ from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.objective import ObjectiveContext, reference_accuracy
 from trade_pipeline.search.pareto import select_architectures
 from trade_pipeline.search.runner import run_search
-from trade_pipeline.search.trials import ok_trials, trials_table
+from trade_pipeline.search.trials import guided_outcomes, ok_trials, trials_table
 from trade_pipeline.students.space import SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -122,12 +122,14 @@ def run_trade_search(split: Split, teacher_profile: dict[str, Any], teacher_logi
     counts = trials["status"].value_counts().to_dict()
     best = ok_trials(trials)["proxy_accuracy"].max()
     by_rung = trials.groupby("rung")
+    guided, guided_met = guided_outcomes(trials, context.acc_target)
     summary = SearchSummary(teacher=teacher, acc_target=context.acc_target, n_trials=int((trials["rung"] == 0).sum()),
                             best_proxy_accuracy=None if math.isnan(best) else float(best),
                             status_counts={str(k): int(v) for k, v in counts.items()},
                             filtered_over_budget=result.filtered, latency_model_error=result.latency_error,
                             evaluations_per_rung={str(k): int(v) for k, v in by_rung.size().items()},
-                            image_epochs_per_rung={str(k): int(v) for k, v in by_rung["image_epochs"].sum().items()})
+                            image_epochs_per_rung={str(k): int(v) for k, v in by_rung["image_epochs"].sum().items()},
+                            guided_evaluations=guided, guided_met_target=guided_met)
     return SearchOutcome(result.trials, result.trace, summary)
 
 

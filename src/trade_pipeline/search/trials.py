@@ -70,6 +70,14 @@ def ok_trials(table: pd.DataFrame) -> pd.DataFrame:
     return table[(table["status"] == "ok") & full]
 
 
+def guided_outcomes(table: pd.DataFrame, acc_target: float) -> tuple[int, int]:
+    """Model-guided candidates trained on the full proxy task, and how many of them met
+    ``acc_target``: the share says whether the strategy's picks were ones it could expect to pass."""
+    scored = ok_trials(table)
+    guided = scored[scored["guided"].fillna(False).astype(bool)] if "guided" in scored.columns else scored.iloc[:0]
+    return len(guided), int((guided["proxy_accuracy"] >= acc_target).sum())
+
+
 def trials_table(rows: Iterable[Mapping[str, Any]] = ()) -> pd.DataFrame:
     """Trial rows as the trials table: ``TRIAL_COLUMNS`` in order, typed by ``TRIAL_DTYPES``."""
     table = pd.DataFrame(list(rows), columns=list(TRIAL_COLUMNS))
