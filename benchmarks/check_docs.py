@@ -88,7 +88,9 @@ def check(paths: list[Path]) -> tuple[list[str], list[str]]:
             if not table.cited:
                 unchecked.append(where)
                 continue
-            record_text = "\n".join(record.read_text() for record in table.cited).replace(",", "")
+            # a comma separates a CSV's fields but groups thousands elsewhere ("1,234")
+            record_text = "\n".join(record.read_text().replace(",", " " if record.suffix == ".csv" else "")
+                                    for record in table.cited)
             record_values = [float(n) for n in numbers(record_text)]
             lost = [n for n in numbers(body) if not found_in(n, record_text, record_values)]
             if lost:
