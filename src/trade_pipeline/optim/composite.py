@@ -12,7 +12,9 @@ has to learn costs that the search can compute. This strategy (issue #18) instea
 * screens candidates from TuRBO's trust regions (CASMOPOLITAN box + Hamming ball around each
   region's best point), from the whole space and from a local search around the best of them by
   Monte-Carlo expected improvement of the objective, computed from posterior samples of the
-  outcome and the known outcomes (composite BO, Astudillo & Frazier 2019);
+  outcome and the known outcomes (composite BO, Astudillo & Frazier 2019), feasibility first:
+  a candidate the model expects to miss the objective's threshold (Eq. 2's target) comes after
+  every candidate it expects to reach it (:func:`feasibility_first`);
 * draws joint posterior samples over the best of those and fills the batch greedily (q-EI);
 * keeps TuRBO's regions, designs and success/failure counting; a region's centre is its best
   value, which below the target is the point most likely to reach it (SCBO's rule for
