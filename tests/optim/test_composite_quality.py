@@ -69,6 +69,7 @@ def search(problem: KnownCostProblem, strategy: str, seed: int, budget: int = 32
         options.update(batch_size=batch, n_candidates=300)
     if strategy == "composite":
         options.update(objective=problem.objective(), n_global=200)
+    torch.manual_seed(seed)  # turbo's GP restarts draw on the global generator: same result in any test order
     optimizer = create_optimizer(strategy, len(problem.dimensions), seed, **options)
     guided_met = []
     while len(optimizer.values) < budget:
