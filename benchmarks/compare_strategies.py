@@ -79,8 +79,8 @@ RUN_COLUMNS = ("problem", "budget", "method", "seed", "evaluation", "phase", "va
 finite value so far; ``optimizer_seconds`` the ask + tell time of the point's batch divided
 by the batch's size (0 for the design); ``key`` the architecture's spec hash and ``image_epochs``
 the proxy compute the evaluation spent (0 when skipped as over budget) (proxy only)."""
-CONF_BASE_TURBO = {"n_candidates": 1000}
-TURBOS = ("composite", "turbo", "turbo_continuous")  # conf/base/parameters_search.yml: search.turbo and search.composite
+CONF_BASE_TURBO = {"n_candidates": 1000}  # conf/base/parameters_search.yml: search.turbo and search.composite
+TURBOS = ("composite", "turbo", "turbo_continuous")  # the strategies the analytic problems' --set options reach
 
 
 @dataclass

@@ -73,8 +73,9 @@ def ok_trials(table: pd.DataFrame) -> pd.DataFrame:
 def guided_outcomes(table: pd.DataFrame, acc_target: float) -> tuple[int, int]:
     """Model-guided candidates trained on the full proxy task, and how many of them met
     ``acc_target``: the share says whether the strategy's picks were ones it could expect to pass."""
+    require_columns(table, ["guided", "proxy_accuracy"])
     scored = ok_trials(table)
-    guided = scored[scored["guided"].fillna(False).astype(bool)] if "guided" in scored.columns else scored.iloc[:0]
+    guided = scored[scored["guided"].fillna(False).astype(bool)]
     return len(guided), int((guided["proxy_accuracy"] >= acc_target).sum())
 
 
