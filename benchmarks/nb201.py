@@ -7,8 +7,8 @@ accuracy (mean over the table's training seeds, so every method sees the same va
 is the black box, and Eq. 2 at a target met by a given share of cells is the objective. Every
 value is known, so the best log(Score) over the table is too and the benchmark reports regret.
 
-Regimes name the share of cells that meet the target (``REGIMES``), as ``compare_strategies.py
-proxy`` names them for the project's own space.
+Regimes name the share of cells that meet the target (``regimes.py``), as ``compare_strategies.py
+proxy --regimes`` names them for the project's own space.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from trade_pipeline.optim import CompositeObjective
 from trade_pipeline.optim.base import Dimension
 from trade_pipeline.search.score import log_kd_guided_score
 
-REGIMES = {"binding": 0.40, "strict": 0.10, "needle": 0.02}
-"""Regime -> share of cells that meet its accuracy target."""
+from regimes import REGIMES, regime_target
 EDGES, OPERATIONS = 6, 5
 TEACHER_CELL = (3,) * EDGES  # every edge nor_conv_3x3, the largest cell
 EPSILON = 0.01  # search.score.epsilon's default
@@ -108,8 +107,3 @@ class NB201Problem:
         return CompositeObjective(known=lambda points: self.ratios[self.codes(points)],
                                   value=lambda accuracy, known: score(accuracy, known) - self.optimum,
                                   bounds=(0.0, 100.0), threshold=self.target)
-
-
-def regime_target(accuracies: np.ndarray, share: float) -> float:
-    """The accuracy met by ``share`` of ``accuracies`` (the ``1 - share`` quantile)."""
-    return float(np.quantile(accuracies, 1.0 - share))

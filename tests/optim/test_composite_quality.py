@@ -109,13 +109,16 @@ def test_most_model_guided_evaluations_meet_the_target_where_the_cheap_corner_mi
     assert min(shares) >= 0.6, shares
 
 
-def test_candidates_expected_to_reach_the_target_go_first_by_expected_improvement_the_rest_by_probability() -> None:
-    gain = torch.tensor([0.2, 5.0, 0.1, 9.0, math.nan, 0.0])
-    p_feasible = torch.tensor([0.9, 0.3, 0.6, 0.1, 0.99, 0.5])
+def test_candidates_expected_to_reach_the_target_and_improve_go_first_then_by_probability() -> None:
+    gain = torch.tensor([0.2, 5.0, 0.1, 9.0, math.nan, 0.0, 1e-9], dtype=torch.float64)
+    p_feasible = torch.tensor([0.9, 0.3, 0.6, 0.1, 0.99, 0.5, 0.95], dtype=torch.float64)
     rank = feasibility_first(gain, p_feasible, 0.5)
-    # passing (p >= 0.5): 0 (gain 0.2), 2 (0.1), 5 (0.0), by gain; then 1 (p 0.3) before 3 (p 0.1); NaN last
-    assert torch.argsort(rank, descending=True).tolist() == [0, 2, 5, 1, 3, 4]
-    # hand-computed: 1 + g / (1 + |g|) for passing, p - 1 for the rest, -2 for an unknown objective
-    torch.testing.assert_close(rank, torch.tensor([1 + 0.2 / 1.2, -0.7, 1 + 0.1 / 1.1, -0.9, -2.0, 1.0]))
+    # passing and improving: 0 (gain 0.2), 2 (0.1), by gain; then the others that may improve, 1 (p 0.3) before
+    # 3 (p 0.1); then those that cannot (5, 6: sure of the target, no cheaper), by p; NaN last
+    assert torch.argsort(rank, descending=True).tolist() == [0, 2, 1, 3, 6, 5, 4]
+    # hand-computed: 1 + g / (1 + |g|) if passing and improving, p - 1 if improving only, p - 3 + g if not
+    # improving, -4 for an unknown objective
+    torch.testing.assert_close(rank, torch.tensor([1 + 0.2 / 1.2, -0.7, 1 + 0.1 / 1.1, -0.9, -4.0, -2.5, 0.95 - 3 + 1e-9],
+                                                  dtype=torch.float64))
     # with no threshold to respect (every p 1), it is plain expected improvement
     assert torch.argsort(feasibility_first(gain[:4], torch.ones(4), 0.5), descending=True).tolist() == [3, 1, 0, 2]
