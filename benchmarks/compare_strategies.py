@@ -23,8 +23,12 @@ Problems: the analytic ones of ``problems.py`` (known optimum 0: the value is th
 the value is the regret; one report per regime, ``compare_nb201_<regime>_<budget>``, and the
 regimes' targets in ``compare_nb201_regimes.json``); or ``proxy``: the real search objective (log Score, Eq. 2) of the project at ``--project``, at a
 reduced fidelity (``--proxy-epochs`` on ``--proxy-fraction`` of mini-train, one latency
-repeat), each architecture evaluated once and memoised for all methods and seeds
-(``proxy_objective.py``).
+repeat), each architecture evaluated once and memoised for all methods, seeds, targets and budgets
+(``proxy_objective.py``). ``proxy --regimes`` runs it in the regimes of ``regimes.py`` instead of
+at one target: ``--uniform`` students drawn as random search draws them set the targets met by
+40 / 10 / 2 % of them (``binding``, ``strict``, ``needle``) and ``budget``'s MACs limit (the
+strict target, half of them over the limit); one report per regime,
+``compare_proxy_<regime>_<budget>``, and the regimes in ``compare_proxy_regimes.json``.
 
 Raw results: one CSV per (problem, budget, method, seed) under ``--out``, written when the
 run finishes, with columns ``RUN_COLUMNS``; runs already there are skipped, so a killed
@@ -37,6 +41,8 @@ also the best against proxy compute (``_compute.png`` / ``.csv``: over-budget ca
     nice -n 10 python benchmarks/compare_strategies.py ackley20 --budget 400 --methods turbo tpe random --seeds 0-9
     nice -n 10 python benchmarks/compare_strategies.py proxy --project /tmp/bench_project --seeds 0-4
     nice -n 10 python benchmarks/compare_strategies.py nb201 --seeds 0-9          # binding, strict, needle
+    nice -n 10 python benchmarks/compare_strategies.py proxy --project /tmp/bench_project --regimes --seeds 0-9 \
+        --methods composite random tpe tpe_c turbo --proxy-epochs 2 --proxy-fraction 0.5
     nice -n 10 python benchmarks/compare_strategies.py base_space --methods turbo --seeds 0-9 \\
         --set success_tolerance=2 failure_tolerance=2 length_min=0.05 n_init=25   # App. C's settings
 
@@ -56,6 +62,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -67,6 +74,11 @@ from trade_pipeline.optim.choices import snap_to_levels
 from trade_pipeline.optim.trust_region import latin_hypercube, resolve_config
 
 from problems import PROBLEMS, make_problem
+
+if TYPE_CHECKING:
+    from proxy_objective import CachedObjective
+
+    from trade_pipeline.search.config import SearchParams
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = ("composite", "turbo", "turbo_continuous", "random", "evolution", "lamcts", "rl")
@@ -313,7 +325,10 @@ def main() -> None:
     parser.add_argument("--proxy-epochs", type=int, default=1)
     parser.add_argument("--proxy-fraction", type=float, default=0.2)
     parser.add_argument("--acc-target", type=float, default=None, help="proxy: Eq. 2's target (default: the project's)")
-    parser.add_argument("--regimes", nargs="+", default=None, help="nb201: which of its regimes (default: all)")
+    parser.add_argument("--regimes", nargs="*", default=None,
+                        help="nb201: which of its regimes (default: all); proxy: run these regimes (given alone: all) "
+                             "instead of the one --acc-target")
+    parser.add_argument("--uniform", type=int, default=200, help="proxy --regimes: uniform students that set the targets")
     args = parser.parse_args()
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.WARNING)
@@ -332,6 +347,15 @@ def main() -> None:
                         args.design_size)
             print(write_report(args.out / tag, args.figures, f"compare_{tag}", title=tag, optimum_known=True,
                                checkpoints=[]))
+        return
+    if args.problem == "proxy" and args.regimes is not None:
+        if args.acc_target is not None:
+            raise SystemExit("--acc-target and --regimes: a regime sets its own target; give one or the other")
+        for problem, tag, stem in proxy_regime_problems(args):
+            if not args.report_only:
+                run_all(problem, args.methods, parse_seeds(args.seeds), problem.budget, args.batch, args.out, tag,
+                        args.design_size)
+            print(write_report(args.out / tag, args.figures, stem, title=tag, optimum_known=False, checkpoints=[]))
         return
     if args.problem == "proxy":
         problem, tag = proxy_problem(args)
@@ -354,6 +378,39 @@ def proxy_problem(args: argparse.Namespace) -> tuple[Problem, str]:
     objective, fingerprint, search = proxy_objective(args.project, args.out / "proxy-cache", args.proxy_epochs,
                                                      args.proxy_fraction, acc_target=args.acc_target)
     budget = args.budget or 50
+    return as_problem("proxy", objective, search, budget), f"proxy-{fingerprint}-target{objective.acc_target:g}_{budget}"
+
+
+def proxy_regime_problems(args: argparse.Namespace) -> list[tuple[Problem, str, str]]:
+    """(problem, run tag, report stem) per regime of ``regimes.py`` on the project's objective:
+    the targets (and the budget regime's MACs limit) are set by ``--uniform`` students drawn as
+    random search draws them, recorded in ``compare_proxy_regimes.json``. Each regime replaces the
+    project's ``search.budget`` with its own (none but ``budget``'s)."""
+    from proxy_objective import proxy_objective, uniform_rows
+    from regimes import proxy_regimes
+
+    from trade_pipeline.search.score import Budget
+
+    objective, fingerprint, search = proxy_objective(args.project, args.out / "proxy-cache", args.proxy_epochs,
+                                                     args.proxy_fraction)
+    regimes = proxy_regimes(uniform_rows(objective, args.uniform), objective.context.teacher_costs["macs"])
+    (args.figures / "compare_proxy_regimes.json").write_text(
+        json.dumps({regime: {**values, "proxy_cache": fingerprint} for regime, values in regimes.items()}, indent=2)
+        + "\n")
+    unknown = set(args.regimes) - set(regimes)
+    if unknown:
+        raise SystemExit(f"--regimes: unknown {sorted(unknown)}; use some of {list(regimes)}")
+    budget = args.budget or 50
+    problems = []
+    for regime in args.regimes or regimes:
+        view = objective.at(regimes[regime]["target"], Budget(max_macs_ratio=regimes[regime]["max_macs_ratio"]))
+        problems.append((as_problem(f"proxy_{regime}", view, search, budget), f"proxy-{fingerprint}-{regime}_{budget}",
+                         f"compare_proxy_{regime}_{budget}"))
+    return problems
+
+
+def as_problem(name: str, objective: CachedObjective, search: SearchParams, budget: int) -> Problem:
+    """A ``CachedObjective`` as every method sees it: each strategy with the project's settings."""
 
     def options(strategy: str) -> dict:
         config_class = OPTIMIZERS[strategy].config_class
@@ -362,10 +419,9 @@ def proxy_problem(args: argparse.Namespace) -> tuple[Problem, str]:
         block = type(search).option_blocks()[config_class]
         return {"config": getattr(search, block)}
 
-    problem = Problem("proxy", objective.dimensions, objective, budget, key=objective.key, strategy_options=options,
-                      outcome=objective.accuracy, outcome_target=objective.acc_target,
-                      structure=objective.strategy_structure, compute=objective.image_epochs)
-    return problem, f"proxy-{fingerprint}-target{objective.acc_target:g}_{budget}"
+    return Problem(name, objective.dimensions, objective, budget, key=objective.key, strategy_options=options,
+                   outcome=objective.accuracy, outcome_target=objective.acc_target,
+                   structure=objective.strategy_structure, compute=objective.image_epochs)
 
 
 def settings_for(strategy: str, options: dict) -> dict:

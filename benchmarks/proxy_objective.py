@@ -10,18 +10,20 @@ every method and seed sees the same value for the same architecture, so neither 
 latency noise nor a lucky training seed can favour one method, and a killed benchmark loses
 nothing it evaluated. Candidates are all trained with the same seed (``search.seed``), so an
 architecture's value does not depend on when, or by which method, it was first proposed.
-The cache holds accuracies and costs; Eq. 2's score is computed from them for the accuracy
-target asked for, so one cache serves every target.
+The cache holds accuracies and costs of trained students; Eq. 2's score and the budget are
+applied when a row is read (``CachedObjective.at``), so one cache serves every target and budget.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import json
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.costs import CandidateCosts, composite_objective
 from trade_pipeline.search.fidelity import images_seen
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
-from trade_pipeline.search.score import kd_guided_score
+from trade_pipeline.search.score import Budget, kd_guided_score
 from trade_pipeline.search.session import objective_context
 from trade_pipeline.training.recipe import ProxyRecipe
 
@@ -91,7 +93,8 @@ def reduced_params(search: SearchParams, epochs: int, data_fraction: float) -> S
 
 def fidelity_fingerprint(params: SearchParams, inputs: ProjectInputs, teacher_logits: dict[str, Any]) -> str:
     """8 hex digits naming everything an architecture's accuracy and costs depend on: change the
-    teacher, the split, the space, the proxy recipe or the budget, and cached rows no longer apply."""
+    teacher, the split, the space or the proxy recipe, and cached rows no longer apply. The budget
+    is not among them: it is applied when a row is read."""
     teacher = teacher_logits["teacher"]
     described = {
         "teacher": teacher,
@@ -100,7 +103,6 @@ def fidelity_fingerprint(params: SearchParams, inputs: ProjectInputs, teacher_lo
         "space": params.space.model_dump(mode="json"),
         "proxy": params.proxy.model_dump(mode="json"),
         "profile": params.profile.model_dump(mode="json"),
-        "budget": params.budget.model_dump(mode="json"),
         "seed": params.seed,
         "device": params.device,
     }
@@ -119,8 +121,9 @@ def objective_value(row: dict[str, Any], acc_target: float, epsilon: float) -> f
 class CachedObjective:
     """``n x d`` cube points -> ``n`` log(Score) values, each architecture evaluated once.
 
-    Rows are appended to ``cache_path`` (one JSON line per architecture, flushed and fsynced)
-    as soon as they are known.
+    Trained students' rows are appended to ``cache_path`` (one JSON line per architecture, flushed
+    and fsynced) as soon as they are known. A student over ``context.budget`` is profiled, not
+    trained, and kept out of the file, which so holds only what no budget changes.
     """
 
     def __init__(self, context: ObjectiveContext, cache_path: str | Path, device: str = "cpu",
@@ -135,7 +138,17 @@ class CachedObjective:
                 if line.strip():
                     row = json.loads(line)
                     self.rows[row["spec_hash"]] = row
+        self.skipped: dict[str, dict[str, Any]] = {}  # over-budget rows seen here, untrained
         self.evaluated = 0  # architectures trained by this process (cache misses)
+
+    def at(self, acc_target: float | None = None, budget: Budget | None = None) -> CachedObjective:
+        """This objective at another target and budget, on the same rows: what one view trains,
+        every view reuses."""
+        view = copy.copy(self)
+        view.acc_target = self.acc_target if acc_target is None else acc_target
+        if budget is not None:
+            view.context = dataclasses.replace(self.context, budget=budget)
+        return view
 
     @property
     def dimensions(self) -> tuple[Dimension, ...]:
@@ -146,19 +159,34 @@ class CachedObjective:
         return self.context.space.decode(point).hash
 
     def row(self, point: Sequence[float]) -> dict[str, Any]:
-        """The trial row of the architecture ``point`` decodes to, evaluating it on a cache miss."""
+        """The trial row of the architecture ``point`` decodes to under this view's budget,
+        evaluating it on a cache miss."""
         key = self.key(np.asarray(point, dtype=float))
-        if key not in self.rows:
-            candidate = Candidate(trial_id=0, iteration=0, point=tuple(float(v) for v in point), trust_region=None)
-            row = evaluate_candidate(candidate, self.device, self.context)
-            self.rows[key] = row
-            self.evaluated += 1
-            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.cache_path.open("a") as handle:
-                handle.write(json.dumps(row, default=str) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-        return self.rows[key]
+        if key in self.rows:
+            row = self.rows[key]
+            violation = self._violation(row)
+            return {**row, "status": "over_budget", "reason": violation, "proxy_accuracy": None} if violation else row
+        if key in self.skipped and self._violation(self.skipped[key]):
+            return self.skipped[key]
+        candidate = Candidate(trial_id=0, iteration=0, point=tuple(float(v) for v in point), trust_region=None)
+        row = evaluate_candidate(candidate, self.device, self.context)
+        if row["status"] == "over_budget":
+            self.skipped[key] = row
+            return row
+        self.rows[key] = row
+        self.evaluated += 1
+        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.cache_path.open("a") as handle:
+            handle.write(json.dumps(row, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        return row
+
+    def _violation(self, row: dict[str, Any]) -> str | None:
+        """How ``row``'s measured costs break this view's budget (None: within, or never built)."""
+        if row["macs"] is None:
+            return None
+        return self.context.budget.violation(row["params"], row["macs"], row["latency_ms"], self.context.teacher_costs)
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         return np.array([objective_value(self.row(point), self.acc_target, self.context.epsilon)
@@ -202,3 +230,20 @@ def proxy_objective(project: str | Path, cache_dir: str | Path, epochs: int = 1,
     logger.info("proxy objective %s: teacher %s, %d epoch(s) on %.0f%% of mini-train, acc_target %.1f",
                 fingerprint, inputs.teacher_logits["teacher"], epochs, 100 * data_fraction, objective.acc_target)
     return objective, fingerprint, params
+
+
+def uniform_rows(objective: CachedObjective, n: int, seed: int = 0, log: Callable[[str], None] = print
+                 ) -> list[dict[str, Any]]:
+    """Rows of ``n`` distinct students drawn as random search draws them (uniform on the cube),
+    all trained (no budget), in drawing order; what the cache lacks is trained now."""
+    unlimited = objective.at(budget=Budget())
+    rng = np.random.default_rng(seed)
+    rows: dict[str, dict[str, Any]] = {}
+    while len(rows) < n:
+        point = rng.random(len(objective.dimensions))
+        key = unlimited.key(point)
+        if key not in rows:
+            rows[key] = unlimited.row(point)
+            if len(rows) % 20 == 0:
+                log(f"uniform students: {len(rows)} of {n} ({unlimited.evaluated} trained now)")
+    return list(rows.values())
