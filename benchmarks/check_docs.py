@@ -1,4 +1,4 @@
-"""Every number in a docs table that cites a record must be in that record (issue #21).
+"""Every number in a docs table that cites a record must be in that record.
 
 A table "cites" the record files (``docs/figures/<name>.<csv|json|md>``, or ``figures/<name>...``
 relative to docs/) named within ``WINDOW`` lines before or after it. Each number in the table's

@@ -1,4 +1,4 @@
-"""Search strategies compared at equal budget (paper Fig. 7; issues 11 and 12).
+"""Search strategies compared at equal budget (paper Fig. 7).
 
 Every method sees, per seed, the same problem, the same encoding of the search space and the
 same initial design (a Latin hypercube of TuRBO's derived design size, snapped to levels,

@@ -1,4 +1,4 @@
-"""Does the engine, the loader and the latency probe keep up with the GPU? (issue #13)
+"""Does the engine, the loader and the latency probe keep up with the GPU?
 
 Three measurements, each in one process so that the comparison is fair:
 
@@ -50,7 +50,7 @@ from trade_pipeline.training.soft_labels import SoftLabels
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES, CACHE_SIZE = 1000, 4096
-# (cube point, resolution, batch sizes): the issue's students on a GPU, a small one on a CPU
+# (cube point, resolution, batch sizes): three students of the space at ImageNet resolution and one at CIFAR's on a GPU, a small one on a CPU
 GPU_CASES = [(0.2, 224, (128, 256)), (0.5, 224, (128, 256)), (0.8, 224, (128, 256)), (0.2, 32, (256,))]
 CPU_CASES = [(0.2, 32, (32,))]
 

@@ -1,4 +1,4 @@
-"""Cost of a KD step from cached teacher logits vs a hard-label step (DESIGN §5).
+"""Cost of a KD step from cached teacher logits vs a hard-label step.
 
 The soft-label cache exists so that a proxy KD step costs about as much as a hard-label
 step; this measures it with the engine's real update (`Trainer.step`) for a typical

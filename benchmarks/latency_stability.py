@@ -1,11 +1,11 @@
-"""Does a latency reading rank? The same students profiled again and again (issue #18, item 5).
+"""Does a latency reading rank? The same students profiled again and again.
 
 Eq. 2 adds each student's latency ratio to its score, so two profiles of one student must agree
 far better than two different students differ. For ``--students`` students of conf/base's
 space (uniform, ``--seed``), each profiled ``--profiles`` times in turn (A B C A B C ...), three
 statistics are compared:
 
-  * ``median``: the median of ``repeats`` forwards (the reading before issue #18; one round);
+  * ``median``: the median of ``repeats`` forwards (the earlier reading; one round);
   * ``rounds``: the median over ``rounds`` rounds of each round's fastest of ``repeats``
     forwards (``profiling.latency_statistic``, what the teacher profile and the retrain report
     record);

@@ -1,4 +1,4 @@
-"""Does a fidelity ladder reach the same students for less proxy compute? (issue #19)
+"""Does a fidelity ladder reach the same students for less proxy compute?
 
 Runs the product's own search loop (``search.runner.run_search``) with the default strategy
 twice per seed, on the ``proxy`` problem of ``compare_strategies.py`` (the project at

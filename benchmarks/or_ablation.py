@@ -1,4 +1,4 @@
-"""Does orthogonal regularisation help the proxy task? (paper Fig. 4, §3.2, issue #21)
+"""Does orthogonal regularisation help the proxy task? (paper Fig. 4, §3.2)
 
 Trains students on the project's proxy task (``search.proxy``: KD from the cached teacher
 logits on the proxy share of mini-train, scored on mini-val after every epoch) with Eq. 4's

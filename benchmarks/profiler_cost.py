@@ -1,4 +1,4 @@
-"""Seconds per candidate to profile embedded-space students before training (DESIGN §6).
+"""Seconds per candidate to profile embedded-space students before training.
 
 Every candidate is profiled (params, MACs, batch-1 latency) before it is trained so that
 over-budget ones are rejected for free; this checks that the profiler stays well under a

@@ -1,4 +1,4 @@
-"""Run a benchmark and keep what it printed as a record (issue #21: every figure has one).
+"""Run a benchmark and keep what it printed as a record (every published figure has one).
 
 Runs the command after ``--`` once, shows its output as it comes, and writes
 ``docs/figures/<NAME>.json``: the command, the commit (with ``+changes`` when the working tree

@@ -1,4 +1,4 @@
-"""Share of a search's wall time spent outside candidate build/profile/training (issue 5).
+"""Share of a search's wall time spent outside candidate build/profile/training.
 
 Runs the embedded-default search (conf/base parameters, a throwaway state folder, MLflow
 tracking to a throwaway SQLite file) on the latest saved `split`, `teacher_profile`,

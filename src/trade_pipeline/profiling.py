@@ -1,4 +1,4 @@
-"""Cost of a network before it is trained: parameters, MACs and latency (DESIGN §6).
+"""Cost of a network before it is trained: parameters, MACs and latency.
 
 The search rejects over-budget candidates on these numbers, so all three must be cheap
 (well under a second per embedded-space candidate on a CPU) and comparable across
@@ -15,7 +15,7 @@ fraction and are ignored by the published figures we compare with (timm's ResNet
 Latency is measured one of two ways (``ProfileSettings.latency_method``): ``eager`` times
 synchronised eager forwards with the host clock, so on a GPU it includes Python dispatch and
 kernel launches, which for small batch-1 models dominate (6-10x the GPU time on an H100,
-bimodal within a run, issue #13); ``cuda_graph`` captures one forward as a CUDA graph, replays
+bimodal within a run); ``cuda_graph`` captures one forward as a CUDA graph, replays
 it and times the replays with CUDA events: the GPU's own time for the model.
 """
 

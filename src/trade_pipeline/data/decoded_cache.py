@@ -1,8 +1,8 @@
 """Decoded-image cache: images of an on-disk tree decoded once into a uint8 memory map.
 
 The proxy task reads the same images 9 times per candidate, for 50 candidates; decoding and
-resizing JPEGs in DataLoader workers every time then costs more than training on a fast GPU
-(issue #13). Here a part of a split (or a subset of it) is decoded once with timm's eval
+resizing JPEGs in DataLoader workers every time then costs more than training on a fast GPU.
+Here a part of a split (or a subset of it) is decoded once with timm's eval
 transform (resize + centre crop, before normalisation) into an ``N x C x H x W`` uint8
 ``.npy``; later passes read it at memory speed through ``loaders.InMemoryLoader``, which
 normalises and augments batches on their device. See docs/gpu.md for when to use it.

@@ -4,7 +4,7 @@ When the value to minimise is a known function of one black-box outcome and of o
 before evaluation -- TRADE's log Eq. 2 of the proxy accuracy and of the candidate's cost ratios
 -- modelling the value itself wastes what is known: below the accuracy target Eq. 2 is a
 plateau (x 1/epsilon), so a GP of log(Score) learns nothing from students that miss it, and it
-has to learn costs that the search can compute. This strategy (issue #18) instead
+has to learn costs that the search can compute. This strategy instead
 
 * fits one GP to the black-box outcome over every evaluation (``gp.fit_outcome_gp``: the
   outcome on the logit scale of its range, so it is informative on both sides of the target;

@@ -1,4 +1,4 @@
-"""A candidate's costs before it is trained: what the structure-aware search is told (issue #18).
+"""A candidate's costs before it is trained: what the structure-aware search is told.
 
 Params and MACs are exact (``students.costs.StudentCostTable``). Latency can only be measured,
 so it is predicted by a small per-device model fitted on the candidates measured so far in

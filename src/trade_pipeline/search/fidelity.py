@@ -1,4 +1,4 @@
-"""Multi-fidelity search (issue #19): successive halving over rungs of the proxy task.
+"""Multi-fidelity search: successive halving over rungs of the proxy task.
 
 With ``search.fidelity`` enabled (rungs such as ``[0.33, 1.0]``) each batch the strategy asks for
 is a bracket: every candidate is trained on the first rung's share of the proxy data, the best

@@ -1,4 +1,4 @@
-"""Each search candidate as a nested MLflow run under the ``kedro run``'s run (DESIGN §8, Tracking).
+"""Each search candidate as a nested MLflow run under the ``kedro run``'s run (docs/tracking.md).
 
 Params are the spec's fields and block sequence, metrics its costs, accuracy and score, tags
 its status, trust region, strategy and fidelity rung, so candidates can be sorted and compared in the UI.

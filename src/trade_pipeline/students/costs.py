@@ -7,7 +7,7 @@ BatchNorm's two parameters per channel, no conv bias and ``make_divisible`` expa
 ViT ``Block``), memoised, since building and running thousands of parts would cost seconds per
 batch. The totals equal ``count_params`` / ``count_macs`` of the built ``StudentNet`` (tested on
 both shipped spaces). This is what lets the search know a candidate's costs before training,
-for thousands of candidates per batch (issue #18).
+for thousands of candidates per batch.
 """
 
 from __future__ import annotations

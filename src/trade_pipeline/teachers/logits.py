@@ -1,4 +1,4 @@
-"""The soft-label cache: the search teacher's logits on mini-train and mini-val (DESIGN §5).
+"""The soft-label cache: the search teacher's logits on mini-train and mini-val.
 
 Computed once, so every proxy KD step looks its soft labels up instead of running the
 teacher (docs/contracts.md gives the format). Rows follow the split's index order and carry

@@ -1,4 +1,4 @@
-"""Where a teacher's weights come from: the timm hub, a local checkpoint, or training here (DESIGN §5).
+"""Where a teacher's weights come from: the timm hub, a local checkpoint, or training here.
 
 Every teacher is checked against the split (architecture name, checkpoint file, the hub
 head's class count) before the first one is built, so a typo in the third teacher does not

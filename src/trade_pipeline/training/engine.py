@@ -1,4 +1,4 @@
-"""One training engine for the proxy task, the retrain and the transfer (DESIGN §7).
+"""One training engine for the proxy task, the retrain and the transfer.
 
 Loss = Eq. 1 (KD from cached teacher logits or an online teacher; ``kd_alpha=0`` is
 hard-label training) + Eq. 4 (OR on 1x1 convolutions and Transformer FFNs). Optimiser and

@@ -62,7 +62,7 @@ class OrthogonalityPenalty:
 
     Weights of one reshaped shape form a group. On a GPU a group is stacked to ``G x m x n``
     and multiplied with one batched matmul: a student has 10-190 such weights but far fewer
-    shapes, and one launch per weight made a step host-bound (issue #13). On a CPU the products
+    shapes, and one launch per weight made a step host-bound. On a CPU the products
     are compute-bound and a plain matmul per weight was faster than the batched one, so there
     the group is walked weight by weight (``batched=None``; True/False force either way).
     Gradients reach the original parameters either way.

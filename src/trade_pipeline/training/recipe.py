@@ -1,4 +1,4 @@
-"""The training recipe: one model of how a network is trained, shared by every stage (DESIGN §7).
+"""The training recipe: one model of how a network is trained, shared by every stage.
 
 The proxy task, teacher training, the retrain and the transfer all train through the same
 engine with a :class:`TrainingRecipe`. Each stage is a subclass that changes only the defaults

@@ -1,4 +1,4 @@
-"""Cached teacher logits looked up by sample index (DESIGN §5, docs/contracts.md).
+"""Cached teacher logits looked up by sample index (docs/contracts.md).
 
 Distilling from a cache instead of running the teacher makes a proxy KD step cost about
 as much as a hard-label step; that only holds if the lookup is one gather, so the
