@@ -47,7 +47,7 @@ from trade_pipeline.search.checkpoint import search_fingerprint  # noqa: E402
 from trade_pipeline.search.fidelity import FidelityParams  # noqa: E402
 from trade_pipeline.search.objective import Candidate  # noqa: E402
 from trade_pipeline.search.runner import run_search  # noqa: E402
-from trade_pipeline.search.score import kd_guided_score  # noqa: E402
+from trade_pipeline.search.score import KDGuidedScore  # noqa: E402
 from trade_pipeline.search.session import objective_context  # noqa: E402
 from trade_pipeline.search.trials import TRIAL_COLUMNS  # noqa: E402
 
@@ -78,8 +78,9 @@ def memoised(objectives: list[CachedObjective], rungs: list[float], acc_target: 
                    guided=candidate.guided,
                    image_epochs=cached.images_per_evaluation if trained else None)
         if row["status"] == "ok":
-            score = kd_guided_score(row["proxy_accuracy"], acc_target, row["resource_ratio"], cached.context.epsilon)
-            row.update(score=score, log_score=math.log(score) if 0 < score < math.inf else None)
+            score = KDGuidedScore(acc_target, cached.context.epsilon)
+            row.update(score=score.value(row["proxy_accuracy"], row["resource_ratio"]),
+                       log_score=score.log_value(row["proxy_accuracy"], row["resource_ratio"]))
         return row
     return evaluate
 

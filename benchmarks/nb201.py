@@ -14,14 +14,14 @@ proxy --regimes`` names them for the project's own space.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cached_property
 
 import numpy as np
 import torch
 
 from trade_pipeline.optim import CompositeObjective
 from trade_pipeline.optim.base import Dimension
-from trade_pipeline.search.score import log_kd_guided_score
+from trade_pipeline.search.score import KDGuidedScore
 
 from regimes import REGIMES, regime_target
 EDGES, OPERATIONS = 6, 5
@@ -56,6 +56,10 @@ class NB201Problem:
 
     dimensions = (Dimension("categorical", OPERATIONS),) * EDGES
 
+    @property
+    def score(self) -> KDGuidedScore:
+        return KDGuidedScore(self.target, self.epsilon)
+
     @classmethod
     def at_regime(cls, table: dict[str, np.ndarray], regime: str) -> NB201Problem:
         """The problem whose target is met by ``REGIMES[regime]`` of the cells."""
@@ -77,8 +81,7 @@ class NB201Problem:
     def log_scores(self) -> np.ndarray:
         """log(Score) of every cell (Eq. 2); +inf for a cell that learned nothing."""
         accuracy = torch.from_numpy(self.table["accuracy"])
-        values = log_kd_guided_score(accuracy.clamp_min(1e-12), torch.from_numpy(self.ratios), self.target,
-                                     self.epsilon).numpy()
+        values = self.score.log_values(accuracy.clamp_min(1e-12), torch.from_numpy(self.ratios)).numpy()
         return np.where(accuracy.numpy() > 0, values, np.inf)
 
     @property
@@ -103,7 +106,6 @@ class NB201Problem:
         """What the structure-aware search is told: the cost ratios are known, accuracy is the
         black box, and Eq. 2 leaves its plateau at the target. The value is the regret, so that it
         equals what the benchmark tells (Eq. 2's log score minus a constant)."""
-        score = partial(log_kd_guided_score, acc_target=self.target, epsilon=self.epsilon)
         return CompositeObjective(known=lambda points: self.ratios[self.codes(points)],
-                                  value=lambda accuracy, known: score(accuracy, known) - self.optimum,
+                                  value=lambda accuracy, known: self.score.log_values(accuracy, known) - self.optimum,
                                   bounds=(0.0, 100.0), threshold=self.target)

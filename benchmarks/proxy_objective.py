@@ -36,7 +36,7 @@ from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.costs import CandidateCosts, composite_objective
 from trade_pipeline.search.fidelity import images_seen
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
-from trade_pipeline.search.score import Budget, kd_guided_score
+from trade_pipeline.search.score import Budget, KDGuidedScore
 from trade_pipeline.search.session import objective_context
 from trade_pipeline.training.recipe import ProxyRecipe
 
@@ -109,13 +109,12 @@ def fidelity_fingerprint(params: SearchParams, inputs: ProjectInputs, teacher_lo
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def objective_value(row: dict[str, Any], acc_target: float, epsilon: float) -> float:
-    """log(Score) (Eq. 2 at ``acc_target``) as the search tells it; NaN for failed or over-budget
-    candidates and for those that learned nothing."""
+def objective_value(row: dict[str, Any], score: KDGuidedScore) -> float:
+    """log(Score) as the search tells it; NaN for failed or over-budget candidates and for those
+    that learned nothing."""
     if row["status"] != "ok" or row.get("proxy_accuracy") is None:
         return math.nan
-    score = kd_guided_score(row["proxy_accuracy"], acc_target, row["resource_ratio"], epsilon)
-    return math.log(score) if 0 < score < math.inf else math.nan
+    return score.log_value(row["proxy_accuracy"], row["resource_ratio"])
 
 
 class CachedObjective:
@@ -149,6 +148,11 @@ class CachedObjective:
         if budget is not None:
             view.context = dataclasses.replace(self.context, budget=budget)
         return view
+
+    @property
+    def score(self) -> KDGuidedScore:
+        """Eq. 2 at this view's target."""
+        return KDGuidedScore(self.acc_target, self.context.epsilon)
 
     @property
     def dimensions(self) -> tuple[Dimension, ...]:
@@ -189,7 +193,7 @@ class CachedObjective:
         return self.context.budget.violation(row["params"], row["macs"], row["latency_ms"], self.context.teacher_costs)
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
-        return np.array([objective_value(self.row(point), self.acc_target, self.context.epsilon)
+        return np.array([objective_value(self.row(point), self.score)
                          for point in np.atleast_2d(points)])
 
     @property
@@ -213,7 +217,7 @@ class CachedObjective:
         split = self.context.split
         costs = CandidateCosts(self.context.space, split.channels, split.num_classes, self.context.teacher_costs,
                                self.context.budget)
-        return {"objective": composite_objective(costs, self.acc_target, self.context.epsilon),
+        return {"objective": composite_objective(costs, self.score),
                 "feasible": costs.within_budget,
                 "observe": lambda points: costs.observe(self.row(point) for point in np.atleast_2d(points))}
 

@@ -10,9 +10,10 @@ import pytest
 from trade_pipeline.config import ConfigError
 from trade_pipeline.search import objective
 from trade_pipeline.search.config import SearchParams
-from trade_pipeline.search.fidelity import FidelityParams, RungMap, promotions, rung_map, to_logit
+from trade_pipeline.optim.logit import to_logit
+from trade_pipeline.search.fidelity import FidelityParams, RungMap, promotions, rung_map
 from trade_pipeline.search.runner import run_search
-from trade_pipeline.search.score import kd_guided_score
+from trade_pipeline.search.score import KDGuidedScore
 from trade_pipeline.search.trials import ok_trials
 
 from .conftest import tiny_search_params
@@ -56,13 +57,14 @@ def test_the_rung_map_is_the_identity_an_offset_or_a_line_on_the_logit_scale():
 
 def test_the_expected_score_is_eq_2_averaged_over_the_maps_spread():
     certain = RungMap(0.0, 1.0, 1e-9)
-    assert certain.expected_log_score(60.0, 0.5, 50.0, 0.01) == pytest.approx(
-        math.log(kd_guided_score(60.0, 50.0, 0.5, 0.01)))
+    assert certain.expected_log_score(60.0, 0.5, KDGuidedScore(50.0, 0.01)) == pytest.approx(
+        math.log(KDGuidedScore(50.0, 0.01).value(60.0, 0.5)))
     # below the target, a chance of reaching it beats a lower cost with none
     spread = RungMap(0.0, 1.0, 1.0)
-    likely_short, may_reach = spread.expected_log_score(12.0, 0.1, 50.0, 0.01), spread.expected_log_score(40.0, 0.5, 50.0, 0.01)
+    score = KDGuidedScore(50.0, 0.01)
+    likely_short, may_reach = spread.expected_log_score(12.0, 0.1, score), spread.expected_log_score(40.0, 0.5, score)
     assert may_reach < likely_short
-    assert kd_guided_score(40.0, 50.0, 0.5, 0.01) > kd_guided_score(12.0, 50.0, 0.1, 0.01)  # the plug-in's order
+    assert score.value(40.0, 0.5) > score.value(12.0, 0.1)  # the plug-in's order
 
 
 def test_promotion_takes_the_lowest_estimated_scores_and_never_an_unscored_one():

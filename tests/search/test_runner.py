@@ -67,17 +67,19 @@ def test_every_row_obeys_eq_2_and_the_composite_objective_computes_its_log_score
     import torch
 
     from trade_pipeline.search.costs import CandidateCosts, composite_objective
-    from trade_pipeline.search.score import kd_guided_score, resource_ratio
+    from trade_pipeline.search.score import resource_ratio
 
     context, params, fingerprint = tiny_search(strategy="composite")
     trials = run_search(context, params, fingerprint).trials
     costs = CandidateCosts(context.space, context.split.channels, context.split.num_classes, context.teacher_costs,
                            context.budget)
-    objective = composite_objective(costs, context.acc_target, context.epsilon)
+    objective = composite_objective(costs, context.score)
     for _, row in trials.iterrows():
         s = resource_ratio(row["params"], row["macs"], row["latency_ms"], context.teacher_costs)
         assert row["resource_ratio"] == pytest.approx(s, rel=1e-12)
-        score = kd_guided_score(row["proxy_accuracy"], context.acc_target, s, context.epsilon)
+        # Eq. 2 by hand: target / (accuracy * (1[accuracy >= target] + epsilon)) * s
+        met = float(row["proxy_accuracy"] >= context.acc_target)
+        score = context.acc_target / (row["proxy_accuracy"] * (met + context.epsilon)) * s
         assert row["score"] == pytest.approx(score, rel=1e-12) and row["log_score"] == pytest.approx(math.log(score))
         # the strategy's objective, given this row's accuracy and its measured cost ratios, is the logged value
         ratios = torch.tensor([[row["params"], row["macs"], row["latency_ms"]]], dtype=torch.float64)

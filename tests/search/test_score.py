@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from trade_pipeline.search.score import Budget, kd_guided_score, resource_ratio
+from trade_pipeline.search.score import Budget, KDGuidedScore, resource_ratio
 
 TEACHER = {"params": 20e6, "macs": 4e9, "latency_ms": 10.0}
 
@@ -19,21 +19,21 @@ def test_resource_ratio_rejects_a_teacher_profile_without_a_positive_cost():
 
 def test_score_at_or_above_target_divides_by_one_plus_epsilon():
     # 0.8 / (0.9 * (1 + 0.01)) * 1.5
-    assert kd_guided_score(0.9, 0.8, 1.5, 0.01) == pytest.approx(0.8 / (0.9 * 1.01) * 1.5)
-    assert kd_guided_score(0.8, 0.8, 1.0, 0.01) == pytest.approx(1 / 1.01)
+    assert KDGuidedScore(0.8, 0.01).value(0.9, 1.5) == pytest.approx(0.8 / (0.9 * 1.01) * 1.5)
+    assert KDGuidedScore(0.8, 0.01).value(0.8, 1.0) == pytest.approx(1 / 1.01)
 
 
 def test_score_below_target_is_penalised_by_one_over_epsilon():
     # 0.8 / (0.7 * 0.01) * 1.5
-    assert kd_guided_score(0.7, 0.8, 1.5, 0.01) == pytest.approx(0.8 / 0.007 * 1.5)
+    assert KDGuidedScore(0.8, 0.01).value(0.7, 1.5) == pytest.approx(0.8 / 0.007 * 1.5)
 
 
 def test_a_student_meeting_the_target_beats_a_lighter_one_missing_it():
-    assert kd_guided_score(0.81, 0.8, 1.0, 0.01) < kd_guided_score(0.79, 0.8, 0.2, 0.01)
+    assert KDGuidedScore(0.8, 0.01).value(0.81, 1.0) < KDGuidedScore(0.8, 0.01).value(0.79, 0.2)
 
 
 def test_score_is_infinite_for_a_student_that_learned_nothing():
-    assert kd_guided_score(0.0, 0.8, 1.0, 0.01) == math.inf
+    assert KDGuidedScore(0.8, 0.01).value(0.0, 1.0) == math.inf
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_score_is_infinite_for_a_student_that_learned_nothing():
 )
 def test_score_rejects_inputs_outside_its_domain(acc_student, acc_target, epsilon, message):
     with pytest.raises(ValueError, match=message):
-        kd_guided_score(acc_student, acc_target, 1.0, epsilon)
+        KDGuidedScore(acc_target, epsilon).value(acc_student, 1.0)
 
 
 def test_a_budget_violation_names_the_cost_its_ratio_and_the_limit():
@@ -74,12 +74,10 @@ def test_an_unknown_budget_key_or_a_non_positive_limit_is_refused():
 def test_the_vectorised_log_score_is_the_log_of_eq_2_on_both_sides_of_the_target() -> None:
     import torch
 
-    from trade_pipeline.search.score import log_kd_guided_score
-
     accuracies = torch.tensor([[40.0, 80.0, 90.0], [79.9, 80.0, 100.0]], dtype=torch.float64)
     ratios = torch.tensor([[0.2, 0.3, 0.5], [0.1, 0.1, 0.1], [1.0, 0.5, 0.5]], dtype=torch.float64)
-    got = log_kd_guided_score(accuracies, ratios, acc_target=80.0, epsilon=0.01)
+    got = KDGuidedScore(80.0, 0.01).log_values(accuracies, ratios)
     s = ratios.sum(-1).tolist()
     for row, accuracy_row in zip(got.tolist(), accuracies.tolist()):
-        expected = [math.log(kd_guided_score(a, 80.0, s_n, 0.01)) for a, s_n in zip(accuracy_row, s)]
+        expected = [math.log(KDGuidedScore(80.0, 0.01).value(a, s_n)) for a, s_n in zip(accuracy_row, s)]
         assert row == pytest.approx(expected, rel=1e-12)

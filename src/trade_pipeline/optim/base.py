@@ -13,13 +13,15 @@ import logging
 import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
 import numpy as np
+import torch
 
 from trade_pipeline.config import StrictModel
 
 logger = logging.getLogger(__name__)
+ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
 
 Canonicalize = Callable[[np.ndarray], Hashable]
 """Maps a point (``d``) to the identity of what it encodes, e.g. an architecture hash."""
@@ -39,6 +41,15 @@ def from_json_float(value: float | None, missing: float = math.nan) -> float:
 
 def _exact_key(point: np.ndarray) -> Hashable:
     return tuple(point.tolist())
+
+
+def bin_levels(values: ArrayOrTensor, counts: ArrayOrTensor) -> ArrayOrTensor:
+    """The level (as a float) each value in [0, 1] falls in, with ``counts`` levels: level ``k``
+    owns ``[k/counts, (k+1)/counts)`` and the last one also 1; values outside are clipped. The
+    one binning rule of the cube, for numpy arrays and torch tensors alike (``counts`` broadcasts)."""
+    scaled = values.clip(0.0, 1.0) * counts
+    levels = scaled - scaled % 1.0
+    return levels - (levels >= counts) * 1.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,7 @@ class Dimension:
 
     def level(self, values: np.ndarray) -> np.ndarray:
         """The level (int) each coordinate value falls in; only for discrete dimensions."""
-        return np.minimum((np.clip(values, 0.0, 1.0) * self.levels).astype(int), self.levels - 1)
+        return bin_levels(np.asarray(values, dtype=np.float64), self.levels).astype(int)
 
     def centre(self, levels: np.ndarray) -> np.ndarray:
         """The coordinate value at the middle of each level's bin."""

@@ -37,6 +37,7 @@ import torch
 from pydantic import Field
 
 from trade_pipeline.optim.gp import fit_outcome_gp, hyperparameters, ordered_lengthscales, outcome_gp
+from trade_pipeline.optim.logit import from_logit, to_logit
 from trade_pipeline.optim.mixed import hamming_radius, mixed_candidates
 from trade_pipeline.optim.trust_region import TrustRegion, TurboConfig, restart_trust_region
 from trade_pipeline.optim.turbo import Turbo, _origin
@@ -46,9 +47,6 @@ LOCAL_STEP = 0.05
 NO_GAIN = 1e-6
 """An expected improvement at most this is none: no posterior sample improves on the best value
 (what is left is the tie-break by mean value, ~1e-9)."""
-LOGIT_MARGIN = 1e-3
-"""Outcomes are clipped to this share inside their range before the logit (0 % and 100 % are
-reachable; their logit is not)."""
 
 
 @dataclass(frozen=True)
@@ -136,8 +134,8 @@ class CompositeTurbo(Turbo):
             base = torch.randn(torch.Size([self.config.n_samples]) + posterior.base_sample_shape,
                                generator=generator, dtype=candidates.dtype)
             samples = posterior.rsample_from_base_samples(torch.Size([self.config.n_samples]), base).squeeze(-1)
-            mean = self._from_logit(posterior.mean.squeeze(-1))
-        values = self.objective.value(self._from_logit(samples), known)
+            mean = from_logit(posterior.mean.squeeze(-1), self.objective.bounds)
+        values = self.objective.value(from_logit(samples, self.objective.bounds), known)
         picks = self._greedy_expected_improvement(values, p_feasible, candidates.numpy(), n)
         origins = [{**_origin(owners[i], initial=False), "predicted": float(mean[i]),
                     "p_feasible": float(p_feasible[i])} for i in picks]
@@ -152,7 +150,7 @@ class CompositeTurbo(Turbo):
             posterior = model.posterior(candidates.unsqueeze(-2))
             mean = posterior.mean.reshape(-1)
             std = posterior.variance.clamp_min(0).sqrt().reshape(-1)
-        values = self.objective.value(self._from_logit(mean + std * normal), known)
+        values = self.objective.value(from_logit(mean + std * normal, self.objective.bounds), known)
         gain = (float(np.nanmin(self._values)) - values).clamp(min=0).mean(dim=0)
         # ties (no sample improves) go to the lowest mean value
         gain = gain - 1e-9 * torch.nan_to_num(values.mean(dim=0), nan=0.0).clamp(-1e6, 1e6)
@@ -163,7 +161,7 @@ class CompositeTurbo(Turbo):
         the logit outcome's marginals); 1 where the objective has no threshold."""
         if self.objective.threshold is None:
             return torch.ones_like(mean)
-        edge = self._to_logit(torch.tensor(float(self.objective.threshold), dtype=mean.dtype))
+        edge = to_logit(torch.tensor(float(self.objective.threshold), dtype=mean.dtype), self.objective.bounds)
         return torch.special.ndtr((mean - edge) / std.clamp_min(1e-9))
 
     def _rank(self, gain: torch.Tensor, p_feasible: torch.Tensor) -> torch.Tensor:
@@ -241,7 +239,7 @@ class CompositeTurbo(Turbo):
         (``indices``); its hyperparameters are fitted again once ``refit_every`` evaluations came
         in since the last fit, and kept in between."""
         train_X = self.space.canonical(torch.from_numpy(self._points[indices]))
-        train_Y = self._to_logit(torch.from_numpy(self._outcomes[indices])).unsqueeze(-1)
+        train_Y = to_logit(torch.from_numpy(self._outcomes[indices]), self.objective.bounds).unsqueeze(-1)
         if self._hyperparameters is not None and len(indices) - self._fitted_on < self.config.refit_every:
             kept = {name: torch.tensor(value, dtype=torch.float64) for name, value in self._hyperparameters.items()}
             return outcome_gp(train_X, train_Y, self.space, kept)
@@ -318,15 +316,6 @@ class CompositeTurbo(Turbo):
                     best = torch.minimum(best, values[:, index])
                     break
         return picks
-
-    def _to_logit(self, outcomes: torch.Tensor) -> torch.Tensor:
-        low, high = self.objective.bounds
-        share = ((outcomes - low) / (high - low)).clamp(LOGIT_MARGIN, 1 - LOGIT_MARGIN)
-        return torch.logit(share)
-
-    def _from_logit(self, logits: torch.Tensor) -> torch.Tensor:
-        low, high = self.objective.bounds
-        return low + (high - low) * torch.sigmoid(logits)
 
 
 def feasibility_first(gain: torch.Tensor, p_feasible: torch.Tensor, min_p_feasible: float) -> torch.Tensor:

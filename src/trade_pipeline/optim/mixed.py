@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trade_pipeline.optim.base import Dimension
+from trade_pipeline.optim.base import Dimension, bin_levels
 from trade_pipeline.optim.trust_region import sobol_perturbations, trust_region_bounds
 
 
@@ -72,11 +72,10 @@ class MixedSpace:
     def level(self, X: torch.Tensor) -> torch.Tensor:
         """``... x d`` level (as a float) of each coordinate; continuous ones count as 1 level.
 
-        The bin rule of ``Dimension.level``, so ``centre(level(X))`` is bit-identical to the
+        The cube's one bin rule (``base.bin_levels``), so ``centre(level(X))`` is bit-identical to the
         bin centres the search space encodes.
         """
-        counts = self.counts(X)
-        return torch.minimum((X.clamp(0.0, 1.0) * counts).floor(), counts - 1)
+        return bin_levels(X, self.counts(X))
 
     def centre(self, levels: torch.Tensor) -> torch.Tensor:
         """``... x d`` bin centres of ``levels`` (meaningful for discrete coordinates only)."""

@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import numpy as np
 from scipy.optimize import nnls
 
 from trade_pipeline.optim import CompositeObjective
-from trade_pipeline.search.score import COST_NAMES, Budget, log_kd_guided_score
+from trade_pipeline.optim.base import bin_levels
+from trade_pipeline.search.score import COST_NAMES, Budget, KDGuidedScore
 from trade_pipeline.students.costs import StudentCostTable
 from trade_pipeline.students.space import SearchSpace
 from trade_pipeline.students.spec import ArchitectureSpec
@@ -92,8 +92,7 @@ class CandidateCosts:
         """``n x 3`` (params, MACs, predicted latency ms) of ``n x d`` cube points, memoised by each
         point's choice levels (cheaper than decoding and hashing its spec)."""
         points = np.atleast_2d(points)
-        keys = np.where(self._levels > 0, np.minimum(np.floor(np.clip(points, 0, 1) * self._levels), self._levels - 1),
-                        points)
+        keys = np.where(self._levels > 0, bin_levels(points, self._levels), points)
         keys = [key.tobytes() for key in keys]
         missing = {key: i for i, key in enumerate(keys) if key not in self._known}
         if missing:
@@ -131,9 +130,8 @@ class CandidateCosts:
         return float(np.median(self.latency.errors)) if self.latency.errors else None
 
 
-def composite_objective(costs: CandidateCosts, acc_target: float, epsilon: float) -> CompositeObjective:
+def composite_objective(costs: CandidateCosts, score: KDGuidedScore) -> CompositeObjective:
     """Eq. 2's log score as the ``composite`` strategy sees it: proxy accuracy (0-100 %) is the
     black box, the cost ratios are known."""
-    return CompositeObjective(known=costs.ratios, value=partial(log_kd_guided_score, acc_target=acc_target,
-                                                                 epsilon=epsilon), bounds=(0.0, 100.0),
-                              threshold=acc_target)
+    return CompositeObjective(known=costs.ratios, value=score.log_values, bounds=(0.0, 100.0),
+                              threshold=score.acc_target)

@@ -26,9 +26,10 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from trade_pipeline.config import StrictModel
+from trade_pipeline.optim.logit import from_logit, to_logit
+from trade_pipeline.search.score import KDGuidedScore
 from trade_pipeline.training.recipe import TrainingRecipe
 
-LOGIT_MARGIN = 1e-3  # accuracies are clipped this far inside 0-100 % before the logit
 MIN_PAIRS_FOR_SLOPE = 3  # below this many students seen at both rungs, only an offset is fitted
 PRIOR_SIGMA = 1.0  # logit spread of the rung map before any student was seen at both rungs
 PRIOR_WEIGHT = 2  # ... counted as this many pairs once some were
@@ -75,15 +76,6 @@ class FidelityParams(StrictModel):
         return max(1, count // self.eta) if count else 0
 
 
-def to_logit(accuracy: np.ndarray | float) -> np.ndarray:
-    share = np.clip(np.asarray(accuracy, dtype=np.float64) / 100.0, LOGIT_MARGIN, 1 - LOGIT_MARGIN)
-    return np.log(share / (1 - share))
-
-
-def from_logit(logit: np.ndarray | float) -> np.ndarray:
-    return 100.0 / (1.0 + np.exp(-np.asarray(logit, dtype=np.float64)))
-
-
 @dataclass(frozen=True)
 class RungMap:
     """``logit(top) ~ N(offset + slope * logit(low), sigma^2)``: a lower rung's accuracy on the
@@ -97,15 +89,13 @@ class RungMap:
         """The top-rung accuracy a student with ``accuracy`` on the lower rung most likely reaches."""
         return float(from_logit(self.offset + self.slope * to_logit(accuracy)))
 
-    def expected_log_score(self, accuracy: float, s: float, acc_target: float, epsilon: float) -> float:
+    def expected_log_score(self, accuracy: float, s: float, score: KDGuidedScore) -> float:
         """Eq. 2's log(Score) on the top rung, averaged over the map's spread: below the target
         a student with a fair chance of reaching it ranks above a cheaper one with none, which a
         plug-in estimate would not see (every low rung scores below the top)."""
         nodes, weights = np.polynomial.hermite_e.hermegauss(QUADRATURE_NODES)
         accuracies = from_logit(self.offset + self.slope * to_logit(accuracy) + self.sigma * nodes)
-        values = (math.log(acc_target) - np.log(accuracies) + math.log(s)
-                  - np.log((accuracies >= acc_target) + epsilon))
-        return float(np.sum(weights * values) / np.sum(weights))
+        return score.expected_log_value(accuracies, weights, s)
 
 
 def rung_map(pairs: Sequence[tuple[float, float]]) -> RungMap:

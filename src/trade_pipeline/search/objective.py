@@ -24,7 +24,7 @@ from trade_pipeline.data.split import Split
 from trade_pipeline.models import build_model, student_model_spec, timm_model_spec
 from trade_pipeline.profiling import LatencyReference, ProfileSettings, profile_model
 from trade_pipeline.search.fidelity import images_seen
-from trade_pipeline.search.score import Budget, kd_guided_score, resource_ratio
+from trade_pipeline.search.score import Budget, KDGuidedScore, resource_ratio
 from trade_pipeline.students.space import SearchSpace
 from trade_pipeline.training.engine import RunOptions, TrainResult, train_model
 from trade_pipeline.training.recipe import ProxyRecipe
@@ -68,6 +68,11 @@ class ObjectiveContext:
     rungs: tuple[float, ...] = (1.0,)  # search.fidelity.rungs: shares of proxy_indices, the last 1.0
     rung_indices: tuple[np.ndarray, ...] = ()  # the training subset of each rung below the top
     _soft_labels: SoftLabels | None = field(default=None, repr=False)
+
+    @property
+    def score(self) -> KDGuidedScore:
+        """Eq. 2 at this search's target."""
+        return KDGuidedScore(self.acc_target, self.epsilon)
 
     @property
     def soft_labels(self) -> SoftLabels:
@@ -162,5 +167,5 @@ def _evaluate_into(row: dict[str, Any], spec: Any, candidate: Candidate, device:
     if result.status != "ok":
         row.update(status="failed", reason=result.reason)
         return
-    score = kd_guided_score(result.top1, context.acc_target, s, context.epsilon)
+    score = context.score.value(result.top1, s)
     row.update(proxy_accuracy=result.top1, score=score, log_score=math.log(score) if score > 0 else None)

@@ -43,7 +43,6 @@ from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.costs import CandidateCosts, composite_objective
 from trade_pipeline.search.fidelity import FidelityParams, bracket_estimates, promotions, rung_maps
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
-from trade_pipeline.search.score import kd_guided_score
 from trade_pipeline.search.tracking import CandidateTracker
 from trade_pipeline.search.trials import TrialLog
 from trade_pipeline.serialization import set_aside
@@ -218,8 +217,7 @@ def _estimated_value(row: dict[str, Any], accuracy: float | None, context: Objec
         return math.nan
     if row["fidelity"] == 1.0:
         return float(row["log_score"]) if row["log_score"] is not None else math.nan
-    score = kd_guided_score(accuracy, context.acc_target, row["resource_ratio"], context.epsilon)
-    return math.log(score) if 0 < score < math.inf else math.nan
+    return context.score.log_value(accuracy, row["resource_ratio"])
 
 
 def _promote(bracket: list[Candidate], rung: int, rows: dict[int, dict[str, Any]], context: ObjectiveContext,
@@ -228,8 +226,7 @@ def _promote(bracket: list[Candidate], rung: int, rows: dict[int, dict[str, Any]
     (``fidelity.RungMap``), as new candidates on the next rung (fresh trial ids)."""
     at_rung = [rows[c.trial_id] for c in bracket if c.rung == rung]
     maps = rung_maps([row for row in rows.values() if row["iteration"] <= bracket[0].iteration], params.fidelity)
-    value = {row["spec_hash"]: maps[rung].expected_log_score(row["proxy_accuracy"], row["resource_ratio"],
-                                                             context.acc_target, context.epsilon)
+    value = {row["spec_hash"]: maps[rung].expected_log_score(row["proxy_accuracy"], row["resource_ratio"], context.score)
              if row["status"] == "ok" and row["proxy_accuracy"] else math.nan for row in at_rung}
     scored = sum(math.isfinite(v) for v in value.values())
     chosen = promotions(at_rung, params.fidelity.survivors(scored), value)
@@ -252,7 +249,7 @@ def _make_optimizer(params: SearchParams, context: ObjectiveContext, costs: Cand
     if issubclass(OPTIMIZERS[params.strategy], Turbo):  # its derived tolerances count batches
         options["batch_size"] = params.batch_size
     if issubclass(OPTIMIZERS[params.strategy], CompositeTurbo):
-        options["objective"] = composite_objective(costs, context.acc_target, context.epsilon)
+        options["objective"] = composite_objective(costs, context.score)
     return create_optimizer(params.strategy, space.dimension, params.seed, **options)
 
 

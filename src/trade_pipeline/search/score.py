@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from pydantic import Field
 
@@ -43,38 +45,57 @@ def resource_ratio(
     return sum(cost_ratios(params, macs, latency_ms, teacher).values())
 
 
-def kd_guided_score(acc_student: float, acc_target: float, s: float, epsilon: float) -> float:
-    """Score of Eq. 2, to be minimised (the optimizer models its log).
+@dataclass(frozen=True)
+class KDGuidedScore:
+    """Eq. 2 at one accuracy target, to be minimised: the one place the score is written.
 
     Both accuracies must be in the same proxy units (fractions or percent). A student at or
     above ``acc_target`` scores ``acc_target / (acc_student * (1 + epsilon)) * s``; one below it
     loses the indicator and is penalised by ``1 / epsilon`` instead, so with a small epsilon
     (e.g. 0.01) any student meeting the target beats any student missing it by roughly a
     factor ``1 / epsilon`` for similar ``s``. A student with zero accuracy learned nothing and
-    scores ``+inf``.
+    scores ``+inf``. The searches model its log.
     """
-    if not epsilon > 0:
-        raise ValueError(f"epsilon must be a small positive number such as 0.01, got {epsilon!r}")
-    if not acc_target > 0:
-        raise ValueError(f"acc_target must be positive (proxy accuracy units), got {acc_target!r}")
-    if not acc_student >= 0:
-        raise ValueError(f"acc_student must be a proxy accuracy >= 0, got {acc_student!r}")
-    if acc_student == 0:
-        return math.inf
-    meets_target = 1.0 if acc_target <= acc_student else 0.0
-    # Eq. 2: Score = Acc_target / (Acc_student * (1[Acc_target <= Acc_student] + eps)) * s
-    return acc_target / (acc_student * (meets_target + epsilon)) * s
 
+    acc_target: float
+    epsilon: float
 
-def log_kd_guided_score(acc_student: torch.Tensor, ratios: torch.Tensor, acc_target: float,
-                        epsilon: float) -> torch.Tensor:
-    """``log`` of :func:`kd_guided_score` for sampled accuracies ``acc_student`` (``... x n``) of
-    ``n`` students with cost ratios ``ratios`` (``n x 3``; ``s`` is their sum): what the
-    structure-aware search computes from its accuracy model and the known costs."""
-    s = ratios.sum(dim=-1)
-    meets_target = (acc_student >= acc_target).to(acc_student.dtype)
-    # Eq. 2 in logs: log Acc_target - log Acc_student - log(1[Acc_target <= Acc_student] + eps) + log s
-    return math.log(acc_target) - torch.log(acc_student) - torch.log(meets_target + epsilon) + torch.log(s)
+    def __post_init__(self) -> None:
+        if not self.epsilon > 0:
+            raise ValueError(f"epsilon must be a small positive number such as 0.01, got {self.epsilon!r}")
+        if not self.acc_target > 0:
+            raise ValueError(f"acc_target must be positive (proxy accuracy units), got {self.acc_target!r}")
+
+    def value(self, acc_student: float, s: float) -> float:
+        """The score of a trained student with proxy accuracy ``acc_student`` and resource ratio ``s``."""
+        if not acc_student >= 0:
+            raise ValueError(f"acc_student must be a proxy accuracy >= 0, got {acc_student!r}")
+        if acc_student == 0:
+            return math.inf
+        meets_target = 1.0 if self.acc_target <= acc_student else 0.0
+        # Eq. 2: Score = Acc_target / (Acc_student * (1[Acc_target <= Acc_student] + eps)) * s
+        return self.acc_target / (acc_student * (meets_target + self.epsilon)) * s
+
+    def log_value(self, acc_student: float, s: float) -> float:
+        """``log`` of :meth:`value`; NaN for a student that learned nothing (or has no cost)."""
+        score = self.value(acc_student, s)
+        return math.log(score) if 0 < score < math.inf else math.nan
+
+    def log_values(self, acc_student: torch.Tensor, ratios: torch.Tensor) -> torch.Tensor:
+        """``log`` of :meth:`value` for sampled accuracies ``acc_student`` (``... x n``) of ``n``
+        students with cost ratios ``ratios`` (``n x k``; ``s`` is their sum): what the
+        structure-aware search computes from its accuracy model and the known costs."""
+        s = ratios.sum(dim=-1)
+        meets_target = (acc_student >= self.acc_target).to(acc_student.dtype)
+        # Eq. 2 in logs: log Acc_target - log Acc_student - log(1[Acc_target <= Acc_student] + eps) + log s
+        return math.log(self.acc_target) - torch.log(acc_student) - torch.log(meets_target + self.epsilon) + torch.log(s)
+
+    def expected_log_value(self, acc_student: np.ndarray, weights: np.ndarray, s: float) -> float:
+        """The ``weights``-weighted mean of the log score over possible accuracies ``acc_student``
+        of one student with resource ratio ``s`` (e.g. quadrature nodes of a predicted accuracy)."""
+        accuracies = torch.as_tensor(np.asarray(acc_student, dtype=np.float64)).unsqueeze(-1)
+        values = self.log_values(accuracies, torch.tensor([[s]], dtype=torch.float64)).squeeze(-1).numpy()
+        return float(np.sum(weights * values) / np.sum(weights))
 
 
 class Budget(StrictModel):

@@ -28,7 +28,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from trade_pipeline.config import Section, StrictModel
 from trade_pipeline.errors import InputError
-from trade_pipeline.optim.base import Dimension
+from trade_pipeline.optim.base import Dimension, bin_levels
 from trade_pipeline.students.fields import (
     BLOCK_CHECKS,
     BLOCK_FIELDS,
@@ -228,7 +228,7 @@ class SearchSpace:
         """:meth:`decode` of each row of an ``n x d`` array of finite points, binned at once (the
         search prices thousands of candidates per batch)."""
         counts = self._level_counts
-        levels = np.minimum((np.clip(points, 0.0, 1.0) * counts).astype(int), counts - 1).tolist()
+        levels = bin_levels(np.asarray(points, dtype=np.float64), counts).astype(int).tolist()
         fields = [choices for _, choices in self._fields]
         specs = []
         for row in levels:
