@@ -19,7 +19,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,45 @@ class SearchResult:
     latency_error: float | None  # median relative error of the latency model's predictions
 
 
+@dataclass
+class SearchState:
+    """What the trial log cannot give (``state.json``): the batch in flight, the ids and the
+    trust-region trace, next to the optimizer's own state."""
+
+    fingerprint: dict[str, str]
+    iteration: int = 0  # brackets told so far
+    next_trial_id: int = 0
+    pending: list[Candidate] = field(default_factory=list)  # the bracket being evaluated
+    trace: list[dict[str, Any]] = field(default_factory=list)  # trust-region lengths after each bracket
+
+    @classmethod
+    def from_saved(cls, saved: dict[str, Any]) -> SearchState:
+        return cls(fingerprint=saved[FINGERPRINT_KEY], iteration=saved["iteration"],
+                   next_trial_id=saved["next_trial_id"], pending=[Candidate(**c) for c in saved["pending"]],
+                   trace=list(saved["trace"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {FINGERPRINT_KEY: self.fingerprint, "iteration": self.iteration, "next_trial_id": self.next_trial_id,
+                "pending": [dataclasses.asdict(c) for c in self.pending], "trace": self.trace}
+
+
+@dataclass
+class _Search:
+    """One search's working parts, put together by :func:`_start` (fresh or resumed)."""
+
+    state_dir: Path
+    state: SearchState
+    optimizer: AskTellOptimizer
+    costs: CandidateCosts
+    log: TrialLog
+    rows: dict[int, dict[str, Any]]  # every trial-log row by trial id
+    tracker: CandidateTracker
+
+    def save(self) -> None:
+        save_search_state(self.state_dir / "state.json",
+                          {**self.state.to_dict(), "optimizer": self.optimizer.state_dict(history=False)})
+
+
 def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dict[str, str],
                evaluate: Callable[[Candidate, str], dict[str, Any]] | None = None) -> SearchResult:
     """Runs (or resumes) the search until ``params.n_trials`` candidates are in the log.
@@ -74,6 +113,33 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
     ``evaluate(candidate, device) -> trial row`` defaults to training it
     (``objective.evaluate_candidate``); benchmarks pass a memoised one.
     """
+    search = _start(context, params, fingerprint)
+    feasibility_check_at = min(params.n_trials, max(params.batch_size, search.optimizer.initial_evaluations))
+    candidates_done = sum(row["rung"] == 0 for row in search.rows.values())
+    with create_executor(params.executor, **executor_options(params.executor, params.device, params.dask)) as executor, \
+            tqdm(total=params.n_trials, initial=candidates_done, desc=f"search ({params.strategy})", unit="trial") as bar:
+        evaluate = evaluate or partial(evaluate_candidate, context=context)
+
+        def record(row: dict[str, Any]) -> None:
+            search.log.append(row)
+            search.rows[row["trial_id"]] = row
+            search.tracker.log_trial(row)
+            bar.update(int(row["rung"] == 0))  # the bar counts candidates; promotions show in the postfix
+            bar.set_postfix_str(_best_summary(search.rows))
+
+        while bracket := search.state.pending or _ask(search.optimizer, search.costs, params, search.state.iteration,
+                                                      search.state.next_trial_id):
+            _run_bracket(search, bracket, context, params, lambda batch: executor.map(evaluate, batch, on_result=record))
+            if len(search.rows) >= feasibility_check_at:
+                _require_feasible(search.rows)
+                _require_a_trained_candidate(search.rows)
+    return SearchResult(trials=search.log.to_dataframe(), trace=search.state.trace, filtered=search.optimizer.filtered,
+                        latency_error=search.costs.latency_error)
+
+
+def _start(context: ObjectiveContext, params: SearchParams, fingerprint: dict[str, str]) -> _Search:
+    """A fresh search, or the saved one with its optimizer's history rebuilt from the trial log
+    (every row but those of the bracket in flight) and every row replayed to MLflow."""
     state_dir = Path(params.state_dir)
     log = TrialLog(state_dir / "trials.jsonl")
     saved = load_search_state(state_dir / "state.json")
@@ -83,11 +149,9 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
     costs = CandidateCosts(context.space, context.split.channels, context.split.num_classes, context.teacher_costs,
                            context.budget)
     optimizer = _make_optimizer(params, context, costs)
-    state = {FINGERPRINT_KEY: fingerprint, "iteration": 0, "next_trial_id": 0, "pending": [], "trace": []}
+    state = SearchState.from_saved(saved) if resuming else SearchState(fingerprint)
     rows = {row["trial_id"]: row for row in log.rows()}
-    if resuming:
-        state.update({key: saved[key] for key in ("iteration", "next_trial_id", "pending", "trace")})
-    in_flight = {candidate["trial_id"] for candidate in state["pending"]}
+    in_flight = {candidate.trial_id for candidate in state.pending}
     told = [row for trial_id, row in sorted(rows.items()) if trial_id not in in_flight]
     if resuming:  # the log is the record of evaluations; the state holds only what it cannot give
         try:
@@ -96,56 +160,43 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
             raise ResumeError(f"cannot resume from {state_dir}: {error}. Start fresh with "
                               f"`{FRESH_START_HINT}`.") from error
         optimizer.max_evaluations = params.n_trials  # a resumed run may be asked for more trials
+        logger.info("Resuming the search from %s: %d trials done.", state_dir, len(rows))
     costs.observe(told)
     tracker = CandidateTracker()
     for row in rows.values():
         tracker.log_trial(row, resumed=True)
-    if resuming:
-        logger.info("Resuming the search from %s: %d trials done.", state_dir, len(rows))
-    feasibility_check_at = min(params.n_trials, max(params.batch_size, optimizer.initial_evaluations))
-
-    candidates_done = sum(row["rung"] == 0 for row in rows.values())
-    with create_executor(params.executor, **executor_options(params.executor, params.device, params.dask)) as executor, \
-            tqdm(total=params.n_trials, initial=candidates_done, desc=f"search ({params.strategy})", unit="trial") as bar:
-        evaluate = evaluate or partial(evaluate_candidate, context=context)
-
-        def record(row: dict[str, Any]) -> None:
-            log.append(row)
-            rows[row["trial_id"]] = row
-            tracker.log_trial(row)
-            bar.update(int(row["rung"] == 0))  # the bar counts candidates; promotions show in the postfix
-            bar.set_postfix_str(_best_summary(rows))
-
-        while True:
-            bracket = [Candidate(**c) for c in state["pending"]] or _ask(optimizer, params, state, costs)
-            if not bracket:
-                break
-            state["pending"] = [dataclasses.asdict(c) for c in bracket]
-            _save(state_dir, state, optimizer)
-            for rung in range(params.fidelity.top + 1):
-                executor.map(evaluate, [c for c in bracket if c.rung == rung and c.trial_id not in rows],
-                             on_result=record)
-                if rung < params.fidelity.top and not any(c.rung == rung + 1 for c in bracket):
-                    bracket += _promote(bracket, rung, rows, context, params, state)
-                    state["pending"] = [dataclasses.asdict(c) for c in bracket]
-                    _save(state_dir, state, optimizer)
-            asked = [c for c in bracket if c.rung == 0]
-            history = _history(asked, rows, context, params.fidelity)
-            optimizer.tell(history["points"], history["values"], history["outcomes"])
-            costs.observe(rows[c.trial_id] for c in bracket)
-            state["pending"] = []
-            state["iteration"] += 1
-            state["trace"] += _trace_rows(optimizer.describe(), len(optimizer.values), state["trace"])
-            _save(state_dir, state, optimizer)
-            if len(rows) >= feasibility_check_at:
-                _require_feasible(rows)
-                _require_a_trained_candidate(rows)
-    return SearchResult(trials=log.to_dataframe(), trace=state["trace"], filtered=optimizer.filtered,
-                        latency_error=costs.latency_error)
+    return _Search(state_dir, state, optimizer, costs, log, rows, tracker)
 
 
-def _ask(optimizer: AskTellOptimizer, params: SearchParams, state: dict[str, Any],
-         costs: CandidateCosts) -> list[Candidate]:
+def _run_bracket(search: _Search, bracket: list[Candidate], context: ObjectiveContext, params: SearchParams,
+                 evaluate_all: Callable[[list[Candidate]], None]) -> None:
+    """One step of the search, and the one that moves its state: takes ``bracket``'s trial ids,
+    evaluates it rung by rung (what the log lacks), promoting the best of each rung, then tells
+    the optimizer; the state is saved before the first evaluation and after the tell."""
+    state = search.state
+    state.pending = bracket
+    state.next_trial_id = max(state.next_trial_id, 1 + max(c.trial_id for c in bracket))
+    search.save()
+    for rung in range(params.fidelity.top + 1):
+        evaluate_all([c for c in bracket if c.rung == rung and c.trial_id not in search.rows])
+        if rung < params.fidelity.top and not any(c.rung == rung + 1 for c in bracket):
+            bracket = state.pending = bracket + _promote(bracket, rung, search.rows, context, params,
+                                                         state.next_trial_id)
+            state.next_trial_id = max(c.trial_id for c in bracket) + 1
+            search.save()
+    history = _history([c for c in bracket if c.rung == 0], search.rows, context, params.fidelity)
+    search.optimizer.tell(history["points"], history["values"], history["outcomes"])
+    search.costs.observe(search.rows[c.trial_id] for c in bracket)
+    state.pending = []
+    state.iteration += 1
+    state.trace += _trace_rows(search.optimizer.describe(), len(search.optimizer.values), state.trace)
+    search.save()
+
+
+def _ask(optimizer: AskTellOptimizer, costs: CandidateCosts, params: SearchParams, iteration: int, first_id: int
+         ) -> list[Candidate]:
+    """The optimizer's next batch as candidates of bracket ``iteration`` with trial ids from
+    ``first_id``, or none when the budget is spent or nothing new within ``search.budget`` is left."""
     remaining = params.n_trials - len(optimizer.values)
     if remaining <= 0:
         return []
@@ -163,10 +214,8 @@ def _ask(optimizer: AskTellOptimizer, params: SearchParams, state: dict[str, Any
     regions = optimizer.last_region_ids if optimizer.describe() else [-1] * len(points)
     guidance = optimizer.last_guidance
     latencies = costs.costs(points)[:, 2]
-    first = state["next_trial_id"]
-    state["next_trial_id"] = first + len(points)
     return [
-        Candidate(trial_id=first + i, iteration=state["iteration"], point=tuple(float(v) for v in point),
+        Candidate(trial_id=first_id + i, iteration=iteration, point=tuple(float(v) for v in point),
                   trust_region=regions[i] if regions[i] >= 0 else None, predicted_accuracy=guidance[i]["predicted"],
                   p_feasible=guidance[i]["p_feasible"], guided=guidance[i]["guided"],
                   predicted_latency_ms=float(latencies[i]) if math.isfinite(latencies[i]) else None)
@@ -221,9 +270,9 @@ def _estimated_value(row: dict[str, Any], accuracy: float | None, context: Objec
 
 
 def _promote(bracket: list[Candidate], rung: int, rows: dict[int, dict[str, Any]], context: ObjectiveContext,
-             params: SearchParams, state: dict[str, Any]) -> list[Candidate]:
+             params: SearchParams, first_id: int) -> list[Candidate]:
     """The bracket's best ``1/eta`` at ``rung``, by their expected log(Score) on the top rung
-    (``fidelity.RungMap``), as new candidates on the next rung (fresh trial ids)."""
+    (``fidelity.RungMap``), as new candidates on the next rung (trial ids from ``first_id``)."""
     at_rung = [rows[c.trial_id] for c in bracket if c.rung == rung]
     maps = rung_maps([row for row in rows.values() if row["iteration"] <= bracket[0].iteration], params.fidelity)
     value = {row["spec_hash"]: maps[rung].expected_log_score(row["proxy_accuracy"], row["resource_ratio"], context.score)
@@ -231,9 +280,7 @@ def _promote(bracket: list[Candidate], rung: int, rows: dict[int, dict[str, Any]
     scored = sum(math.isfinite(v) for v in value.values())
     chosen = promotions(at_rung, params.fidelity.survivors(scored), value)
     by_id = {c.trial_id: c for c in bracket}
-    first = state["next_trial_id"]
-    state["next_trial_id"] = first + len(chosen)
-    return [dataclasses.replace(by_id[row["trial_id"]], trial_id=first + i, rung=rung + 1)
+    return [dataclasses.replace(by_id[row["trial_id"]], trial_id=first_id + i, rung=rung + 1)
             for i, row in enumerate(chosen)]
 
 
@@ -295,6 +342,3 @@ def _best_summary(rows: dict[int, dict[str, Any]]) -> str:
               if row["status"] == "ok" and row["score"] is not None and row["fidelity"] == 1.0]
     return f"best score {min(scores):.4g}" if scores else "no scored candidate yet"
 
-
-def _save(state_dir: Path, state: dict[str, Any], optimizer: AskTellOptimizer) -> None:
-    save_search_state(state_dir / "state.json", {**state, "optimizer": optimizer.state_dict(history=False)})
