@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from timm.optim import create_optimizer_v2
 
 from trade_pipeline.data.config import DataParams
@@ -42,13 +41,13 @@ from trade_pipeline.data.sources import load_source
 from trade_pipeline.data.split import make_split
 from trade_pipeline.profiling import measure_latency
 from trade_pipeline.students.builder import StudentNet
-from trade_pipeline.students.space import SearchSpace
 from trade_pipeline.training.engine import Trainer
 from trade_pipeline.training.losses import kd_loss
 from trade_pipeline.training.recipe import TrainingRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import conf_space
+
 CLASSES, CACHE_SIZE = 1000, 4096
 # (cube point, resolution, batch sizes): three students of the space at ImageNet resolution and one at CIFAR's on a GPU, a small one on a CPU
 GPU_CASES = [(0.2, 224, (128, 256)), (0.5, 224, (128, 256)), (0.8, 224, (128, 256)), (0.2, 32, (256,))]
@@ -56,8 +55,7 @@ CPU_CASES = [(0.2, 32, (32,))]
 
 
 def paper_student(point: float, resolution: int) -> StudentNet:
-    config = yaml.safe_load((ROOT / "conf/paper/parameters_search.yml").read_text())
-    space = SearchSpace.from_config(config["search"]["space"]).at_resolution(resolution)
+    space = conf_space("paper", resolution)
     return StudentNet(space.decode(np.full(space.dimension, point)), 3, CLASSES, resolution)
 
 

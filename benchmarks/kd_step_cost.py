@@ -15,27 +15,24 @@ import argparse
 import copy
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import timm
 import torch
-import yaml
 
 from trade_pipeline.students.builder import StudentNet
-from trade_pipeline.students.space import SearchSpace
 from trade_pipeline.training.engine import Trainer
 from trade_pipeline.training.recipe import TrainingRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import conf_space
+
 BATCH, CHANNELS, IMG_SIZE, CLASSES, CACHE_SIZE = 64, 1, 28, 10, 3000
 
 
 def embedded_student(seed: int) -> torch.nn.Module:
     """A student sampled from the embedded-default search space."""
-    config = yaml.safe_load((ROOT / "conf/base/parameters_search.yml").read_text())
-    space = SearchSpace.from_config(config["search"]["space"]).at_resolution(IMG_SIZE)
+    space = conf_space("base", IMG_SIZE)
     spec = space.sample(np.random.default_rng(seed))
     print(f"student: {spec.block_sequence}")
     return StudentNet(spec, in_chans=CHANNELS, num_classes=CLASSES, img_size=IMG_SIZE)

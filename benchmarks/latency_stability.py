@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 from pathlib import Path
 
@@ -36,9 +34,8 @@ import yaml
 
 from trade_pipeline.models import build_model, student_model_spec, timm_model_spec
 from trade_pipeline.profiling import LatencyReference, measure_latency, measure_relative_latencies
-from trade_pipeline.students.space import SearchSpace
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, conf_space, head_commit, machine
 
 
 SHAPE = (1, 1, 28, 28)  # batch 1, 28x28 grey digits
@@ -76,8 +73,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "figures" / "latency_stability")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    conf = yaml.safe_load((ROOT / "conf" / "base" / "parameters_search.yml").read_text())["search"]["space"]
-    space = SearchSpace.from_config(conf).at_resolution(28)
+    space = conf_space("base", 28)
     rng = np.random.default_rng(args.seed)
     specs = [space.sample(rng) for _ in range(args.students)]
     models = [build_model(student_model_spec(spec, 1, 10, 28)) for spec in specs]
@@ -101,10 +97,8 @@ def main() -> None:
         }
         for statistic, group in table.groupby("statistic")
     }
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     record = {"summary": summary, "settings": vars(args) | {"out": _shown(args.out)},
-              "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread",
-              "torch": torch.__version__, "commit": commit,
+              "machine": f"{machine()}, {torch.get_num_threads()} torch thread", "commit": head_commit(),
               "command": "python benchmarks/latency_stability.py " + " ".join(sys.argv[1:])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out.with_suffix(".csv"), index=False)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy.stats import wilcoxon  # noqa: E402
 
 from trade_pipeline.retrain.session import run_retrain  # noqa: E402
 from trade_pipeline.search.checkpoint import search_fingerprint  # noqa: E402
@@ -52,7 +50,7 @@ from trade_pipeline.search.session import objective_context  # noqa: E402
 from trade_pipeline.search.trials import TRIAL_COLUMNS  # noqa: E402
 
 from proxy_objective import CachedObjective, load_project, proxy_objective  # noqa: E402
-from record import head_commit  # noqa: E402
+from common import head_commit, machine, paired_test  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ["config", "seed", "trial_id", "iteration", "rung", "status", "spec_hash", "proxy_accuracy", "log_score",
@@ -122,10 +120,9 @@ def curves(runs: pd.DataFrame, unit: float, grid: np.ndarray, top: int) -> dict[
 def paired(difference: np.ndarray, whose: str = "") -> str:
     """Wins (negative differences: lower is better), ties and losses, the median difference and a
     two-sided Wilcoxon signed-rank p-value, as one clause."""
-    p_value = wilcoxon(difference).pvalue if (difference != 0).any() else math.nan
-    return (f"{int((difference < 0).sum())} wins, {int((difference == 0).sum())} ties, "
-            f"{int((difference > 0).sum())} losses{whose} (median difference {np.median(difference):.3g}, "
-            f"Wilcoxon p {p_value:.3g})")
+    test = paired_test(difference)
+    return (f"{test['wins']} wins, {test['ties']} ties, {test['losses']} losses{whose} (median difference "
+            f"{test['median_difference']:.3g}, Wilcoxon p {test['wilcoxon_p']:.3g})")
 
 
 def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
@@ -190,7 +187,7 @@ def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
     per_seed = [{"seed": seed, "single_final": float(a), "ladder_at_half": float(b), "ladder_at_equal": float(c)}
                 for seed, a, b, c in zip(seeds, single_final, at_half, at_equal)]
     record = {"settings": {k: v for k, v in vars(args).items() if k not in ("project", "out", "report_only", "record")},
-              "commit": head_commit(), "machine": "2-core x86_64 VM", "unit_images": unit, "per_seed_best_log_score": per_seed}
+              "commit": head_commit(), "machine": machine(), "unit_images": unit, "per_seed_best_log_score": per_seed}
     (figures / f"{args.record}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     return text
 
@@ -229,7 +226,7 @@ def retrain_selected(runs: pd.DataFrame, args: argparse.Namespace, inputs, cache
             f"{len(first)} seeds. Single minus ladder, seed by seed: {paired(difference, ' for the ladder')}. "
             f"Seed noise: single seed 0's student retrained with seeds {args.noise_seeds} spans "
             f"{noise.min():.2f}-{noise.max():.2f} % (std {noise.std(ddof=1):.2f}). Retrained at commit {head_commit()} "
-            f"on a 2-core x86_64 VM.\n")
+            f"on {machine()}.\n")
     (figures / f"{args.record}_retrain.md").write_text(text)
     return text
 

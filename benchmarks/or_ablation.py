@@ -28,7 +28,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from scipy.stats import wilcoxon  # noqa: E402
 
 from trade_pipeline.models import build_model, student_model_spec, timm_model_spec  # noqa: E402
 from trade_pipeline.search.objective import proxy_train  # noqa: E402
@@ -36,7 +35,7 @@ from trade_pipeline.search.session import objective_context  # noqa: E402
 from trade_pipeline.students.spec import ArchitectureSpec  # noqa: E402
 
 from proxy_objective import load_project  # noqa: E402
-from record import head_commit  # noqa: E402
+from common import head_commit, machine, paired_test  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,16 +71,16 @@ def report(runs: pd.DataFrame, default: float, commit: str) -> str:
     final = runs[runs["epoch"] == runs["epoch"].max()]
     table = final.pivot_table(index="model", columns="lambda", values="top1", aggfunc="mean", sort=False)
     lines = [f"Final mini-val top-1 % after {runs['epoch'].max()} proxy epochs, mean over seeds "
-             f"{sorted(int(seed) for seed in runs['seed'].unique())} (commit {commit}, 2-core x86_64 VM):", "",
+             f"{sorted(int(seed) for seed in runs['seed'].unique())} (commit {commit}, {machine()}):", "",
              "| model | " + " | ".join(f"λ = {value:g}" for value in table.columns) + " |",
              "|---|" + "---|" * len(table.columns)]
     lines += [f"| {model} | " + " | ".join(f"{v:.2f}" for v in values) + " |" for model, values in table.iterrows()]
     pairs = final.pivot_table(index=["model", "seed"], columns="lambda", values="top1")
     difference = (pairs[default] - pairs[0.0]).dropna()
-    p_value = wilcoxon(difference).pvalue if (difference != 0).any() else float("nan")
-    lines += ["", f"OR at λ = {default:g} against OR off, per model and seed: {int((difference > 0).sum())} higher, "
-                  f"{int((difference == 0).sum())} equal, {int((difference < 0).sum())} lower (median difference "
-                  f"{difference.median():+.2f} points, Wilcoxon p {p_value:.3g}, n = {len(difference)})."]
+    test = paired_test(-difference)  # higher accuracy wins
+    lines += ["", f"OR at λ = {default:g} against OR off, per model and seed: {test['wins']} higher, "
+                  f"{test['ties']} equal, {test['losses']} lower (median difference "
+                  f"{difference.median():+.2f} points, Wilcoxon p {test['wilcoxon_p']:.3g}, n = {len(difference)})."]
     return "\n".join(lines) + "\n"
 
 

@@ -14,17 +14,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from trade_pipeline.profiling import ProfileSettings, profile_model
 from trade_pipeline.students.builder import StudentNet
-from trade_pipeline.students.space import SearchSpace
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import conf_space
+
 CHANNELS, IMG_SIZE, CLASSES = 1, 28, 10
 
 
@@ -36,8 +34,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = yaml.safe_load((ROOT / "conf/base/parameters_search.yml").read_text())
-    space = SearchSpace.from_config(config["search"]["space"]).at_resolution(IMG_SIZE)
+    space = conf_space("base", IMG_SIZE)
     rng = np.random.default_rng(0)
     input_shape = (1, CHANNELS, IMG_SIZE, IMG_SIZE)
     settings = ProfileSettings(warmup=args.warmup, repeats=args.repeats)

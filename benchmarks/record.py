@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, head_commit, machine
+
 PAIR = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)=(\S+)")
 
 
@@ -34,22 +32,11 @@ def value(text: str) -> float | int | str:
     return text
 
 
-def head_commit() -> str:
-    """The short hash of HEAD: the commit a benchmark's record names."""
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-
-
 def commit() -> str:
     head = head_commit()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
                            cwd=ROOT).stdout.strip()
     return head + ("+changes" if dirty else "")
-
-
-def machine() -> str:
-    import torch
-
-    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
 
 
 def main() -> None:

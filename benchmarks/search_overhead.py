@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -35,7 +33,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mlflow
-import torch
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -43,7 +40,7 @@ from trade_pipeline.optim import AskTellOptimizer
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.session import run_trade_search
 
-from record import head_commit
+from common import head_commit, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,7 +90,7 @@ def main() -> None:
         plot_predictions(trials).savefig(figures / f"{args.record}.png", dpi=120)
         best = trials.loc[trials["score"].idxmin()]
         record = {"command": " ".join(["python", "benchmarks/search_overhead.py", *sys.argv[1:]]), "commit": head_commit(),
-                  "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+                  "machine": machine(),
                   "strategy": args.strategy, "seed": args.seed, "trials": len(trials),
                   "wall_seconds": round(wall, 1), "evaluating_seconds": round(evaluating, 1),
                   "ask_tell_seconds": round(optimizer_seconds[0], 2),

@@ -14,7 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy.stats import wilcoxon  # noqa: E402
+
+from common import paired_test  # noqa: E402
 
 DEFAULT = "composite"  # search.strategy's default: the reference of the paired comparison
 ORDER = ("composite", "turbo", "turbo_continuous", "tpe", "tpe_c", "gp", "gp_c", "lamcts", "evolution", "rl", "random")
@@ -132,11 +133,8 @@ def paired(final: pd.DataFrame, reference: str = DEFAULT) -> pd.DataFrame:
     rows = []
     for method in [m for m in ordered(final.columns) if m != reference]:
         both = final[[reference, method]].dropna()
-        difference = both[reference] - both[method]
-        p_value = wilcoxon(difference).pvalue if (difference != 0).any() else np.nan
-        rows.append({"reference": reference, "method": method, "seeds": len(both), "wins": int((difference < 0).sum()),
-                     "ties": int((difference == 0).sum()), "losses": int((difference > 0).sum()),
-                     "median_difference": float(difference.median()), "wilcoxon_p": float(p_value)})
+        rows.append({"reference": reference, "method": method, "seeds": len(both),
+                     **paired_test(both[reference] - both[method])})
     return pd.DataFrame(rows)
 
 

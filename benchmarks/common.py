@@ -1,0 +1,47 @@
+"""What several benchmarks need alike: the commit and machine a record names, the paired test
+every comparison reports, and the project's search space as a configuration defines it."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def head_commit() -> str:
+    """The short hash of HEAD: the commit a benchmark's record names."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+
+def machine() -> str:
+    """The machine a record was made on, as every record names it."""
+    import torch
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def paired_test(difference) -> dict[str, float | int]:
+    """Seed-by-seed differences (lower is better: a negative difference is a win) as wins, ties,
+    losses, their median and a two-sided Wilcoxon signed-rank p-value (NaN when every pair ties)."""
+    from scipy.stats import wilcoxon
+
+    difference = np.asarray(difference, dtype=np.float64)
+    return {"wins": int((difference < 0).sum()), "ties": int((difference == 0).sum()),
+            "losses": int((difference > 0).sum()), "median_difference": float(np.median(difference)),
+            "wilcoxon_p": float(wilcoxon(difference).pvalue) if (difference != 0).any() else math.nan}
+
+
+def conf_space(env: str = "base", resolution: int | None = None):
+    """The search space of ``conf/<env>/parameters_search.yml`` (at ``resolution`` when given)."""
+    from trade_pipeline.students.space import SearchSpace
+
+    config = yaml.safe_load((ROOT / "conf" / env / "parameters_search.yml").read_text())["search"]["space"]
+    space = SearchSpace.from_config(config)
+    return space if resolution is None else space.at_resolution(resolution)
