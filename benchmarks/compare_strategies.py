@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from trade_pipeline.optim import OPTIMIZERS, Turbo, TurboConfig, create_optimizer
+from trade_pipeline.optim import OPTIMIZERS, TurboConfig, create_optimizer
 from trade_pipeline.optim.base import Dimension
 from trade_pipeline.optim.choices import snap_to_levels
 from trade_pipeline.optim.trust_region import latin_hypercube, resolve_config
@@ -142,10 +142,10 @@ def run_ours(method: str, problem: Problem, seed: int, budget: int, batch: int,
     """(points, values, ask + tell seconds) per batch after the design, for a trade_pipeline strategy."""
     options = {"dimensions": problem.dimensions, "max_evaluations": budget, "canonicalize": problem.canonicalize}
     options.update(problem.strategy_options(method))
-    if issubclass(OPTIMIZERS[method], Turbo):
+    if "batch_size" in OPTIMIZERS[method].takes:
         options["batch_size"] = batch
     observe = None
-    if method == "composite" and problem.structure is not None:
+    if "objective" in OPTIMIZERS[method].takes and problem.structure is not None:
         structure = problem.structure()
         observe = structure.pop("observe")
         options.update(structure)

@@ -119,6 +119,9 @@ class AskTellOptimizer(abc.ABC):
     strategy: ClassVar[str]
     config_class: ClassVar[type[StrictModel] | None] = None
     """The strategy's settings (``search.<strategy>``), or None when it has none."""
+    takes: ClassVar[frozenset[str]] = frozenset()
+    """Keyword options beyond the ones above that the strategy takes from what its caller knows
+    (``batch_size``, ``objective``); a caller passes each it has that is named here."""
 
     def __init__(
         self,

@@ -36,11 +36,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from trade_pipeline.optim.gp import fit_outcome_gp, hyperparameters, ordered_lengthscales, outcome_gp
+from trade_pipeline.optim.gp import fit_outcome_gp, hyperparameters, outcome_gp
 from trade_pipeline.optim.logit import from_logit, to_logit
-from trade_pipeline.optim.mixed import hamming_radius, mixed_candidates
-from trade_pipeline.optim.trust_region import TrustRegion, TurboConfig, restart_trust_region
-from trade_pipeline.optim.turbo import Turbo, _origin
+from trade_pipeline.optim.trust_region import TrustRegion, TurboConfig, region_origin, restart_trust_region
+from trade_pipeline.optim.turbo import Turbo
 
 LOCAL_STEP = 0.05
 """How far local search moves a continuous coordinate (of the unit cube)."""
@@ -98,6 +97,7 @@ class CompositeTurbo(Turbo):
 
     strategy = "composite"
     config_class = CompositeConfig
+    takes = frozenset({"batch_size", "objective"})
 
     def __init__(self, dim: int, seed: int = 0, *, objective: CompositeObjective | None = None,
                  **kwargs: Any) -> None:
@@ -106,22 +106,22 @@ class CompositeTurbo(Turbo):
         self._hyperparameters: dict[str, list] | None = None  # of the last outcome fit
         self._fitted_on = 0  # evaluations that fit saw
 
-    def _ask_thompson(self, n: int) -> tuple[np.ndarray, list[dict]]:
+    def _ask_guided(self, n: int) -> tuple[np.ndarray, list[dict]]:
         """Up to ``n`` model-guided points: TuRBO's Thompson step, replaced (once the outcome
         model has data) by q-EI of the composite objective over region, uniform and local-search
         candidates (module docstring)."""
         if self.objective is None:
-            return super()._ask_thompson(n)
+            return super()._ask_guided(n)
         ready = [region for region in self._regions if not region.design and region.observations]
         modelled = np.flatnonzero(np.isfinite(self._outcomes))
         if not ready or len(modelled) < 2 or not np.isfinite(self._values).any():
-            return super()._ask_thompson(n)
+            return super()._ask_guided(n)
         generator = torch.Generator().manual_seed(int(self._rng.integers(2**63)))
         model = self._fit_outcome_model(modelled, seed=generator.initial_seed())
         taken = self._taken_rows()
         candidates, owners = self._candidates(ready, model, generator, taken)
         if not len(candidates):  # everything drawn was evaluated already (a tiny space)
-            return super()._ask_thompson(n)
+            return super()._ask_guided(n)
         normal = torch.randn(self.config.n_samples, 1, generator=generator, dtype=torch.float64)
         candidates, gain, p_feasible = self._local_search(model, candidates, normal, taken)
         leader = min(ready, key=lambda region: region.best_value)
@@ -137,7 +137,7 @@ class CompositeTurbo(Turbo):
             mean = from_logit(posterior.mean.squeeze(-1), self.objective.bounds)
         values = self.objective.value(from_logit(samples, self.objective.bounds), known)
         picks = self._greedy_expected_improvement(values, p_feasible, candidates.numpy(), n)
-        origins = [{**_origin(owners[i], initial=False), "predicted": float(mean[i]),
+        origins = [{**region_origin(owners[i], initial=False), "predicted": float(mean[i]),
                     "p_feasible": float(p_feasible[i])} for i in picks]
         return candidates.numpy()[picks].reshape(-1, self.dim), origins
 
@@ -266,10 +266,7 @@ class CompositeTurbo(Turbo):
             indices = list(region.observations)
             values = np.where(np.isfinite(self._values[indices]), self._values[indices], np.inf)
             centre = self.space.snap(torch.from_numpy(self._points[indices[int(np.argmin(values))]]))
-            radius = hamming_radius(region.length, self.space.n_discrete, self.settings.length_min,
-                                    self.settings.length_max)
-            local = mixed_candidates(centre, ordered_lengthscales(model), region.length, radius, self.space,
-                                     self.settings.n_candidates, self.settings.perturbation_probability, generator)
+            local = self._around(centre, region, model, generator)
             parts.append(local)
             owners += [region] * len(local)
         uniform = torch.rand(self.config.n_global, self.dim, generator=generator, dtype=torch.float64)

@@ -182,6 +182,12 @@ class TrustRegion:
         )
 
 
+def region_origin(region: TrustRegion, initial: bool) -> dict:
+    """Where an asked point came from (the region, its restart, whether from its design), so its
+    result is credited to the right region."""
+    return {"region": region.region_id, "restart": region.restarts, "initial": initial}
+
+
 def start_trust_region(
     region_id: int, design: np.ndarray, config: TurboConfig, restarts: int = 0
 ) -> TrustRegion:

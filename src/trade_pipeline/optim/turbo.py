@@ -35,6 +35,7 @@ from trade_pipeline.optim.trust_region import (
     latin_hypercube,
     needs_restart,
     record_observations,
+    region_origin,
     resolve_config,
     restart_trust_region,
     start_trust_region,
@@ -64,6 +65,7 @@ class Turbo(AskTellOptimizer):
 
     strategy = "turbo"
     config_class = TurboConfig
+    takes = frozenset({"batch_size"})  # its derived tolerances count batches
 
     def __init__(self, dim: int, seed: int = 0, *, batch_size: int = 1, **kwargs: Any) -> None:
         super().__init__(dim, seed, **kwargs)
@@ -118,7 +120,7 @@ class Turbo(AskTellOptimizer):
         can propose yet (designs asked but not told) or its candidates are all taken."""
         self._before_first_ask = False
         parts: list[tuple[np.ndarray, list[dict]]] = []
-        for source in (self._ask_designs, self._ask_thompson, self._draw_random):
+        for source in (self._ask_designs, self._ask_guided, self._draw_random):
             missing = n - sum(len(points) for points, _ in parts)
             if missing:
                 parts.append(source(missing))
@@ -142,12 +144,13 @@ class Turbo(AskTellOptimizer):
                     point = None
                 if point is not None:
                     points.append(point)
-                    origins.append(_origin(region, initial=True))
+                    origins.append(region_origin(region, initial=True))
             self._regions[k] = dataclasses.replace(region, design=tuple(design))
         return np.array(points, dtype=np.float64).reshape(-1, self.dim), origins
 
-    def _ask_thompson(self, n: int) -> tuple[np.ndarray, list[dict]]:
-        """Up to ``n`` points, each the lowest Thompson sample across all ready regions."""
+    def _ask_guided(self, n: int) -> tuple[np.ndarray, list[dict]]:
+        """Up to ``n`` points chosen from what the model learned: each the lowest Thompson sample
+        across all ready regions."""
         ready = [region for region in self._regions if not region.design and region.observations]
         if not ready:
             return np.empty((0, self.dim)), []
@@ -160,7 +163,7 @@ class Turbo(AskTellOptimizer):
             owners += [region] * len(region_candidates)
         all_candidates = torch.cat(candidates).numpy()
         picks = self._pick_fresh(torch.cat(samples, dim=-1), all_candidates)
-        return all_candidates[picks], [_origin(owners[i], initial=False) for i in picks]
+        return all_candidates[picks], [region_origin(owners[i], initial=False) for i in picks]
 
     def _region_candidates(
         self, region: TrustRegion, n: int, generator: torch.Generator
@@ -171,20 +174,16 @@ class Turbo(AskTellOptimizer):
         train_X = torch.from_numpy(self._points[indices])
         train_Y = torch.from_numpy(self._gp_targets(indices)).unsqueeze(-1)
         model = fit_mixed_gp(train_X, train_Y, self.space, self.settings)
-        radius = hamming_radius(
-            region.length, self.space.n_discrete, self.settings.length_min, self.settings.length_max
-        )
-        candidates = mixed_candidates(
-            self.space.snap(train_X[train_Y.squeeze(-1).argmin()]),
-            ordered_lengthscales(model),
-            region.length,
-            radius,
-            self.space,
-            self.settings.n_candidates,
-            self.settings.perturbation_probability,
-            generator,
-        )
+        candidates = self._around(self.space.snap(train_X[train_Y.squeeze(-1).argmin()]), region, model, generator)
         return candidates, thompson_samples(model, candidates, n, generator)
+
+    def _around(self, centre: torch.Tensor, region: TrustRegion, model, generator: torch.Generator) -> torch.Tensor:
+        """``n_candidates`` candidates in ``region`` around ``centre`` (snapped): the box shaped by
+        ``model``'s lengthscales, the Hamming ball by the region's length."""
+        radius = hamming_radius(region.length, self.space.n_discrete, self.settings.length_min,
+                                self.settings.length_max)
+        return mixed_candidates(centre, ordered_lengthscales(model), region.length, radius, self.space,
+                                self.settings.n_candidates, self.settings.perturbation_probability, generator)
 
     def _pick_fresh(self, samples: torch.Tensor, candidates: np.ndarray) -> list[int]:
         """Per slot (row of ``samples``, ``n x N``), the candidate with the lowest sample whose
@@ -251,7 +250,7 @@ class Turbo(AskTellOptimizer):
         """Points told before any ask (a benchmark's shared initial design) count as the first
         region's design: it asks that many fewer of its own."""
         first = self._regions[0]
-        adopted = [_origin(first, initial=True) if o["region"] == RANDOM_ORIGIN else o for o in origins]
+        adopted = [region_origin(first, initial=True) if o["region"] == RANDOM_ORIGIN else o for o in origins]
         n_adopted = sum(o["region"] == RANDOM_ORIGIN for o in origins)
         self._regions[0] = dataclasses.replace(first, design=first.design[n_adopted:])
         return adopted
@@ -285,7 +284,3 @@ class ContinuousTurbo(Turbo):
     def _mixed_space(self) -> MixedSpace:
         return MixedSpace.from_dimensions(continuous_dimensions(self.dim))
 
-
-def _origin(region: TrustRegion, initial: bool) -> dict:
-    """Where an asked point came from, so its result is credited to the right region."""
-    return {"region": region.region_id, "restart": region.restarts, "initial": initial}

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from trade_pipeline.errors import InputError
 from trade_pipeline.executors import create_executor, executor_options
-from trade_pipeline.optim import OPTIMIZERS, AskTellOptimizer, CompositeTurbo, Turbo, create_optimizer
+from trade_pipeline.optim import OPTIMIZERS, AskTellOptimizer, create_optimizer
 from trade_pipeline.search.checkpoint import (
     FINGERPRINT_KEY,
     FRESH_START_HINT,
@@ -293,10 +293,8 @@ def _make_optimizer(params: SearchParams, context: ObjectiveContext, costs: Cand
                                "feasible": costs.within_budget if context.budget.limited else None}
     if params.strategy_options is not None:
         options["config"] = params.strategy_options
-    if issubclass(OPTIMIZERS[params.strategy], Turbo):  # its derived tolerances count batches
-        options["batch_size"] = params.batch_size
-    if issubclass(OPTIMIZERS[params.strategy], CompositeTurbo):
-        options["objective"] = composite_objective(costs, context.score)
+    known = {"batch_size": params.batch_size, "objective": composite_objective(costs, context.score)}
+    options.update({name: value for name, value in known.items() if name in OPTIMIZERS[params.strategy].takes})
     return create_optimizer(params.strategy, space.dimension, params.seed, **options)
 
 
