@@ -91,24 +91,29 @@ def test_no_strategy_proposes_a_point_its_feasible_filter_refuses(strategy: str)
     asked = np.vstack(run(optimizer, 16))
     assert len(asked) == 16 and all(within_budget(point) for point in asked)
     assert optimizer.filtered > 0
-def test_the_outcome_fit_draws_restarts_from_its_seed_not_from_the_processs_random_state(monkeypatch) -> None:
+@pytest.mark.parametrize("fit", ["outcome", "mixed", "continuous"])
+def test_every_gp_fit_draws_restarts_from_its_seed_not_from_the_processs_random_state(monkeypatch, fit) -> None:
     """BoTorch restarts an abnormal fit from hyperparameters drawn with torch's global generator;
-    under the fit's own seed, a resumed or busy process gets the same model."""
+    under the fit's own seed, a resumed or busy process gets the same model (composite's outcome
+    model, TuRBO's and LA-MCTS's)."""
     from trade_pipeline.optim import gp
     from trade_pipeline.optim.mixed import MixedSpace
+    from trade_pipeline.optim.trust_region import TurboConfig
 
-    def drawing_fit(model, max_iterations):  # stands in for a fit that restarts from the priors
-        model.drawn = torch.rand(3)
-        return model
+    def drawing_fit(mll, **options):  # stands in for a fit that restarts from the priors
+        mll.model.drawn = torch.rand(3)
 
-    monkeypatch.setattr(gp, "_fit", drawing_fit)
+    monkeypatch.setattr(gp, "fit_gpytorch_mll", drawing_fit)
     space = MixedSpace.from_dimensions(DIMENSIONS)
     train_X = torch.rand(6, len(DIMENSIONS), dtype=torch.float64)
     train_Y = torch.rand(6, 1, dtype=torch.float64)
+    fits = {"outcome": lambda: gp.fit_outcome_gp(train_X, train_Y, space, 40, seed=7),
+            "mixed": lambda: gp.fit_mixed_gp(train_X, train_Y, space, TurboConfig(), seed=7),
+            "continuous": lambda: gp.fit_gp(train_X, train_Y, TurboConfig(), seed=7)}
     drawn = []
     for global_seed in (0, 12345):
         torch.manual_seed(global_seed)
-        drawn.append(gp.fit_outcome_gp(train_X, train_Y, space, 40, seed=7).drawn)
+        drawn.append(fits[fit]().drawn)
         after = torch.rand(1)
         torch.manual_seed(global_seed)
         assert torch.equal(after, torch.rand(1))  # and the global stream is left where it was

@@ -77,7 +77,7 @@ def test_kernel_puts_all_categorical_levels_equally_far_apart_and_rounds_ordinal
     rng = np.random.default_rng(0)
     train_X = torch.from_numpy(space.snap_array(rng.random((12, 2))))
     train_Y = torch.from_numpy(rng.random((12, 1)))
-    model = fit_mixed_gp(train_X, train_Y, space, TurboConfig())
+    model = fit_mixed_gp(train_X, train_Y, space, TurboConfig(), seed=0)
 
     levels = torch.tensor([[(k + 0.5) / 4, 0.5] for k in range(4)], dtype=torch.float64)
     with torch.no_grad():
@@ -97,7 +97,7 @@ def test_gp_fit_stops_at_its_iteration_cap():
     train_Y = torch.from_numpy(np.sin(6 * train_X.sum(dim=1, keepdim=True).numpy()))
 
     def marginal_likelihood(iterations: int) -> float:
-        model = fit_mixed_gp(train_X, train_Y, space, TurboConfig(gp_fit_iterations=iterations)).train()
+        model = fit_mixed_gp(train_X, train_Y, space, TurboConfig(gp_fit_iterations=iterations), seed=0).train()
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
         with torch.no_grad():
             return mll(model(*model.train_inputs), model.train_targets).item()

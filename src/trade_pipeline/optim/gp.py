@@ -51,12 +51,14 @@ def fit_gp(
     train_X: torch.Tensor,
     train_Y: torch.Tensor,
     config: TurboConfig,
+    seed: int,
     input_transform: InputTransform | None = None,
 ) -> SingleTaskGP:
     """ARD Matérn-5/2 GP on standardised outcomes (``train_X``: ``n x d``, ``train_Y``: ``n x 1``).
 
     If maximising the marginal likelihood fails, the initial hyperparameters are kept: a
-    rough model still ranks candidates, whereas an exception would stop the search.
+    rough model still ranks candidates, whereas an exception would stop the search. ``seed``:
+    as :func:`_fit`'s.
     """
     kernel = ScaleKernel(
         _matern(train_X.shape[-1], config),
@@ -70,11 +72,11 @@ def fit_gp(
         outcome_transform=Standardize(m=1),
         input_transform=input_transform,
     )
-    return _fit(model, config.gp_fit_iterations)
+    return _fit(model, config.gp_fit_iterations, seed)
 
 
 def fit_mixed_gp(
-    train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace, config: TurboConfig
+    train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace, config: TurboConfig, seed: int
 ) -> SingleTaskGP:
     """GP for ``space`` (``train_X``: ``n x d``, ``train_Y``: ``n x 1``); exactly :func:`fit_gp`
     when every coordinate is continuous.
@@ -85,7 +87,7 @@ def fit_mixed_gp(
     """
     snap = SnapToLevels(space) if space.discrete else None
     if not space.categorical:
-        return fit_gp(train_X, train_Y, config, input_transform=snap)
+        return fit_gp(train_X, train_Y, config, seed, input_transform=snap)
     ordered = list(space.ordered)
     shared = _matern(len(ordered), config, active_dims=ordered) if ordered else None
     model = MixedSingleTaskGP(
@@ -100,7 +102,7 @@ def fit_mixed_gp(
     for module in model.covar_module.modules():
         if isinstance(module, ScaleKernel):
             module.register_constraint("raw_outputscale", Interval(*config.outputscale_bounds))
-    return _fit(model, config.gp_fit_iterations)
+    return _fit(model, config.gp_fit_iterations, seed)
 
 
 def outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace,
@@ -137,13 +139,8 @@ def floor_categorical_lengthscales(model: SingleTaskGP, n_categorical: int) -> N
 
 def fit_outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace,
                    max_iterations: int | None, seed: int) -> SingleTaskGP:
-    """:func:`outcome_gp` with its hyperparameters fitted. ``seed`` fixes the hyperparameters
-    BoTorch draws from their priors when it restarts a fit that stopped abnormally, which would
-    otherwise come from the process's global random state."""
-    model = outcome_gp(train_X, train_Y, space)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return _fit(model, max_iterations)
+    """:func:`outcome_gp` with its hyperparameters fitted (``seed``: as :func:`_fit`'s)."""
+    return _fit(outcome_gp(train_X, train_Y, space), max_iterations, seed)
 
 
 def hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:
@@ -186,13 +183,17 @@ def _likelihood(config: TurboConfig) -> GaussianLikelihood:
     return GaussianLikelihood(noise_constraint=Interval(*config.noise_bounds))
 
 
-def _fit(model: SingleTaskGP, max_iterations: int | None) -> SingleTaskGP:
+def _fit(model: SingleTaskGP, max_iterations: int | None, seed: int) -> SingleTaskGP:
     """Maximise the marginal likelihood for at most ``max_iterations`` L-BFGS steps (``None``:
     until converged). TuRBO's ranking of candidates needs rough hyperparameters, not converged
-    ones (docs/turbo.md)."""
+    ones (docs/turbo.md). ``seed`` fixes the hyperparameters BoTorch draws from their priors
+    when it restarts a fit that stopped abnormally, which would otherwise come from the
+    process's global random state (and so depend on what ran before)."""
     options = {} if max_iterations is None else {"options": {"maxiter": max_iterations}}
-    try:
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=options)
-    except ModelFittingError as error:
-        logger.warning("TuRBO GP fit failed (%s); keeping the initial hyperparameters.", error)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        try:
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), optimizer_kwargs=options)
+        except ModelFittingError as error:
+            logger.warning("TuRBO GP fit failed (%s); keeping the initial hyperparameters.", error)
     return model.eval()

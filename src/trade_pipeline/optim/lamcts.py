@@ -240,6 +240,7 @@ class LaMCTS(AskTellOptimizer):
             torch.from_numpy(self._points[leaf.indices]),
             torch.from_numpy(values[leaf.indices]).unsqueeze(-1),
             TurboConfig(gp_fit_iterations=None),  # fitted fully: capped, it did worse (docs/turbo.md)
+            seed,
         )
         generator = torch.Generator().manual_seed(seed)
         samples = thompson_samples(model, torch.from_numpy(inside), n, generator).numpy()

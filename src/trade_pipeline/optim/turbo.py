@@ -173,7 +173,7 @@ class Turbo(AskTellOptimizer):
         indices = list(region.observations)
         train_X = torch.from_numpy(self._points[indices])
         train_Y = torch.from_numpy(self._gp_targets(indices)).unsqueeze(-1)
-        model = fit_mixed_gp(train_X, train_Y, self.space, self.settings)
+        model = fit_mixed_gp(train_X, train_Y, self.space, self.settings, seed=generator.initial_seed())
         candidates = self._around(self.space.snap(train_X[train_Y.squeeze(-1).argmin()]), region, model, generator)
         return candidates, thompson_samples(model, candidates, n, generator)
 
