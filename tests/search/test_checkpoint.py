@@ -68,6 +68,14 @@ def test_how_far_and_where_a_search_runs_are_not_part_of_the_fingerprint(tiny_sp
     assert search_fingerprint(moved, "fake", "split-a") == first
 
 
+def test_the_ladders_settings_count_only_while_it_is_on(tiny_space):
+    first = search_fingerprint(_params(tiny_space), "fake", "split-a")
+    off = _params(tiny_space, fidelity={"enabled": False, "rungs": [0.5, 1.0], "eta": 2})
+    assert search_fingerprint(off, "fake", "split-a") == first
+    on = search_fingerprint(_params(tiny_space, fidelity={"rungs": [0.5, 1.0]}), "fake", "split-a")
+    assert on["fidelity"] != first["fidelity"]
+
+
 def test_resume_only_with_a_saved_matching_state_and_resume_on(tiny_space):
     fingerprint = search_fingerprint(_params(tiny_space), "fake", "split-a")
     saved = {FINGERPRINT_KEY: fingerprint, "iteration": 4}

@@ -22,10 +22,11 @@ from trade_pipeline.serialization import fingerprint, save_json
 # Key of the saved state under which the caller stores ``search_fingerprint(...)``.
 FINGERPRINT_KEY = "fingerprint"
 FRESH_START_HINT = "kedro run --pipelines=search --params=search.resume=false"
-STATE_FORMAT = 4
+STATE_FORMAT = 5
 """The layout of the saved state and the optimizer's; raised when an older one cannot be resumed
 (2: the history lives in the trial log, the composite strategy keeps its GP's hyperparameters;
-3: trial rows carry their search.fidelity rung; 4: trial rows carry the strategy's p_feasible and guided)."""
+3: trial rows carry their search.fidelity rung; 4: trial rows carry the strategy's p_feasible and guided;
+5: the fingerprint leaves out the ladder's rungs while it is off)."""
 # Settings a resumed search may change: where and how fast it runs, and how far it goes.
 RESUMABLE_CHANGES = ("n_trials", "resume", "state_dir", "executor", "dask", "batch_size", "top_k", "hard_label_search")
 
@@ -69,12 +70,14 @@ def search_fingerprint(params: SearchParams, teacher: str, split_fingerprint: st
     """One stable sha256 per setting that shapes the search's results, so a mismatch can be named.
 
     Every field of ``search`` counts except those in ``RESUMABLE_CHANGES`` (and the options of
-    strategies not in use): a new setting is covered without anyone remembering to add it.
-    Store the result in the state under ``FINGERPRINT_KEY``.
+    strategies not in use, and the ladder's rungs while it is off): a new setting is covered
+    without anyone remembering to add it. Store the result in the state under ``FINGERPRINT_KEY``.
     """
     config_class = OPTIMIZERS[params.strategy].config_class
     unused = {block for model, block in params.option_blocks().items() if model is not config_class}
     settings = params.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES) | unused)
+    if not params.fidelity.enabled:
+        settings["fidelity"] = {"enabled": False}
     settings.update(teacher=teacher, split=split_fingerprint, format=STATE_FORMAT)
     return {name: fingerprint(value) for name, value in settings.items()}
 
