@@ -14,7 +14,7 @@ from trade_pipeline.retrain.jobs import (
     trained_model,
 )
 from trade_pipeline.serialization import load_tensor_state
-from trade_pipeline.training.engine import CheckpointMismatchError
+from trade_pipeline.training.checkpoint import CheckpointMismatchError
 
 from .conftest import STUDENT, SUMMARY, retrain_params
 

@@ -14,7 +14,8 @@ from trade_pipeline.teachers import sources
 from trade_pipeline.teachers.config import TeacherPipelineParams
 from trade_pipeline.teachers.profile import PROFILE_METRICS, profile_metrics, profile_teacher
 from trade_pipeline.teachers.sources import TeacherError, check_teachers, prepare_teachers
-from trade_pipeline.training.engine import TrainResult, evaluate
+from trade_pipeline.training.engine import TrainResult
+from trade_pipeline.training.evaluation import evaluate
 
 from .conftest import TINY_CNN, TINY_TRAIN, teacher_params
 

@@ -7,7 +7,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from trade_pipeline.training.engine import Checkpoint, CheckpointMismatchError, RunOptions, evaluate, train_model
+from trade_pipeline.training.checkpoint import Checkpoint, CheckpointMismatchError
+from trade_pipeline.training.engine import RunOptions, train_model
+from trade_pipeline.training.evaluation import evaluate
 from trade_pipeline.training.recipe import ProxyRecipe, TeacherRecipe, TrainingRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
 
@@ -277,6 +279,9 @@ def test_the_edgetpu_recipe_comes_from_timms_factories_with_its_lr_scaled_to_the
     assert lr_at[10] == pytest.approx(0.016 * 0.97**0)  # after warm-up, before the first 24-update decay
     assert lr_at[24] == pytest.approx(0.016 * 0.97) and lr_at[48] == pytest.approx(0.016 * 0.97**2)
     assert lr_at[60] == pytest.approx(0.016 * 0.97**2)
+    # without the interval in updates, 2.4 would be read as updates rather than epochs: refused
+    with pytest.raises(ValueError, match="decay_steps"):
+        Trainer(_model(), recipe, recipe.total_steps(steps_per_epoch), recipe.warmup_updates(steps_per_epoch))
 
 
 def test_an_ema_recipe_keeps_timms_moving_average_and_ends_with_it() -> None:

@@ -25,7 +25,8 @@ from trade_pipeline.retrain.config import SEARCHED_PREFIX, RetrainParams, Retrai
 from trade_pipeline.retrain.distributed import train_distributed, wrap_model
 from trade_pipeline.serialization import fingerprint, load_tensor_state
 from trade_pipeline.students.spec import ArchitectureSpec
-from trade_pipeline.training.engine import Checkpoint, RunOptions, TrainResult, train_model
+from trade_pipeline.training.checkpoint import Checkpoint
+from trade_pipeline.training.engine import RunOptions, TrainResult, train_model
 from trade_pipeline.training.soft_labels import SoftLabels
 
 logger = logging.getLogger(__name__)

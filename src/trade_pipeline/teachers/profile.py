@@ -16,7 +16,7 @@ from trade_pipeline.data.loaders import make_loader
 from trade_pipeline.data.split import Split
 from trade_pipeline.profiling import ProfileSettings, profile_model
 from trade_pipeline.teachers.config import TeacherPipelineParams
-from trade_pipeline.training.engine import evaluate
+from trade_pipeline.training.evaluation import evaluate
 
 logger = logging.getLogger(__name__)
 ACCURACY_PARTS = ("mini_val", "test")

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,8 +23,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from trade_pipeline.errors import InputError
-from trade_pipeline.serialization import load_tensor_state, save_tensor_state
+from trade_pipeline.training.checkpoint import Checkpoint
+from trade_pipeline.training.evaluation import evaluate
 from trade_pipeline.training.losses import OrthogonalityPenalty, kd_loss, orthogonality_targets
 from trade_pipeline.training.recipe import TrainingRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
@@ -48,33 +47,6 @@ class TrainResult:
     steps: int = 0
 
 
-def evaluate(
-    model: nn.Module,
-    loader: Iterable[Sequence[torch.Tensor]],
-    device: str | torch.device = "cpu",
-    amp: bool = False,
-) -> tuple[float, float]:
-    """Top-1 and top-k accuracy in percent, k = min(5, classes); batches start (images, labels)."""
-    device = torch.device(device)
-    model.eval()
-    correct_top1 = torch.zeros((), dtype=torch.int64, device=device)
-    correct_topk = torch.zeros((), dtype=torch.int64, device=device)
-    seen = 0
-    with torch.no_grad(), torch.autocast(device.type, enabled=amp and device.type == "cuda"):
-        for batch in loader:
-            images = batch[0].to(device, non_blocking=True)
-            labels = batch[1].to(device, non_blocking=True)
-            logits = model(images)
-            ranked = logits.topk(min(5, logits.shape[1]), dim=1).indices
-            hits = ranked == labels[:, None]
-            correct_top1 += hits[:, 0].sum()
-            correct_topk += hits.any(dim=1).sum()
-            seen += len(labels)
-    if seen == 0:
-        raise ValueError("the evaluation loader yielded no samples; check the split")
-    return 100.0 * correct_top1.item() / seen, 100.0 * correct_topk.item() / seen
-
-
 def _check_distillation_source(
     recipe: TrainingRecipe, soft_labels: SoftLabels | None, teacher: nn.Module | None
 ) -> None:
@@ -87,14 +59,40 @@ def _check_distillation_source(
         raise ValueError("pass soft_labels or teacher, not both")
 
 
+def _optimizer_and_schedule(model: nn.Module, recipe: TrainingRecipe, total_steps: int, warmup_steps: int,
+                            decay_steps: float | None) -> tuple[torch.optim.Optimizer, Any]:
+    """timm's optimiser and warm-up + decay schedule for ``recipe``, in optimiser updates
+    (``updates_per_epoch=1``) whatever the run counts in: ``decay_steps`` is the ``step``
+    schedule's interval in updates, which only the caller, knowing the loader, can give."""
+    if recipe.sched == "step" and decay_steps is None:
+        raise ValueError("sched 'step' needs decay_steps, its interval in updates "
+                         "(recipe.decay_updates(steps_per_epoch)); decay_epochs counts epochs")
+    optimizer = create_optimizer_v2(
+        model, opt=recipe.optimizer, lr=recipe.scaled_lr, weight_decay=recipe.weight_decay,
+        **({"eps": recipe.opt_eps} if recipe.opt_eps is not None else {}),
+    )
+    scheduler, _ = create_scheduler_v2(
+        optimizer,
+        sched=recipe.sched,
+        num_epochs=total_steps,
+        warmup_epochs=warmup_steps,
+        **({"decay_epochs": decay_steps, "decay_rate": recipe.decay_rate} if recipe.sched == "step" else {}),
+        warmup_lr=recipe.warmup_lr,
+        min_lr=recipe.min_lr,
+        step_on_epochs=False,
+        updates_per_epoch=1,
+    )
+    return optimizer, scheduler
+
+
 class Trainer:
     """One run's model, optimiser, schedule and KD source, prepared once.
 
     Everything is resolved here (the grouped OR penalty, AMP, memory format) so ``step`` does
     no set-up work. ``train_model`` drives it; benchmarks time ``step`` directly.
 
-    ``decay_steps``: the ``step`` schedule's interval in updates (``train_model`` passes
-    ``recipe.decay_updates``). ``recipe.bn_recalibration_batches`` > 0 re-estimates BatchNorm running statistics as the
+    ``decay_steps``: the ``step`` schedule's interval in updates, required with ``sched: step``
+    (``train_model`` passes ``recipe.decay_updates``). ``recipe.bn_recalibration_batches`` > 0 re-estimates BatchNorm running statistics as the
     plain average over that many training batches before the final evaluation: in a few-epoch
     proxy run the running averages lag the fast-moving weights and eval-mode accuracy can
     collapse to chance (measured on the embedded default after one epoch: 10 % without,
@@ -134,23 +132,7 @@ class Trainer:
         self.soft_labels = soft_labels if recipe.kd_alpha > 0 else None
         or_weights = orthogonality_targets(model, recipe.or_targets) if recipe.or_lambda > 0 else []
         self.or_penalty = OrthogonalityPenalty(or_weights) if or_weights else None
-        self.optimizer = create_optimizer_v2(
-            model, opt=recipe.optimizer, lr=recipe.scaled_lr, weight_decay=recipe.weight_decay,
-            **({"eps": recipe.opt_eps} if recipe.opt_eps is not None else {}),
-        )
-        # Schedule units are optimiser updates (updates_per_epoch=1), for both run modes.
-        self.scheduler, _ = create_scheduler_v2(
-            self.optimizer,
-            sched=recipe.sched,
-            num_epochs=total_steps,
-            warmup_epochs=warmup_steps,
-            **({"decay_epochs": decay_steps if decay_steps is not None else recipe.decay_epochs,
-                "decay_rate": recipe.decay_rate} if recipe.sched == "step" else {}),
-            warmup_lr=recipe.warmup_lr,
-            min_lr=recipe.min_lr,
-            step_on_epochs=False,
-            updates_per_epoch=1,
-        )
+        self.optimizer, self.scheduler = _optimizer_and_schedule(model, recipe, total_steps, warmup_steps, decay_steps)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_amp)
         self.ema = None
         if recipe.ema_decay:
@@ -287,37 +269,6 @@ class Trainer:
         return loss_sum / n_steps
 
 
-class CheckpointMismatchError(InputError):
-    """A saved training state that belongs to another model, recipe or dataset."""
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """Where a run saves its state after every epoch, and the identity a resume must match.
-
-    ``fingerprint`` names what the weights are for (model spec, recipe, data, teacher); a saved
-    state with another one is refused and left in place, never overwritten.
-    """
-
-    path: Path
-    fingerprint: str
-
-    def load(self) -> dict[str, Any] | None:
-        if not self.path.exists():
-            return None
-        state = load_tensor_state(self.path)
-        if state.get("fingerprint") != self.fingerprint:
-            raise CheckpointMismatchError(
-                f"checkpoint '{self.path}' was saved for another model, recipe or dataset; it is kept as it is. "
-                "Restore the settings it was made with, or move it away to train afresh."
-            )
-        return state
-
-    def save(self, trainer: Trainer, loader: Any, epoch: int, history: list[dict[str, Any]]) -> None:
-        save_tensor_state(self.path, {"fingerprint": self.fingerprint, "epoch": epoch, "history": history,
-                                      "trainer": trainer.state_dict(), "loader": loader.state_dict()})
-
-
 @dataclass(frozen=True)
 class RunOptions:
     """How ``train_model`` reports and persists a run, as opposed to what it trains (the recipe).
@@ -342,9 +293,9 @@ def _run_epochs(
     total_steps: int,
     history: list[dict[str, Any]],
     options: RunOptions,
-) -> str:
+) -> str | None:
     """Train and evaluate epoch by epoch after the ``len(history)`` done, appending to ``history``;
-    returns a failure reason."""
+    returns why the run failed, or None."""
     recipe = trainer.recipe
     steps_per_epoch = len(train_loader)
     n_epochs = math.ceil(total_steps / steps_per_epoch)
@@ -379,7 +330,7 @@ def _run_epochs(
                 options.checkpoint.save(trainer, train_loader, epoch, history)
             if options.on_epoch is not None:
                 options.on_epoch(history[-1])
-    return ""
+    return None
 
 
 def train_model(
@@ -421,10 +372,10 @@ def train_model(
         reason = _run_epochs(trainer, train_loader, eval_loader, total_steps, history, options)
     except torch.OutOfMemoryError as error:
         reason = f"out of memory: {error}"
-    final = history[-1] if history and not reason else {}
+    final = history[-1] if history and reason is None else {}
     return TrainResult(
-        status="failed" if reason else "ok",
-        reason=reason,
+        status="ok" if reason is None else "failed",
+        reason=reason or "",
         top1=final.get("top1"),
         top5=final.get("top5"),
         history=history,

@@ -20,7 +20,8 @@ from trade_pipeline.data.sources import load_source
 from trade_pipeline.data.split import Split, make_split
 from trade_pipeline.models import ModelArtifact, build_model
 from trade_pipeline.serialization import fingerprint
-from trade_pipeline.training.engine import Checkpoint, RunOptions, train_model
+from trade_pipeline.training.checkpoint import Checkpoint
+from trade_pipeline.training.engine import RunOptions, train_model
 from trade_pipeline.transfer.config import TransferParams, TransferTarget
 
 logger = logging.getLogger(__name__)
