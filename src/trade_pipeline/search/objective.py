@@ -25,6 +25,7 @@ from trade_pipeline.models import build_model, student_model_spec, timm_model_sp
 from trade_pipeline.profiling import LatencyReference, ProfileSettings, profile_model
 from trade_pipeline.search.fidelity import images_seen
 from trade_pipeline.search.score import Budget, KDGuidedScore, resource_ratio
+from trade_pipeline.search.trials import TrialRow
 from trade_pipeline.students.space import SearchSpace
 from trade_pipeline.training.engine import RunOptions, TrainResult, train_model
 from trade_pipeline.training.recipe import ProxyRecipe
@@ -113,11 +114,11 @@ def reference_accuracy(model_name: str, context: ObjectiveContext, device: str) 
     return float(result.top1)
 
 
-def evaluate_candidate(candidate: Candidate, device: str, context: ObjectiveContext) -> dict[str, Any]:
-    """One trial row (see ``trials.TRIAL_COLUMNS``) for ``candidate``; never raises for a bad one."""
+def evaluate_candidate(candidate: Candidate, device: str, context: ObjectiveContext) -> TrialRow:
+    """The trial row of ``candidate``; never raises for a bad one."""
     started = time.perf_counter()
     spec = context.space.decode(np.asarray(candidate.point))
-    row: dict[str, Any] = {
+    row: TrialRow = {
         "trial_id": candidate.trial_id,
         "iteration": candidate.iteration,
         "strategy": context.strategy,
@@ -147,7 +148,7 @@ def evaluate_candidate(candidate: Candidate, device: str, context: ObjectiveCont
     return row
 
 
-def _evaluate_into(row: dict[str, Any], spec: Any, candidate: Candidate, device: str,
+def _evaluate_into(row: TrialRow, spec: Any, candidate: Candidate, device: str,
                    context: ObjectiveContext) -> None:
     split = context.split
     model_spec = student_model_spec(spec, split.channels, split.num_classes, split.image_size)

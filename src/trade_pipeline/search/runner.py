@@ -44,7 +44,7 @@ from trade_pipeline.search.costs import CandidateCosts, composite_objective
 from trade_pipeline.search.fidelity import FidelityParams, bracket_estimates, promotions, rung_maps
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
 from trade_pipeline.search.tracking import CandidateTracker
-from trade_pipeline.search.trials import TrialLog
+from trade_pipeline.search.trials import TrialLog, TrialRow
 from trade_pipeline.serialization import set_aside
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class _Search:
     optimizer: AskTellOptimizer
     costs: CandidateCosts
     log: TrialLog
-    rows: dict[int, dict[str, Any]]  # every trial-log row by trial id
+    rows: dict[int, TrialRow]  # every trial-log row by trial id
     tracker: CandidateTracker
 
     def save(self) -> None:
@@ -106,7 +106,7 @@ class _Search:
 
 
 def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dict[str, str],
-               evaluate: Callable[[Candidate, str], dict[str, Any]] | None = None) -> SearchResult:
+               evaluate: Callable[[Candidate, str], TrialRow] | None = None) -> SearchResult:
     """Runs (or resumes) the search until ``params.n_trials`` candidates are in the log.
 
     ``fingerprint`` (``checkpoint.search_fingerprint``) must match the saved state's to resume.
@@ -120,7 +120,7 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
             tqdm(total=params.n_trials, initial=candidates_done, desc=f"search ({params.strategy})", unit="trial") as bar:
         evaluate = evaluate or partial(evaluate_candidate, context=context)
 
-        def record(row: dict[str, Any]) -> None:
+        def record(row: TrialRow) -> None:
             search.log.append(row)
             search.rows[row["trial_id"]] = row
             search.tracker.log_trial(row)
@@ -223,7 +223,7 @@ def _ask(optimizer: AskTellOptimizer, costs: CandidateCosts, params: SearchParam
     ]
 
 
-def _history(asked: list[Candidate], rows: dict[int, dict[str, Any]], context: ObjectiveContext,
+def _history(asked: list[Candidate], rows: dict[int, TrialRow], context: ObjectiveContext,
              fidelity: FidelityParams) -> dict[str, np.ndarray]:
     """What the optimizer is told of one bracket: each asked candidate's point, log(Score) (NaN,
     imputed by the optimizer, for failures and rejects) and proxy accuracy (NaN where none); a
@@ -242,7 +242,7 @@ def _history(asked: list[Candidate], rows: dict[int, dict[str, Any]], context: O
     }
 
 
-def _told_history(told: list[dict[str, Any]], context: ObjectiveContext, fidelity: FidelityParams
+def _told_history(told: list[TrialRow], context: ObjectiveContext, fidelity: FidelityParams
                   ) -> dict[str, np.ndarray]:
     """:func:`_history` of every finished bracket in ``told`` (trial-log rows), in the order told."""
     rows = {row["trial_id"]: row for row in told}
@@ -254,12 +254,12 @@ def _told_history(told: list[dict[str, Any]], context: ObjectiveContext, fidelit
     return {key: np.concatenate([part[key] for part in parts]) for key in ("points", "values", "outcomes")}
 
 
-def _as_candidate(row: dict[str, Any]) -> Candidate:
+def _as_candidate(row: TrialRow) -> Candidate:
     return Candidate(trial_id=row["trial_id"], iteration=row["iteration"], point=tuple(row["encoding"]),
                      trust_region=row["trust_region"], rung=row["rung"])
 
 
-def _estimated_value(row: dict[str, Any], accuracy: float | None, context: ObjectiveContext) -> float:
+def _estimated_value(row: TrialRow, accuracy: float | None, context: ObjectiveContext) -> float:
     """log(Score) of ``row``'s student at its estimated top-rung ``accuracy`` (its own value when
     it was scored on the top rung); NaN where it failed, was refused or learned nothing."""
     if row["status"] != "ok" or accuracy is None or row["resource_ratio"] is None:
@@ -269,7 +269,7 @@ def _estimated_value(row: dict[str, Any], accuracy: float | None, context: Objec
     return context.score.log_value(accuracy, row["resource_ratio"])
 
 
-def _promote(bracket: list[Candidate], rung: int, rows: dict[int, dict[str, Any]], context: ObjectiveContext,
+def _promote(bracket: list[Candidate], rung: int, rows: dict[int, TrialRow], context: ObjectiveContext,
              params: SearchParams, first_id: int) -> list[Candidate]:
     """The bracket's best ``1/eta`` at ``rung``, by their expected log(Score) on the top rung
     (``fidelity.RungMap``), as new candidates on the next rung (trial ids from ``first_id``)."""
@@ -298,7 +298,7 @@ def _make_optimizer(params: SearchParams, context: ObjectiveContext, costs: Cand
     return create_optimizer(params.strategy, space.dimension, params.seed, **options)
 
 
-def _require_feasible(rows: dict[int, dict[str, Any]]) -> None:
+def _require_feasible(rows: dict[int, TrialRow]) -> None:
     statuses = {row["status"] for row in rows.values()}
     if statuses != {"over_budget"}:
         return
@@ -309,7 +309,7 @@ def _require_feasible(rows: dict[int, dict[str, Any]]) -> None:
     )
 
 
-def _require_a_trained_candidate(rows: dict[int, dict[str, Any]]) -> None:
+def _require_a_trained_candidate(rows: dict[int, TrialRow]) -> None:
     """Every candidate so far failed to train: a broken setup (code, data, device), not bad
     luck; stop with their errors rather than spend the rest of the budget failing."""
     statuses = {row["status"] for row in rows.values()}
@@ -335,7 +335,7 @@ def _trace_rows(regions: list[dict[str, Any]], evaluations: int, previous: list[
     ]
 
 
-def _best_summary(rows: dict[int, dict[str, Any]]) -> str:
+def _best_summary(rows: dict[int, TrialRow]) -> str:
     scores = [row["score"] for row in rows.values()
               if row["status"] == "ok" and row["score"] is not None and row["fidelity"] == 1.0]
     return f"best score {min(scores):.4g}" if scores else "no scored candidate yet"

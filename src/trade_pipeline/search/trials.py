@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypedDict, get_args, get_type_hints
 
 import pandas as pd
 
@@ -18,36 +18,43 @@ from trade_pipeline.search.checkpoint import to_json_value
 
 logger = logging.getLogger(__name__)
 
-# Column -> pandas dtype of ``TrialLog.to_dataframe()``; the order is the table's column order.
-TRIAL_DTYPES: dict[str, str] = {
-    "trial_id": "Int64",  # position in the log, 0-based
-    "iteration": "Int64",  # optimizer batch the candidate came from
-    "strategy": "string",
-    "status": "string",  # one of TRIAL_STATUSES
-    "reason": "string",  # why not "ok"; None otherwise
-    "spec_json": "string",  # canonical architecture spec, the source of truth
-    "spec_hash": "string",
-    "block_sequence": "string",  # Table 6 style, e.g. "FMB-MB-T(x2)"
-    "encoding": "object",  # unit-cube point the optimizer proposed (list of floats)
-    "params": "float64",
-    "macs": "float64",
-    "latency_ms": "float64",  # median batch-1 latency (profiling.profile_model)
-    "latency_cv": "float64",  # coefficient of variation of the timed repeats (0.05 = 5 %)
-    "resource_ratio": "float64",  # s of Eq. 2
-    "proxy_accuracy": "float64",
-    "score": "float64",  # Eq. 2, minimised
-    "log_score": "float64",  # what the optimizer models
-    "trust_region": "Int64",  # TuRBO trust region or LA-MCTS leaf that proposed it; else missing
-    "rung": "Int64",  # search.fidelity rung it was trained on (0 = first; one rung when the ladder is off)
-    "fidelity": "float64",  # that rung's share of the proxy data; 1.0 = the full proxy task
-    "image_epochs": "Int64",  # proxy compute: training images seen; missing when it never trained
-    "predicted_accuracy": "float64",  # proxy accuracy the composite strategy expected; else missing
-    "p_feasible": "float64",  # the composite strategy's probability that it meets the accuracy target; else missing
-    "guided": "boolean",  # chosen from what the strategy learned, not by its initial design or a uniform draw
-    "predicted_latency_ms": "float64",  # latency the search's latency model expected before profiling
-    "seconds": "float64",  # wall time to build, profile and train the candidate
-    "started_at": "datetime64[ns, UTC]",  # ISO 8601 string in the log
-}
+class TrialRow(TypedDict):
+    """One evaluated candidate: a line of ``trials.jsonl`` and a row of ``search_trials``. Each
+    field's annotation carries its pandas dtype in ``TrialLog.to_dataframe()`` (``TRIAL_DTYPES``);
+    the order is the table's column order. None where a value is unknown."""
+
+    trial_id: Annotated[int, "Int64"]  # position in the log, 0-based
+    iteration: Annotated[int, "Int64"]  # optimizer batch the candidate came from
+    strategy: Annotated[str, "string"]
+    status: Annotated[str, "string"]  # one of TRIAL_STATUSES
+    reason: Annotated[str | None, "string"]  # why not "ok"; None otherwise
+    spec_json: Annotated[str, "string"]  # canonical architecture spec, the source of truth
+    spec_hash: Annotated[str, "string"]
+    block_sequence: Annotated[str, "string"]  # Table 6 style, e.g. "FMB-MB-T(x2)"
+    encoding: Annotated[list[float], "object"]  # unit-cube point the optimizer proposed
+    params: Annotated[float | None, "float64"]
+    macs: Annotated[float | None, "float64"]
+    latency_ms: Annotated[float | None, "float64"]  # median batch-1 latency (profiling.profile_model)
+    latency_cv: Annotated[float | None, "float64"]  # coefficient of variation of the timed repeats (0.05 = 5 %)
+    resource_ratio: Annotated[float | None, "float64"]  # s of Eq. 2
+    proxy_accuracy: Annotated[float | None, "float64"]
+    score: Annotated[float | None, "float64"]  # Eq. 2, minimised
+    log_score: Annotated[float | None, "float64"]  # what the optimizer models
+    trust_region: Annotated[int | None, "Int64"]  # TuRBO trust region or LA-MCTS leaf that proposed it
+    rung: Annotated[int, "Int64"]  # search.fidelity rung it was trained on (0 = first; one rung when the ladder is off)
+    fidelity: Annotated[float, "float64"]  # that rung's share of the proxy data; 1.0 = the full proxy task
+    image_epochs: Annotated[int | None, "Int64"]  # proxy compute: training images seen; None when it never trained
+    predicted_accuracy: Annotated[float | None, "float64"]  # proxy accuracy the composite strategy expected
+    p_feasible: Annotated[float | None, "float64"]  # the composite strategy's probability that it meets the target
+    guided: Annotated[bool, "boolean"]  # chosen from what the strategy learned, not by its design or a uniform draw
+    predicted_latency_ms: Annotated[float | None, "float64"]  # the search's latency model before profiling
+    seconds: Annotated[float | None, "float64"]  # wall time to build, profile and train the candidate
+    started_at: Annotated[str, "datetime64[ns, UTC]"]  # ISO 8601 string in the log
+
+
+TRIAL_DTYPES: dict[str, str] = {name: get_args(hint)[1]
+                                for name, hint in get_type_hints(TrialRow, include_extras=True).items()}
+"""Column -> pandas dtype of ``TrialLog.to_dataframe()``, in the table's column order."""
 TRIAL_COLUMNS: tuple[str, ...] = tuple(TRIAL_DTYPES)
 TRIAL_STATUSES = ("ok", "over_budget", "failed")
 
