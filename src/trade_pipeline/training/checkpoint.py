@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trade_pipeline.errors import InputError
 from trade_pipeline.serialization import load_tensor_state, save_tensor_state
-
-if TYPE_CHECKING:
-    from trade_pipeline.training.engine import Trainer
 
 
 class CheckpointMismatchError(InputError):
@@ -39,6 +36,7 @@ class Checkpoint:
             )
         return state
 
-    def save(self, trainer: Trainer, loader: Any, epoch: int, history: list[dict[str, Any]]) -> None:
+    def save(self, trainer: dict[str, Any], loader: dict[str, Any], epoch: int, history: list[dict[str, Any]]) -> None:
+        """Writes (atomically) the trainer's and the loader's state after ``epoch``."""
         save_tensor_state(self.path, {"fingerprint": self.fingerprint, "epoch": epoch, "history": history,
-                                      "trainer": trainer.state_dict(), "loader": loader.state_dict()})
+                                      "trainer": trainer, "loader": loader})

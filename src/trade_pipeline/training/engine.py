@@ -327,7 +327,7 @@ def _run_epochs(
                 "top1": top1, "top5": top5, "seconds": time.perf_counter() - epoch_start,
             })
             if options.checkpoint is not None and options.save_checkpoints:
-                options.checkpoint.save(trainer, train_loader, epoch, history)
+                options.checkpoint.save(trainer.state_dict(), train_loader.state_dict(), epoch, history)
             if options.on_epoch is not None:
                 options.on_epoch(history[-1])
     return None
