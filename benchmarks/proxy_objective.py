@@ -41,6 +41,8 @@ from trade_pipeline.search.session import objective_context
 from trade_pipeline.training.recipe import ProxyRecipe
 
 logger = logging.getLogger(__name__)
+CACHE_FORMAT = 1
+"""Raise it when a recipe or profile default changes what a cached row would be."""
 
 
 @dataclass
@@ -94,15 +96,18 @@ def reduced_params(search: SearchParams, epochs: int, data_fraction: float) -> S
 def fidelity_fingerprint(params: SearchParams, inputs: ProjectInputs, teacher_logits: dict[str, Any]) -> str:
     """8 hex digits naming everything an architecture's accuracy and costs depend on: change the
     teacher, the split, the space or the proxy recipe, and cached rows no longer apply. The budget
-    is not among them: it is applied when a row is read."""
+    is not among them: it is applied when a row is read. Recipe and profile settings at their
+    defaults do not count, so a setting added to the recipe (at a default that changes nothing)
+    keeps the caches made before it; a changed default must change ``CACHE_FORMAT``."""
     teacher = teacher_logits["teacher"]
     described = {
         "teacher": teacher,
         "teacher_costs": {key: inputs.teacher_profile[teacher].get(key) for key in ("params", "macs", "latency_ms")},
         "split": inputs.split.fingerprint,
         "space": params.space.model_dump(mode="json"),
-        "proxy": params.proxy.model_dump(mode="json"),
-        "profile": params.profile.model_dump(mode="json"),
+        "proxy": params.proxy.model_dump(mode="json", exclude_defaults=True),
+        "profile": params.profile.model_dump(mode="json", exclude_defaults=True),
+        "format": CACHE_FORMAT,
         "seed": params.seed,
         "device": params.device,
     }

@@ -79,3 +79,24 @@ def test_a_budget_view_shares_the_cache_and_never_writes_an_untrained_row(object
     assert tight.row(fresh[0])["status"] == "over_budget" and tight.evaluated == 0
     assert len(objective.cache_path.read_text().splitlines()) == lines
     assert all(json.loads(line)["status"] != "over_budget" for line in objective.cache_path.read_text().splitlines())
+
+
+def test_the_cache_fingerprint_counts_settings_that_act_and_ignores_defaults_and_the_budget(benchmarks) -> None:
+    from proxy_objective import ProjectInputs, fidelity_fingerprint
+
+    from trade_pipeline.search.config import SearchParams
+
+    from ..search.conftest import tiny_inputs
+
+    split, profile, logits = tiny_inputs()
+
+    def fingerprint(**overrides) -> str:
+        params = SearchParams.model_validate(tiny_search_params(**overrides))
+        return fidelity_fingerprint(params, ProjectInputs(split, profile, logits, params, {}, None, None, []), logits)
+
+    base = tiny_search_params()
+    first = fingerprint()
+    assert fingerprint(budget={"max_macs_ratio": 0.5}) == first  # applied when a row is read
+    # a recipe setting spelled out at its default is the same proxy task
+    assert fingerprint(proxy={**base["proxy"], "ema_decay": None}) == first
+    assert fingerprint(proxy={**base["proxy"], "epochs": 2}) != first
