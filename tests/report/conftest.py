@@ -78,6 +78,7 @@ def search_trace() -> list[dict[str, Any]]:
 
 def _job(model: str, trained_by: str, top1: float) -> dict[str, Any]:
     return {"model": model, "searched_by": "trade" if model.startswith("trade_") else "predefined",
+            "rank": 1 if model.startswith("trade_") else None,
             "architecture": "FMB-MB(x7)" if model == "trade_1" else "resnet10t", "trained_by": trained_by,
             "seed": 0, "status": "ok", "top1": top1, "top5": 99.0}
 

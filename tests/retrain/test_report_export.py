@@ -26,9 +26,11 @@ COSTS = {"trade_1": {"params": 2e4, "macs": 3e5, "latency_ms": 0.8},
 
 
 def _row(model: str, trained_by: str, seed: int, top1: float, status: str = "ok") -> dict:
+    """A job's result row as run_job writes it (``trade_N`` / ``trade_hl_N``: the N-th student of a search)."""
     searched_by = "trade_hl" if model.startswith("trade_hl_") else "trade" if model.startswith("trade_") else "predefined"
-    return {"model": model, "searched_by": searched_by, "architecture": "FMB-MB", "trained_by": trained_by,
-            "seed": seed, "status": status, "top1": top1, "top5": 99.0}
+    rank = int(model.rsplit("_", 1)[-1]) if searched_by != "predefined" else None
+    return {"model": model, "searched_by": searched_by, "rank": rank, "architecture": "FMB-MB",
+            "trained_by": trained_by, "seed": seed, "status": status, "top1": top1, "top5": 99.0}
 
 
 def test_the_report_has_table_2s_columns_and_averages_the_seeds_that_finished():
@@ -64,6 +66,10 @@ def test_with_a_hard_label_search_table_2_has_its_four_row_kinds_and_asks_whethe
     markdown = report_markdown(report)
     assert "| TRADE (HL) | D | 92.50 |" in markdown and "| - | D | 90.00 |" in markdown
     assert search_teacher_sentence(retrain_report(results[:1], COSTS, teacher="t")) is None
+    # the rank is the job's, not read from the model's name
+    renamed = [{**row, "model": row["model"].replace("trade_hl_1", "second-search")} for row in results]
+    renamed_report = retrain_report(renamed, {**costs, "second-search": COSTS["trade_1"]}, teacher="efficientnetv2")
+    assert search_teacher_sentence(renamed_report) == search_teacher_sentence(report)
 
 
 def _student(digits) -> ModelArtifact:

@@ -48,6 +48,7 @@ class RetrainJob:
     trained_by: str
     seed: int
     recipe: RetrainRecipe
+    rank: int | None = None  # a searched student's place in its search's selection (1 = best); None for a baseline
 
     @property
     def name(self) -> str:
@@ -92,22 +93,23 @@ def plan_jobs(selected: list[dict[str, Any]], summary: SearchSummary, split: Spl
     models = [
         (f"{prefix}{rank}", searched_by, entry["block_sequence"],
          student_model_spec(ArchitectureSpec.from_dict(entry["spec"]), split.channels, split.num_classes,
-                            split.image_size))
+                            split.image_size), rank)
         for prefix, searched_by, students in ((SEARCHED_PREFIX, SEARCHED, selected),
                                               (f"{SEARCHED_PREFIX}hl_", SEARCHED_HARD_LABEL, hard_label_selected))
         for rank, entry in enumerate(students[: params.students], start=1)
     ]
     models += [
         (baseline.name, PREDEFINED, baseline.model,
-         timm_model_spec(baseline.model, split.channels, split.num_classes, split.image_size, **baseline.model_kwargs))
+         timm_model_spec(baseline.model, split.channels, split.num_classes, split.image_size, **baseline.model_kwargs),
+         None)
         for baseline in params.baselines
     ]
     return [
         RetrainJob(model, searched_by, architecture,
                    with_regularisation(spec, params.recipe.drop_rate, params.recipe.drop_path_rate), trained_by, seed,
                    params.recipe.model_copy(update={"seed": seed, **({"kd_alpha": 0.0} if trained_by == "hard_label"
-                                                                   else {})}))
-        for model, searched_by, architecture, spec in models
+                                                                   else {})}), rank)
+        for model, searched_by, architecture, spec, rank in models
         for trained_by in params.trained_by
         for seed in params.seeds
     ]
@@ -151,7 +153,8 @@ def run_job(job: RetrainJob, device: str, context: RetrainContext) -> dict[str, 
     else:
         result = train_job(job, device, context)
     return {
-        "job": job.name, "model": job.model, "searched_by": job.searched_by, "architecture": job.architecture,
+        "job": job.name, "model": job.model, "searched_by": job.searched_by, "rank": job.rank,
+        "architecture": job.architecture,
         "trained_by": job.trained_by, "seed": job.seed, "status": result.status, "reason": result.reason,
         "top1": result.top1, "top5": result.top5, "history": result.history, "seconds": result.seconds,
         "model_spec": job.model_spec, "checkpoint": str(context.checkpoint(job).path),

@@ -19,8 +19,8 @@ from trade_pipeline.profiling import ProfileSettings, profile_models
 from trade_pipeline.retrain.jobs import PREDEFINED, SEARCHED, SEARCHED_HARD_LABEL, retrained_key
 from trade_pipeline.text_tables import markdown_table, number
 
-REPORT_COLUMNS = ("model", "architecture", "teacher", "searched_by", "trained_by", "macs", "params", "latency_ms",
-                  "top1", "top5", "top1_std", "seeds")
+REPORT_COLUMNS = ("model", "architecture", "teacher", "searched_by", "rank", "trained_by", "macs", "params",
+                  "latency_ms", "top1", "top5", "top1_std", "seeds")
 TRAINED_BY = {"hard_label": "HL", "distill": "D"}  # Table 2's abbreviations
 SEARCHED_BY = {SEARCHED: "TRADE (D)", SEARCHED_HARD_LABEL: "TRADE (HL)", PREDEFINED: "-"}  # searched with KD / HL
 TABLE_2_COLUMNS = ("teacher", "student", "architecture", "MACs (M)", "params (M)", "latency (ms)", "searched by",
@@ -50,6 +50,7 @@ def retrain_report(results: Sequence[Mapping[str, Any]], costs: Mapping[str, Map
         return pd.DataFrame(columns=list(REPORT_COLUMNS))
     grouped = jobs.groupby(["model", "trained_by"], sort=False)
     report = grouped.agg(architecture=("architecture", "first"), searched_by=("searched_by", "first"),
+                         rank=("rank", "first"),
                          top1=("top1", "mean"), top5=("top5", "mean"), top1_std=("top1", "std"),
                          seeds=("seed", "count")).reset_index()
     report["teacher"] = teacher
@@ -97,8 +98,7 @@ def search_teacher_sentence(report: pd.DataFrame) -> str | None:
     """Table 2's other question, when both searches ran: does searching with the teacher matter?
     Each rank's student of the KD search against the same rank of the hard-label search, trained
     the same way (None without hard-label students)."""
-    searched = report[report["searched_by"].isin([SEARCHED, SEARCHED_HARD_LABEL])].assign(
-        rank=lambda rows: rows["model"].str.rsplit("_", n=1).str[-1].astype(int))
+    searched = report[report["searched_by"].isin([SEARCHED, SEARCHED_HARD_LABEL])].astype({"rank": int})
     table = searched.pivot_table(index=["rank", "trained_by"], columns="searched_by", values="top1")
     if not {SEARCHED, SEARCHED_HARD_LABEL} <= set(table.columns):
         return None
