@@ -25,7 +25,7 @@ import logging
 import math
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -36,6 +36,7 @@ from timm.layers import Attention, AttentionRope
 from torch import nn
 
 from trade_pipeline.config import StrictModel, check_device
+from trade_pipeline.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -321,6 +322,20 @@ class LatencyReference:
 
     model: nn.Module
     latency_ms: float
+
+
+def latency_reference(teacher: str, teacher_profile: Mapping[str, Mapping[str, Any]], model: nn.Module
+                      ) -> LatencyReference:
+    """The teacher ``model`` as the model students are timed against (the search's candidates,
+    the retrained students), after checking that it is the teacher ``teacher_profile`` describes."""
+    params = count_params(model)
+    if params != teacher_profile[teacher]["params"]:
+        raise InputError(
+            f"teacher_model has {params} parameters but the profiled search teacher '{teacher}' has "
+            f"{teacher_profile[teacher]['params']}: they come from different teacher runs; rerun "
+            "`kedro run --pipelines=teacher` or pin matching versions with --load-versions."
+        )
+    return LatencyReference(model, float(teacher_profile[teacher]["latency_ms"]))
 
 
 def measure_relative_latencies(

@@ -1,8 +1,9 @@
 """Table 2 and Fig. 1 of the retrain: every model in every training mode, with its costs.
 
 One row per (model, trained_by): the mean test top-1/top-5 over the seeds that finished (their
-spread beside it), and the model's params, MACs and batch-1 latency, all models timed side by
-side in one session (the search times each candidate against its teacher instead).
+spread beside it), and the model's params, MACs and batch-1 latency, each model timed in turn
+with the teacher, as the search times its candidates, so Table 2's latencies and the search's
+are on one scale.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from matplotlib.figure import Figure
 
 from trade_pipeline.data.split import Split
 from trade_pipeline.models import ModelArtifact
-from trade_pipeline.profiling import ProfileSettings, profile_models
+from trade_pipeline.profiling import LatencyReference, ProfileSettings, profile_models
 from trade_pipeline.retrain.jobs import PREDEFINED, SEARCHED, SEARCHED_HARD_LABEL, retrained_key
 from trade_pipeline.text_tables import markdown_table, number
 
@@ -28,16 +29,16 @@ TABLE_2_COLUMNS = ("teacher", "student", "architecture", "MACs (M)", "params (M)
 
 
 def model_costs(results: Sequence[Mapping[str, Any]], models: Mapping[str, ModelArtifact], split: Split,
-                settings: ProfileSettings, device: str) -> dict[str, dict[str, float]]:
+                settings: ProfileSettings, device: str, reference: LatencyReference) -> dict[str, dict[str, float]]:
     """Params, MACs and latency of each distinct model of the jobs' ``results`` (``models`` keyed
-    by ``jobs.retrained_key``), timed side by side in one session so that Table 2's latencies
-    compare like with like."""
+    by ``jobs.retrained_key``), each timed against ``reference`` (the teacher)."""
     distinct: dict[str, ModelArtifact] = {}
     for result in results:
         key = retrained_key(result["model"], result["trained_by"])
         if key in models:
             distinct.setdefault(result["model"], models[key])
-    profiles = profile_models([artifact.model for artifact in distinct.values()], split.input_shape(), settings, device)
+    profiles = profile_models([artifact.model for artifact in distinct.values()], split.input_shape(), settings, device,
+                              reference)
     return dict(zip(distinct, profiles))
 
 

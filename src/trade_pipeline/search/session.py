@@ -17,7 +17,7 @@ from trade_pipeline.contracts import SearchSummary, TeacherLogits
 from trade_pipeline.data.split import Split, stratified_fraction
 from trade_pipeline.errors import InputError
 from trade_pipeline.models import ModelArtifact
-from trade_pipeline.profiling import LatencyReference, count_params, resolve_method
+from trade_pipeline.profiling import latency_reference, resolve_method
 from trade_pipeline.search.checkpoint import search_fingerprint
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.objective import ObjectiveContext, reference_accuracy
@@ -69,19 +69,6 @@ def search_teacher(split: Split, teacher_profile: dict[str, Any], teacher_logits
     return teacher
 
 
-def latency_reference(teacher: str, teacher_profile: dict[str, Any], teacher_model: ModelArtifact) -> LatencyReference:
-    """The search teacher as the model every candidate is timed against, after checking that
-    ``teacher_model`` is the teacher the profile and the logits describe."""
-    params = count_params(teacher_model.model)
-    if params != teacher_profile[teacher]["params"]:
-        raise InputError(
-            f"teacher_model has {params} parameters but the profiled search teacher '{teacher}' has "
-            f"{teacher_profile[teacher]['params']}: they come from different teacher runs; rerun "
-            "`kedro run --pipelines=teacher` or pin matching versions with --load-versions."
-        )
-    return LatencyReference(teacher_model.model, float(teacher_profile[teacher]["latency_ms"]))
-
-
 def objective_context(split: Split, teacher_profile: dict[str, Any], teacher_logits: TeacherLogits,
                       params: SearchParams, teacher_model: ModelArtifact | None = None) -> ObjectiveContext:
     """Everything a candidate's evaluation needs, with the accuracy target resolved. With the
@@ -101,7 +88,7 @@ def objective_context(split: Split, teacher_profile: dict[str, Any], teacher_log
         acc_target=params.score.acc_target or math.nan,
         strategy=params.strategy,
         seed=params.seed,
-        latency_reference=None if teacher_model is None else latency_reference(teacher, teacher_profile, teacher_model),
+        latency_reference=None if teacher_model is None else latency_reference(teacher, teacher_profile, teacher_model.model),
         rungs=tuple(params.fidelity.ladder),
         rung_indices=tuple(stratified_fraction(split, "mini_train", params.proxy.data_fraction * share, params.seed)
                            for share in params.fidelity.ladder[:-1]),

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from trade_pipeline.contracts import SearchSummary, TeacherLogits
 from trade_pipeline.data.split import Split
 from trade_pipeline.models import ModelArtifact
+from trade_pipeline.profiling import latency_reference
 from trade_pipeline.retrain.config import RetrainParams
 from trade_pipeline.retrain.export import StudentExport, student_export
 from trade_pipeline.retrain.report import (
@@ -36,10 +37,12 @@ def retrain_models(
 
 def report_retrain(
     retrain_results: list[dict[str, Any]], retrained_models: dict[str, ModelArtifact], split: Split,
-    search_summary: SearchSummary, retrain: RetrainParams,
+    search_summary: SearchSummary, teacher_model: ModelArtifact, teacher_profile: dict[str, Any],
+    retrain: RetrainParams,
 ) -> tuple[pd.DataFrame, str, Figure, dict[str, dict[str, float]]]:
     """Table 2 (``retrain_report``, also as markdown), the Fig. 1 plot and the MLflow metrics."""
-    costs = model_costs(retrain_results, retrained_models, split, retrain.profile, retrain.device)
+    reference = latency_reference(search_summary["teacher"], teacher_profile, teacher_model.model)
+    costs = model_costs(retrain_results, retrained_models, split, retrain.profile, retrain.device, reference)
     report = retrain_report(retrain_results, costs, search_summary["teacher"])
     return report, report_markdown(report), plot_accuracy_latency(report), retrain_metrics(report)
 

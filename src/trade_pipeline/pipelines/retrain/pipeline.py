@@ -16,7 +16,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 report_retrain,
-                inputs=["retrain_results", "retrained_models", "split", "search_summary", "params:retrain"],
+                inputs=["retrain_results", "retrained_models", "split", "search_summary", "teacher_model", "teacher_profile",
+                        "params:retrain"],
                 outputs=["retrain_report", "retrain_report_md", "retrain_plot", "retrain_metrics"],
                 name="report_retrain",
             ),
