@@ -234,3 +234,60 @@ def test_a_search_whose_every_candidate_fails_stops_with_their_error(tiny_search
     with pytest.raises(CandidatesFailedError, match=r"none of the first 2 candidates.*shapes do not match \(2x\)"):
         run_search(context, params, fingerprint)
     assert len(_rows(Path(params.state_dir))) == 2  # what was evaluated is kept
+
+
+class _Interrupted(Exception):
+    """Stands in for a kill between two trials."""
+
+
+def _scripted_evaluate(candidate, device, context, stop_after=None, calls=None):
+    """A trial row without training or timing: a student's accuracy and costs are fixed by its
+    spec hash, so an interrupted and an uninterrupted search see the same values."""
+    import hashlib
+
+    import numpy as np
+
+    from trade_pipeline.search.trials import TRIAL_COLUMNS
+
+    if calls is not None:
+        if stop_after is not None and len(calls) == stop_after:
+            raise _Interrupted
+        calls.append(candidate.trial_id)
+    spec = context.space.decode(np.asarray(candidate.point))
+    digits = int(hashlib.sha256(spec.hash.encode()).hexdigest()[:12], 16)
+    accuracy, s = 30.0 + digits % 600 / 10, 0.2 + (digits // 600) % 200 / 100
+    score = context.score.value(accuracy, s)
+    row = dict.fromkeys(TRIAL_COLUMNS)
+    row.update(trial_id=candidate.trial_id, iteration=candidate.iteration, strategy=context.strategy, status="ok",
+               spec_json=spec.to_json(), spec_hash=spec.hash, block_sequence=spec.block_sequence,
+               encoding=list(candidate.point), params=1e5 * s, macs=1e7 * s, latency_ms=s, latency_cv=0.0,
+               resource_ratio=s, proxy_accuracy=accuracy, score=score, log_score=context.score.log_value(accuracy, s),
+               trust_region=candidate.trust_region, rung=candidate.rung, fidelity=1.0, image_epochs=1,
+               predicted_accuracy=candidate.predicted_accuracy, p_feasible=candidate.p_feasible,
+               guided=candidate.guided, predicted_latency_ms=candidate.predicted_latency_ms, seconds=0.0,
+               started_at="2026-01-01T00:00:00+00:00")
+    return row
+
+
+@pytest.mark.parametrize("strategy", ["composite", "turbo"])
+def test_an_interrupted_search_resumes_to_the_same_students_and_optimizer_state(tiny_search, tmp_path, strategy):
+    from functools import partial
+
+    runs = {}
+    for name in ("interrupted", "straight"):
+        context, params, fingerprint = tiny_search(strategy=strategy, state_dir=str(tmp_path / name))
+        if name == "interrupted":
+            calls: list[int] = []
+            with pytest.raises(_Interrupted):  # mid-bracket: 5 of 8 trials, batches of 2
+                run_search(context, params, fingerprint,
+                           partial(_scripted_evaluate, context=context, stop_after=5, calls=calls))
+            assert len(_rows(tmp_path / name)) == 5
+        calls = []
+        evaluate = partial(_scripted_evaluate, context=context, calls=calls)
+        trials = run_search(context, params, fingerprint, evaluate).trials
+        if name == "interrupted":
+            assert len(calls) == 3  # only what the log lacked
+        runs[name] = (trials, json.loads((tmp_path / name / "state.json").read_text()))
+    (interrupted, resumed_state), (straight, straight_state) = runs["interrupted"], runs["straight"]
+    assert interrupted["encoding"].tolist() == straight["encoding"].tolist()
+    assert resumed_state["optimizer"] == straight_state["optimizer"]

@@ -129,7 +129,8 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
 
         while bracket := search.state.pending or _ask(search.optimizer, search.costs, params, search.state.iteration,
                                                       search.state.next_trial_id):
-            _run_bracket(search, bracket, context, params, lambda batch: executor.map(evaluate, batch, on_result=record))
+            _run_bracket(search, bracket, context, params,
+                         lambda batch: executor.map(evaluate, batch, on_result=record))
             if len(search.rows) >= feasibility_check_at:
                 _require_feasible(search.rows)
                 _require_a_trained_candidate(search.rows)

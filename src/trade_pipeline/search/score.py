@@ -88,7 +88,8 @@ class KDGuidedScore:
         s = ratios.sum(dim=-1)
         meets_target = (acc_student >= self.acc_target).to(acc_student.dtype)
         # Eq. 2 in logs: log Acc_target - log Acc_student - log(1[Acc_target <= Acc_student] + eps) + log s
-        return math.log(self.acc_target) - torch.log(acc_student) - torch.log(meets_target + self.epsilon) + torch.log(s)
+        return (math.log(self.acc_target) - torch.log(acc_student) - torch.log(meets_target + self.epsilon)
+                + torch.log(s))
 
     def expected_log_value(self, acc_student: np.ndarray, weights: np.ndarray, s: float) -> float:
         """The ``weights``-weighted mean of the log score over possible accuracies ``acc_student``
