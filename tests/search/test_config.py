@@ -101,3 +101,15 @@ def test_the_hard_label_search_is_the_same_search_without_kd_in_its_own_state(pa
     same = {"proxy", "state_dir", "hard_label_search"}
     assert variant.model_dump(exclude=same) == params.model_dump(exclude=same)
     assert variant.proxy.model_dump(exclude={"kd_alpha"}) == params.proxy.model_dump(exclude={"kd_alpha"})
+
+
+def test_teacher_logits_from_another_split_are_refused_before_any_training(tiny_space):
+    from trade_pipeline.errors import InputError
+    from trade_pipeline.search.session import objective_context
+
+    from .conftest import tiny_inputs
+
+    split, profile, logits = tiny_inputs()
+    params = SearchParams.model_validate({"score": {"acc_target": 90.0}, "space": tiny_space})
+    with pytest.raises(InputError, match="teacher_logits were computed on another split"):
+        objective_context(split, profile, {**logits, "split_fingerprint": "another"}, params)
