@@ -61,16 +61,6 @@ def test_turbo_beats_random_search_at_equal_budget_on_ackley_8d():
     assert np.median(turbo) < 0.7 * np.median(random), (turbo, random)
 
 
-def test_minimises_ackley_20d_through_ask_tell():
-    optimizer = create_optimizer(
-        "turbo", 20, seed=0, max_evaluations=60, batch_size=10, n_candidates=300
-    )
-    values = minimise(optimizer, ackley, budget=60, batch_size=10)
-    design_best = values[: optimizer.n_init].min()
-    assert len(values) == 60 and np.isfinite(values).all()
-    assert values[optimizer.n_init :].min() < design_best
-
-
 def test_two_successes_double_the_length_and_two_failures_halve_it():
     config = APP_C
     region = start_trust_region(0, np.empty((0, 2)), config)
