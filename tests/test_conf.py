@@ -54,3 +54,37 @@ def test_a_negative_seed_is_refused_at_start_up_naming_its_key(key, tmp_path, mo
     model = next(candidate for candidate in sections() if candidate.section == section)
     with pytest.raises(ConfigError, match=rf"{re.escape(key)}[.0-9]*: Input should be greater than or equal to 0"):
         model.model_validate(parameters[section])
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override``'s values, nested blocks merged key by key (as Kedro's --params)."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merged(base.get(key, {}), value) if isinstance(value, dict) else value
+    return merged
+
+
+@pytest.mark.parametrize(
+    ("section", "override", "key"),
+    [
+        ("search", {"strategy": "bayes"}, "search.strategy"),
+        ("search", {"executor": "ray"}, "search.executor"),
+        ("search", {"batch_size": 0}, "search.batch_size"),
+        ("search", {"proxy": {"epochs": -1}}, "search.proxy.epochs"),
+        ("search", {"proxy": {"lr": 0}}, "search.proxy.lr"),
+        ("search", {"proxy": {"data_fraction": 2}}, "search.proxy.data_fraction"),
+        ("search", {"budget": {"max_s": -1}}, "search.budget.max_s"),
+        ("search", {"score": {"epsilon": 0}}, "search.score.epsilon"),
+        ("search", {"profile": {"repeats": 0}}, "search.profile.repeats"),
+        ("data", {"n_mini_val": 0}, "data.n_mini_val"),
+        ("teacher", {"batch_size": 0}, "teacher.batch_size"),
+        ("teacher", {"device": "tpu"}, "teacher.device"),
+    ],
+)
+def test_a_bad_value_in_conf_base_is_refused_naming_its_key(section, override, key, tmp_path, monkeypatch):
+    """Each block's own checks, without a Kedro session (tests/pipelines/test_startup_checks.py
+    runs one per kind through Kedro)."""
+    parameters = _parameters("base", tmp_path, monkeypatch)
+    model = next(candidate for candidate in sections() if candidate.section == section)
+    with pytest.raises((ConfigError, ValueError), match=re.escape(key)):
+        model.model_validate(_merged(parameters[section], override))

@@ -16,28 +16,18 @@ def _files(project: Path) -> dict[str, float]:
     return {str(path): path.stat().st_mtime for path in (project / "data").rglob("*") if path.is_file()}
 
 
+# One case per kind of refusal and parameter block: each block's own checks are unit-tested with
+# its parameters (tests/search/test_config.py, tests/test_conf.py); this runs them through Kedro.
 @pytest.mark.parametrize(
     ("pipeline", "params", "key"),
     [
         ("search", {"search": {"n_trials": 0}}, "search.n_trials"),
-        ("search", {"search": {"strategy": "bayes"}}, "search.strategy"),
-        ("search", {"search": {"executor": "ray"}}, "search.executor"),
-        ("search", {"search": {"batch_size": 0}}, "search.batch_size"),
-        ("search", {"search": {"proxy": {"epochs": -1}}}, "search.proxy.epochs"),
-        ("search", {"search": {"proxy": {"lr": 0}}}, "search.proxy.lr"),
         ("search", {"search": {"proxy": {"kd_alpha": 1.5}}}, "search.proxy.kd_alpha"),
-        ("search", {"search": {"proxy": {"data_fraction": 2}}}, "search.proxy.data_fraction"),
         ("search", {"search": {"turbo": {"failure_tolerance": 0}}}, "search.turbo.failure_tolerance"),
-        ("search", {"search": {"budget": {"max_s": -1}}}, "search.budget.max_s"),
-        ("search", {"search": {"score": {"epsilon": 0}}}, "search.score.epsilon"),
-        ("search", {"search": {"profile": {"repeats": 0}}}, "search.profile.repeats"),
         ("search", {"search": {"seeed": 1}}, "search.seeed: unknown key (did you mean 'seed'?)"),
         ("data", {"data": {"dataset": "imagenet21k"}}, "data.dataset"),
-        ("data", {"data": {"n_mini_val": 0}}, "data.n_mini_val"),
         ("data", {"data": {"proxy_fraction": 0.5}}, "data.proxy_fraction: moved to search.proxy.data_fraction"),
-        ("teacher", {"teacher": {"batch_size": 0}}, "teacher.batch_size"),
         ("teacher", {"teacher": {"use": ["resnet", "gpt"]}}, "teacher.use"),
-        ("teacher", {"teacher": {"device": "tpu"}}, "teacher.device"),
     ],
 )
 def test_a_bad_parameter_stops_a_fresh_project_at_once_naming_the_key(project, run, pipeline, params, key):
