@@ -2,6 +2,7 @@
 and the grouped penalty against the per-matrix definition on real networks."""
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -127,13 +128,16 @@ def _per_matrix_penalty(weights: list[torch.Tensor], lam: float) -> torch.Tensor
     return lam / len(weights) * total
 
 
+@functools.cache
 def _paper_student() -> nn.Module:
-    """The middle of the paper's space (MB x 8 + T(x6), 20.8 M params) at 32x32."""
+    """The middle of the paper's space (MB x 8 + T(x6), 20.8 M params) at 32x32, built once: the
+    cases only read its weights."""
     space = SearchSpace.from_config(yaml.safe_load(PAPER_SEARCH.read_text())["search"]["space"])
     space = space.at_resolution(32)
     return StudentNet(space.decode(np.full(space.dimension, 0.5)), in_chans=3, num_classes=10, img_size=32)
 
 
+@functools.cache
 def _vit() -> nn.Module:
     return timm.create_model("vit_tiny_patch16_224", img_size=32, num_classes=10)
 
