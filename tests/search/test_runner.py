@@ -173,7 +173,7 @@ def test_failed_candidates_are_recorded_and_the_search_goes_on(tiny_search, monk
     ],
 )
 def test_any_setting_that_changes_results_refuses_to_resume(tiny_search, tiny_space, name, value):
-    run_search(*tiny_search(n_trials=2))
+    _scripted_search(tiny_search, n_trials=2)
     if name == "space":
         value = {**tiny_space, "stem": value}
     context, params, fingerprint = tiny_search(n_trials=3, **{name: value})
@@ -182,14 +182,14 @@ def test_any_setting_that_changes_results_refuses_to_resume(tiny_search, tiny_sp
 
 
 def test_more_trials_and_another_batch_size_or_executor_resume(tiny_search):
-    run_search(*tiny_search(n_trials=2))
-    trials = run_search(*tiny_search(n_trials=3, batch_size=1, top_k=1)).trials
+    _scripted_search(tiny_search, n_trials=2)
+    trials = _scripted_search(tiny_search, n_trials=3, batch_size=1, top_k=1).trials
     assert trials["trial_id"].tolist() == [0, 1, 2]
 
 
 def test_resume_false_sets_the_old_trials_aside(tiny_search, tmp_path):
-    run_search(*tiny_search(n_trials=2))
-    run_search(*tiny_search(n_trials=2, seed=5, resume=False))
+    _scripted_search(tiny_search, n_trials=2)
+    _scripted_search(tiny_search, n_trials=2, seed=5, resume=False)
     assert len(list(tmp_path.glob("state-before-*/trials.jsonl"))) == 1
 
 
@@ -264,6 +264,15 @@ def _scripted_evaluate(candidate, device, context, stop_after=None, calls=None):
                guided=candidate.guided, predicted_latency_ms=candidate.predicted_latency_ms, seconds=0.0,
                started_at="2026-01-01T00:00:00+00:00")
     return row
+
+
+def _scripted_search(tiny_search, **overrides):
+    """A search scored by :func:`_scripted_evaluate`: what the loop does around the trainings,
+    without training."""
+    from functools import partial
+
+    context, params, fingerprint = tiny_search(**overrides)
+    return run_search(context, params, fingerprint, partial(_scripted_evaluate, context=context))
 
 
 @pytest.mark.parametrize("strategy", ["composite", "turbo"])
