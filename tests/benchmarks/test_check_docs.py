@@ -18,15 +18,15 @@ def check_docs(monkeypatch: pytest.MonkeyPatch):
 
 def _doc(tmp_path: Path, cell: str) -> Path:
     path = tmp_path / "doc.md"
-    path.write_text("Record: `docs/figures/compare_proxy_50.md`.\n\n| method | best |\n|---|---|\n"
+    path.write_text("Record: `docs/figures/compare_proxy_strict_50.md`.\n\n| method | best |\n|---|---|\n"
                     f"| composite | {cell} |\n")
     return path
 
 
 def test_a_number_its_record_holds_passes_and_one_it_does_not_is_named(check_docs, tmp_path):
-    assert check_docs.check([_doc(tmp_path, "-0.449 [-0.49, -0.286]")]) == ([], [])
-    missing, _ = check_docs.check([_doc(tmp_path, "-0.449 [-0.51, -0.286]")])
-    assert len(missing) == 1 and "-0.51 not in docs/figures/compare_proxy_50.md" in missing[0]
+    assert check_docs.check([_doc(tmp_path, "-0.316 [-0.405, -0.253]")]) == ([], [])
+    missing, _ = check_docs.check([_doc(tmp_path, "-0.316 [-0.777, -0.253]")])
+    assert len(missing) == 1 and "-0.777 not in docs/figures/compare_proxy_strict_50.md" in missing[0]
 
 
 def test_a_percentage_may_be_a_fraction_in_the_record_and_counts_of_runs_are_not_checked(check_docs, tmp_path):
