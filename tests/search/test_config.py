@@ -1,6 +1,8 @@
 """``params:search`` is validated whole before the first candidate, naming the bad key."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -113,3 +115,45 @@ def test_teacher_logits_from_another_split_are_refused_before_any_training(tiny_
     params = SearchParams.model_validate({"score": {"acc_target": 90.0}, "space": tiny_space})
     with pytest.raises(InputError, match="teacher_logits were computed on another split"):
         objective_context(split, profile, {**logits, "split_fingerprint": "another"}, params)
+
+
+@pytest.mark.parametrize(
+    ("profile_change", "message"),
+    [
+        ({"device": "cuda"}, "measured on cuda but candidates are profiled on cpu"),
+        ({"latency_method": "cuda_graph"}, "measured with cuda_graph timing but candidates would be timed with eager"),
+        ({"teacher": "other"}, "teacher_logits come from 'fake', which teacher_profile does not list"),
+    ],
+)
+def test_a_teacher_profiled_otherwise_than_the_candidates_is_refused(tiny_space, profile_change, message):
+    """Eq. 2's latency ratio compares the teacher's timing with the candidates': both must come
+    from the same kind of device and timing method."""
+    from trade_pipeline.errors import InputError
+    from trade_pipeline.search.session import objective_context
+
+    from .conftest import tiny_inputs
+
+    split, profile, logits = tiny_inputs()
+    if "teacher" in profile_change:
+        profile = {profile_change["teacher"]: profile["fake"]}
+    else:
+        profile = {"fake": {**profile["fake"], **profile_change}}
+    params = SearchParams.model_validate({"score": {"acc_target": 90.0}, "space": tiny_space})
+    with pytest.raises(InputError, match=re.escape(message)):
+        objective_context(split, profile, logits, params)
+
+
+def test_a_reference_student_sets_the_target_to_its_own_proxy_accuracy(tiny_space):
+    """conf/paper's target: a predefined timm student trained exactly like the candidates."""
+    from trade_pipeline.search.objective import reference_accuracy
+    from trade_pipeline.search.session import objective_context
+
+    from .conftest import tiny_inputs, tiny_search_params
+
+    split, profile, logits = tiny_inputs()
+    search = tiny_search_params()
+    params = SearchParams.model_validate({**search, "score": {"reference_student": "resnet10t"}})
+    context = objective_context(split, profile, logits, params)
+    assert 0 < context.acc_target <= 100
+    assert context.acc_target == reference_accuracy("resnet10t", context, "cpu")  # deterministic on CPU
+    assert context.score.acc_target == context.acc_target
