@@ -61,9 +61,9 @@ def test_safe_model_dataset_round_trip_rebuilds_an_identical_model(tmp_path):
 def test_versioned_array_dataset_keeps_every_version(tmp_path):
     from kedro.io import Version
 
-    for value in (1, 2):
-        ArrayDictDataset(filepath=str(tmp_path / "split.npz"), version=Version(None, None)).save(
-            {"x": np.array([value])})
+    for value in (1, 2):  # explicit save versions: two saves within one millisecond would share a timestamp
+        ArrayDictDataset(filepath=str(tmp_path / "split.npz"),
+                         version=Version(None, f"2026-01-01T00.00.00.00{value}Z")).save({"x": np.array([value])})
     assert len(list((tmp_path / "split.npz").iterdir())) == 2
     assert ArrayDictDataset(filepath=str(tmp_path / "split.npz"), version=Version(None, None)).load()["x"][0] == 2
 
