@@ -31,7 +31,7 @@ KEPT = ["trial_id", "iteration", "status", "guided", "predicted_accuracy", "p_fe
         "score", "block_sequence"]
 
 
-def run_search(project: Path, strategy: str, seed: int) -> pd.DataFrame:
+def run_default_search(project: Path, strategy: str, seed: int) -> pd.DataFrame:
     """One search in ``project`` from a fresh state; its trials table."""
     shutil.rmtree(project / "data" / "07_model_output" / "search_state", ignore_errors=True)
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1",
@@ -71,7 +71,7 @@ def main() -> None:
         for strategy in args.strategies:
             path = args.out / f"{strategy}-seed{seed}.csv"
             if not path.exists():
-                trials = run_search(project, strategy, seed)[KEPT]
+                trials = run_default_search(project, strategy, seed)[KEPT]
                 args.out.mkdir(parents=True, exist_ok=True)
                 trials.to_csv(path.with_suffix(".tmp"), index=False)
                 os.replace(path.with_suffix(".tmp"), path)
