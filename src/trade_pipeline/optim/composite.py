@@ -85,7 +85,8 @@ class CompositeConfig(TurboConfig):
     joint samples (the joint posterior of all candidates would cost O(N^3))."""
     min_p_feasible: float = Field(default=0.5, ge=0.0, le=1.0)
     """A candidate whose modelled probability of reaching the objective's threshold is below this
-    is picked only when none at or above it is left, then by that probability (docs/turbo.md)."""
+    is picked only when no candidate at or above it may improve, then by that probability
+    (docs/turbo.md); 0 gives expected improvement alone."""
 
 
 class CompositeTurbo(Turbo):
