@@ -198,8 +198,8 @@ class CachedObjective:
         return self.context.budget.violation(row["params"], row["macs"], row["latency_ms"], self.context.teacher_costs)
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
-        return np.array([objective_value(self.row(point), self.score)
-                         for point in np.atleast_2d(points)])
+        score = self.score
+        return np.array([objective_value(self.row(point), score) for point in np.atleast_2d(points)])
 
     @property
     def images_per_evaluation(self) -> int:

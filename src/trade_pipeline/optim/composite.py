@@ -14,7 +14,8 @@ has to learn costs that the search can compute. This strategy instead
   Monte-Carlo expected improvement of the objective, computed from posterior samples of the
   outcome and the known outcomes (composite BO, Astudillo & Frazier 2019), feasibility first:
   a candidate the model expects to miss the objective's threshold (Eq. 2's target) comes after
-  every candidate it expects to reach it (:func:`feasibility_first`);
+  every candidate it expects to reach it that may improve, and one that cannot improve comes
+  last (:func:`feasibility_first`);
 * draws joint posterior samples over the best of those and fills the batch greedily (q-EI);
 * keeps TuRBO's regions, designs and success/failure counting; a region's centre is its best
   value (below Eq. 2's target: the miss cheapest for its accuracy; SCBO's centre, the most
