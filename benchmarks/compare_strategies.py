@@ -341,21 +341,12 @@ def main() -> None:
                                                          "feasible_share": problem.feasible_share}
                    for problem, _ in problems}
         (args.figures / "compare_nb201_regimes.json").write_text(json.dumps(regimes, indent=2) + "\n")
-        for problem, tag in problems:
-            if not args.report_only:
-                run_all(problem, args.methods, parse_seeds(args.seeds), problem.budget, args.batch, args.out, tag,
-                        args.design_size)
-            print(write_report(args.out / tag, args.figures, f"compare_{tag}", title=tag, optimum_known=True,
-                               checkpoints=[]))
+        run_regimes([(problem, tag, f"compare_{tag}") for problem, tag in problems], args, optimum_known=True)
         return
     if args.problem == "proxy" and args.regimes is not None:
         if args.acc_target is not None:
             raise SystemExit("--acc-target and --regimes: a regime sets its own target; give one or the other")
-        for problem, tag, stem in proxy_regime_problems(args):
-            if not args.report_only:
-                run_all(problem, args.methods, parse_seeds(args.seeds), problem.budget, args.batch, args.out, tag,
-                        args.design_size)
-            print(write_report(args.out / tag, args.figures, stem, title=tag, optimum_known=False, checkpoints=[]))
+        run_regimes(proxy_regime_problems(args), args, optimum_known=False)
         return
     if args.problem == "proxy":
         problem, tag = proxy_problem(args)
@@ -369,6 +360,17 @@ def main() -> None:
     checkpoints = args.checkpoints if args.checkpoints is not None else ([50] if problem.budget > 50 else [])
     print(write_report(args.out / tag, args.figures, f"compare_{tag if args.problem != 'proxy' else f'proxy_{problem.budget}'}",
                        title=tag, optimum_known=args.problem != "proxy", checkpoints=checkpoints))
+
+
+def run_regimes(problems: Sequence[tuple[Problem, str, str]], args: argparse.Namespace, optimum_known: bool) -> None:
+    """Runs (unless ``--report-only``) and reports each regime's ``(problem, run tag, report stem)``."""
+    from strategy_report import write_report  # benchmarks/strategy_report.py
+
+    for problem, tag, stem in problems:
+        if not args.report_only:
+            run_all(problem, args.methods, parse_seeds(args.seeds), problem.budget, args.batch, args.out, tag,
+                    args.design_size)
+        print(write_report(args.out / tag, args.figures, stem, title=tag, optimum_known=optimum_known, checkpoints=[]))
 
 
 def proxy_problem(args: argparse.Namespace) -> tuple[Problem, str]:
