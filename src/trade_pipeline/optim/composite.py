@@ -88,10 +88,6 @@ class CompositeConfig(TurboConfig):
     """A candidate whose modelled probability of reaching the objective's threshold is below this
     is picked only when no candidate at or above it may improve, then by that probability
     (docs/turbo.md); 0 gives expected improvement alone."""
-    calibration_prior: float = Field(default=8.0, gt=0.0)
-    """Weight, in picks, of the model's own Gaussian in that probability, against the standardised
-    errors of its earlier model-guided picks (:func:`recalibrated_tail`); a large value keeps the
-    model's probability as it is."""
 
 
 class CompositeTurbo(Turbo):
@@ -111,7 +107,6 @@ class CompositeTurbo(Turbo):
         self.objective = objective
         self._hyperparameters: dict[str, list] | None = None  # of the last outcome fit
         self._fitted_on = 0  # evaluations that fit saw
-        self._pick_errors: list[float] = []  # standardised logit error of each model-guided pick told
 
     def _ask_guided(self, n: int) -> tuple[np.ndarray, list[dict]]:
         """Up to ``n`` model-guided points: TuRBO's Thompson step, replaced (once the outcome
@@ -141,12 +136,11 @@ class CompositeTurbo(Turbo):
             base = torch.randn(torch.Size([self.config.n_samples]) + posterior.base_sample_shape,
                                generator=generator, dtype=candidates.dtype)
             samples = posterior.rsample_from_base_samples(torch.Size([self.config.n_samples]), base).squeeze(-1)
-            mean, std = posterior.mean.squeeze(-1), posterior.variance.clamp_min(0).sqrt().squeeze(-1)
+            mean = from_logit(posterior.mean.squeeze(-1), self.objective.bounds)
         values = self.objective.value(from_logit(samples, self.objective.bounds), known)
         picks = self._greedy_expected_improvement(values, p_feasible, candidates.numpy(), n)
-        predicted = from_logit(mean, self.objective.bounds)
-        origins = [{**region_origin(owners[i], initial=False), "predicted": float(predicted[i]),
-                    "p_feasible": float(p_feasible[i]), "logit": [float(mean[i]), float(std[i])]} for i in picks]
+        origins = [{**region_origin(owners[i], initial=False), "predicted": float(mean[i]),
+                    "p_feasible": float(p_feasible[i])} for i in picks]
         return candidates.numpy()[picks].reshape(-1, self.dim), origins
 
     def _screen(self, model, candidates: torch.Tensor, normal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -170,16 +164,7 @@ class CompositeTurbo(Turbo):
         if self.objective.threshold is None:
             return torch.ones_like(mean)
         edge = to_logit(torch.tensor(float(self.objective.threshold), dtype=mean.dtype), self.objective.bounds)
-        errors = torch.tensor(self._pick_errors, dtype=mean.dtype)
-        return recalibrated_tail((edge - mean) / std.clamp_min(1e-9), errors, self.config.calibration_prior)
-
-    def _observe(self, indices: np.ndarray, origins: list[dict]) -> None:
-        super()._observe(indices, origins)
-        for index, origin in zip(indices, origins):
-            if "logit" in origin and np.isfinite(self._outcomes[index]):
-                mean, std = origin["logit"]
-                error = (float(to_logit(self._outcomes[index], self.objective.bounds)) - mean) / max(std, 1e-9)
-                self._pick_errors.append(float(np.clip(error, -1e6, 1e6)))
+        return torch.special.ndtr((mean - edge) / std.clamp_min(1e-9))
 
     def _rank(self, gain: torch.Tensor, p_feasible: torch.Tensor) -> torch.Tensor:
         """:func:`feasibility_first` with this strategy's ``min_p_feasible``."""
@@ -267,12 +252,11 @@ class CompositeTurbo(Turbo):
 
     def _strategy_state(self) -> dict:
         return {**super()._strategy_state(), "outcome_hyperparameters": self._hyperparameters,
-                "fitted_on": self._fitted_on, "pick_errors": list(self._pick_errors)}
+                "fitted_on": self._fitted_on}
 
     def _load_strategy_state(self, state: dict) -> None:
         super()._load_strategy_state(state)
         self._hyperparameters, self._fitted_on = state["outcome_hyperparameters"], state["fitted_on"]
-        self._pick_errors = list(state["pick_errors"])
 
     def _candidates(self, regions: list, model, generator: torch.Generator, taken: set[bytes]
                     ) -> tuple[torch.Tensor, list]:
@@ -351,13 +335,3 @@ def feasibility_first(gain: torch.Tensor, p_feasible: torch.Tensor, min_p_feasib
     rank = torch.where(passing, 1.0 + gain / (1.0 + gain.abs()),
                        torch.where(improving, p_feasible - 1.0, p_feasible - 3.0 + gain.clamp(max=NO_GAIN)))
     return torch.where(torch.isnan(gain), torch.full_like(gain, -4.0), rank)
-
-
-def recalibrated_tail(edge: torch.Tensor, errors: torch.Tensor, prior: float) -> torch.Tensor:
-    """P(outcome >= edge) (edge in posterior standard deviations above the mean) from the model's
-    Gaussian and the standardised errors of its earlier picks, weighted ``prior`` to their count."""
-    model = torch.special.ndtr(-edge)
-    if not len(errors):
-        return model
-    reached = (errors.unsqueeze(0) >= edge.unsqueeze(-1)).sum(dim=-1).to(edge.dtype)
-    return (reached + prior * model) / (len(errors) + prior)
