@@ -21,10 +21,12 @@ def head_commit() -> str:
 
 
 def machine() -> str:
-    """The machine a record was made on, as every record names it."""
+    """The machine a record was made on, as every record names it, with the torch threads used:
+    a timing or a measured latency depends on them."""
     import torch
 
-    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    threads = torch.get_num_threads()
+    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {threads} torch thread{'s' * (threads > 1)}"
 
 
 def paired_test(difference) -> dict[str, float | int]:

@@ -98,7 +98,7 @@ def main() -> None:
         for statistic, group in table.groupby("statistic")
     }
     record = {"summary": summary, "settings": vars(args) | {"out": _shown(args.out)},
-              "machine": f"{machine()}, {torch.get_num_threads()} torch thread", "commit": head_commit(),
+              "machine": machine(), "commit": head_commit(),
               "command": "python benchmarks/latency_stability.py " + " ".join(sys.argv[1:])}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out.with_suffix(".csv"), index=False)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from trade_pipeline.data.split import Split
 from trade_pipeline.optim.base import Dimension
@@ -230,7 +231,11 @@ class CachedObjective:
 def proxy_objective(project: str | Path, cache_dir: str | Path, epochs: int = 1, data_fraction: float = 0.2,
                     acc_target: float | None = None) -> tuple[CachedObjective, str, SearchParams]:
     """The project's search objective at the given fidelity, memoised under ``cache_dir``, the
-    fidelity fingerprint that names the cache, and the search parameters it was made from."""
+    fidelity fingerprint that names the cache, and the search parameters it was made from.
+
+    Sets torch to one thread: a cached row's latency is measured by whichever benchmark trained
+    it first, so every benchmark that shares the cache measures alike."""
+    torch.set_num_threads(1)
     inputs = load_project(project)
     params = reduced_params(inputs.search, epochs, data_fraction)
     fingerprint = fidelity_fingerprint(params, inputs, inputs.teacher_logits)
