@@ -5,9 +5,11 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from trade_pipeline.config import ConfigError
+from trade_pipeline.optim import CompositeTurbo
 from trade_pipeline.search import objective
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.optim.logit import to_logit
@@ -82,6 +84,10 @@ def test_a_search_on_a_ladder_retrains_the_best_of_each_bracket_on_the_full_task
         trained.append((rung, len(context.training_indices(rung))))
         return real(model, context, seed, device, rung)
 
+    told: list[np.ndarray] = []  # the values the strategy is told, bracket by bracket
+    tell = CompositeTurbo.tell
+    monkeypatch.setattr(CompositeTurbo, "tell", lambda self, points, values, outcomes: (
+        told.append(np.asarray(values)), tell(self, points, values, outcomes))[1])
     monkeypatch.setattr(objective, "proxy_train", counting)
     context, params, fingerprint = tiny_search(strategy="composite", batch_size=4, fidelity=LADDER)
     trials = run_search(context, params, fingerprint).trials
@@ -96,6 +102,25 @@ def test_a_search_on_a_ladder_retrains_the_best_of_each_bracket_on_the_full_task
         assert promoted <= set(bracket.loc[bracket["rung"] == 0, "spec_hash"])
         assert (bracket.loc[bracket["rung"] == 1, "trial_id"] > bracket.loc[bracket["rung"] == 0, "trial_id"].max()).all()
     assert set(ok_trials(trials)["trial_id"]) == set(top.loc[top["status"] == "ok", "trial_id"])
+
+    def pairs(last: int) -> list[tuple[float, float]]:  # (rung 0, rung 1) accuracies of brackets <= last
+        seen = trials[trials["iteration"] <= last].set_index(["iteration", "spec_hash"])
+        low, top = (seen.loc[seen["rung"] == rung, "proxy_accuracy"] for rung in (0, 1))
+        return list(pd.concat([low, top], axis=1, join="inner").dropna().itertuples(index=False, name=None))
+
+    score = context.score
+    for (iteration, bracket), values in zip(trials.groupby("iteration"), told):
+        low = bracket[bracket["rung"] == 0].sort_values("trial_id")
+        # promoted: the 2 lowest expected top-rung scores under the map of the earlier brackets
+        at_promotion = rung_map(pairs(iteration - 1))
+        expected = [at_promotion.expected_log_score(a, s, score) for a, s in zip(low["proxy_accuracy"], low["resource_ratio"])]
+        assert set(bracket.loc[bracket["rung"] == 1, "spec_hash"]) == set(low["spec_hash"].iloc[np.argsort(expected)[:2]])
+        # told: a promoted student's top-rung score, the others' rung-0 accuracy through the map of this bracket too
+        after = rung_map(pairs(iteration))
+        top_score = dict(zip(bracket.loc[bracket["rung"] == 1, "spec_hash"], bracket.loc[bracket["rung"] == 1, "log_score"]))
+        hand = [top_score.get(h, score.log_value(after.median(a), s))
+                for h, a, s in zip(low["spec_hash"], low["proxy_accuracy"], low["resource_ratio"])]
+        np.testing.assert_allclose(values, hand, rtol=1e-12)
 
 
 class Killed(BaseException):

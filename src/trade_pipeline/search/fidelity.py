@@ -132,17 +132,22 @@ def bracket_estimates(bracket: Sequence[Mapping[str, Any]], maps: Mapping[int, R
                       fidelity: FidelityParams) -> dict[str, float | None]:
     """Each student's estimated top-rung proxy accuracy (by spec hash; None where it has none):
     its top-rung accuracy if it got there, else its highest rung's through that rung's map."""
-    highest: dict[str, Mapping[str, Any]] = {}
-    for row in bracket:
-        if row["spec_hash"] not in highest or row["rung"] > highest[row["spec_hash"]]["rung"]:
-            highest[row["spec_hash"]] = row
     estimates: dict[str, float | None] = {}
-    for spec_hash, row in highest.items():
+    for spec_hash, row in highest_rows(bracket).items():
         accuracy = row["proxy_accuracy"] if row["status"] == "ok" else None
         if accuracy is not None and row["rung"] < fidelity.top:
             accuracy = maps[row["rung"]].median(accuracy)
         estimates[spec_hash] = accuracy
     return estimates
+
+
+def highest_rows(bracket: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Each student's row at the highest rung it reached in ``bracket`` (by spec hash)."""
+    highest: dict[str, Mapping[str, Any]] = {}
+    for row in bracket:
+        if row["spec_hash"] not in highest or row["rung"] > highest[row["spec_hash"]]["rung"]:
+            highest[row["spec_hash"]] = row
+    return highest
 
 
 def promotions(rows: Sequence[Mapping[str, Any]], count: int,

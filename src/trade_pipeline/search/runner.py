@@ -41,7 +41,7 @@ from trade_pipeline.search.checkpoint import (
 )
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.costs import CandidateCosts, composite_objective
-from trade_pipeline.search.fidelity import FidelityParams, bracket_estimates, promotions, rung_maps
+from trade_pipeline.search.fidelity import FidelityParams, bracket_estimates, highest_rows, promotions, rung_maps
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
 from trade_pipeline.search.tracking import CandidateTracker
 from trade_pipeline.search.trials import TrialLog, TrialRow
@@ -228,17 +228,18 @@ def _history(asked: list[Candidate], rows: dict[int, TrialRow], context: Objecti
              fidelity: FidelityParams) -> dict[str, np.ndarray]:
     """What the optimizer is told of one bracket: each asked candidate's point, log(Score) (NaN,
     imputed by the optimizer, for failures and rejects) and proxy accuracy (NaN where none); a
-    candidate stopped below the top rung is told its accuracy mapped to the top
-    (``fidelity.bracket_estimates``, fitted on this and the earlier brackets)."""
+    promoted candidate is told its top-rung row's, one stopped below the top rung its accuracy
+    mapped to the top (``fidelity.bracket_estimates``, fitted on this and the earlier brackets)."""
     iteration = asked[0].iteration if asked else -1
     seen = [row for row in rows.values() if row["iteration"] <= iteration]
     bracket = [row for row in seen if row["iteration"] == iteration]
     estimates = bracket_estimates(bracket, rung_maps(seen, fidelity), fidelity)
-    accuracies = [estimates[rows[c.trial_id]["spec_hash"]] for c in asked]
+    highest = highest_rows(bracket)
+    reached = [highest[rows[c.trial_id]["spec_hash"]] for c in asked]
+    accuracies = [estimates[row["spec_hash"]] for row in reached]
     return {
         "points": np.array([c.point for c in asked], dtype=np.float64).reshape(-1, context.space.dimension),
-        "values": np.array([_estimated_value(rows[c.trial_id], accuracy, context)
-                            for c, accuracy in zip(asked, accuracies)]),
+        "values": np.array([_estimated_value(row, accuracy, context) for row, accuracy in zip(reached, accuracies)]),
         "outcomes": np.array([math.nan if accuracy is None else accuracy for accuracy in accuracies]),
     }
 
