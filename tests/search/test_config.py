@@ -9,6 +9,8 @@ import torch
 from trade_pipeline.config import ConfigError
 from trade_pipeline.search.config import SearchParams
 
+from .conftest import TEACHER
+
 
 @pytest.fixture
 def params_with(tiny_space):
@@ -70,8 +72,8 @@ def test_a_teacher_timed_another_way_than_the_candidates_is_refused(tiny_space):
 
     split, profile, logits = tiny_inputs()
     params = SearchParams.model_validate({"score": {"acc_target": 90.0}, "space": tiny_space})
-    assert search_teacher(split, profile, logits, params) == "fake"
-    profile = {"fake": {**profile["fake"], "latency_method": "cuda_graph"}}
+    assert search_teacher(split, profile, logits, params) == TEACHER
+    profile = {TEACHER: {**profile[TEACHER], "latency_method": "cuda_graph"}}
     with pytest.raises(InputError, match="measured with cuda_graph timing but candidates would be timed with eager"):
         search_teacher(split, profile, logits, params)
 
@@ -87,11 +89,11 @@ def test_candidates_are_timed_against_the_profiled_teacher_model_only(tiny_space
     split, profile, logits = tiny_inputs()
     params = SearchParams.model_validate({"score": {"acc_target": 90.0}, "space": tiny_space})
     teacher = ModelArtifact({}, torch.nn.Linear(4, 2))
-    with pytest.raises(InputError, match="teacher_model has 10 parameters but the profiled search teacher 'fake' has"):
+    with pytest.raises(InputError, match="teacher_model has 10 parameters but the profiled search teacher 'tiny_cnn' has"):
         objective_context(split, profile, logits, params, teacher)
-    profile = {"fake": {**profile["fake"], "params": count_params(teacher.model)}}
+    profile = {TEACHER: {**profile[TEACHER], "params": count_params(teacher.model)}}
     reference = objective_context(split, profile, logits, params, teacher).latency_reference
-    assert reference.model is teacher.model and reference.latency_ms == profile["fake"]["latency_ms"]
+    assert reference.model is teacher.model and reference.latency_ms == profile[TEACHER]["latency_ms"]
     assert objective_context(split, profile, logits, params).latency_reference is None
 
 
@@ -122,7 +124,7 @@ def test_teacher_logits_from_another_split_are_refused_before_any_training(tiny_
     [
         ({"device": "cuda"}, "measured on cuda but candidates are profiled on cpu"),
         ({"latency_method": "cuda_graph"}, "measured with cuda_graph timing but candidates would be timed with eager"),
-        ({"teacher": "other"}, "teacher_logits come from 'fake', which teacher_profile does not list"),
+        ({"teacher": "other"}, "teacher_logits come from 'tiny_cnn', which teacher_profile does not list"),
     ],
 )
 def test_a_teacher_profiled_otherwise_than_the_candidates_is_refused(tiny_space, profile_change, message):
@@ -135,9 +137,9 @@ def test_a_teacher_profiled_otherwise_than_the_candidates_is_refused(tiny_space,
 
     split, profile, logits = tiny_inputs()
     if "teacher" in profile_change:
-        profile = {profile_change["teacher"]: profile["fake"]}
+        profile = {profile_change["teacher"]: profile[TEACHER]}
     else:
-        profile = {"fake": {**profile["fake"], **profile_change}}
+        profile = {TEACHER: {**profile[TEACHER], **profile_change}}
     params = SearchParams.model_validate({"score": {"acc_target": 90.0}, "space": tiny_space})
     with pytest.raises(InputError, match=re.escape(message)):
         objective_context(split, profile, logits, params)

@@ -29,9 +29,8 @@ def test_search_logs_every_candidate_as_a_row_and_a_nested_mlflow_run(searched):
     assert {"status", "score", "proxy_accuracy", "params", "macs", "latency_ms", "block_sequence",
             "strategy"} <= set(trials.columns)
     selected = json.loads(_latest(data / "07_model_output" / "selected_architectures.json").read_text())
-    assert 1 <= len(selected) <= 3  # conf/test: top_k 3 among trials reaching acc_target 25
-    assert all(item["proxy_accuracy"] >= 25.0 for item in selected)
-    assert [item["score"] for item in selected] == sorted(item["score"] for item in selected)
+    met = trials[(trials["status"] == "ok") & (trials["proxy_accuracy"] >= 25.0)]  # conf/test: acc_target 25
+    assert len(met) >= 1 and [item["spec_hash"] for item in selected] == met.nsmallest(3, "score")["spec_hash"].tolist()
     for plot in ("search_progress", "pareto_front", "trust_region_trace"):
         assert (data / "08_reporting" / f"{plot}.png").stat().st_size > 0
 
