@@ -30,6 +30,7 @@ import argparse
 import json
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,69 +126,99 @@ def paired(difference: np.ndarray, whose: str = "") -> str:
             f"{test['median_difference']:.3g}, Wilcoxon p {test['wilcoxon_p']:.3g})")
 
 
-def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
+@dataclass
+class Summary:
+    """What the report says, per seed and as medians over seeds, in units of one full-rung evaluation."""
+
+    table: pd.DataFrame  # config, compute, median_best, q25, q75 on the compute grid
+    seeds: list[int]
+    unit: float  # training images of one full-rung evaluation
+    single_spent: float  # single fidelity's median compute
+    target: float  # single's final median best log(Score)
+    half: float  # the grid point at 50 % of single's compute
+    equal_at: float  # the grid point at single's compute
+    single_final: np.ndarray  # per seed
+    at_half: np.ndarray  # the ladder's best at ``half``, per seed
+    at_equal: np.ndarray  # the ladder's best at ``equal_at``, per seed
+
+
+def summarise(runs: pd.DataFrame, top: int) -> Summary:
+    """Both configs' best-so-far curves on one compute grid (``top``: the ladder's full rung)."""
     full_rung = runs[(runs["config"] == "single") & runs["image_epochs"].notna()]
-    unit = float(full_rung["image_epochs"].median())  # one full-rung evaluation
+    unit = float(full_rung["image_epochs"].median())
     end = float(runs.groupby(["config", "seed"])["image_epochs"].sum().max()) / unit
     grid = np.linspace(0, end, 201)
-    best = curves(runs, unit, grid, len(args.rungs) - 1)
+    best = curves(runs, unit, grid, top)
     seeds = sorted(set(runs[runs["config"] == "single"]["seed"]) & set(runs[runs["config"] == "ladder"]["seed"]))
     single_spent = runs[runs["config"] == "single"].groupby("seed")["image_epochs"].sum().median() / unit
-    rows, lines = [], []
+    rows = []
     for config in ("single", "ladder"):
         matrix = np.array([best[(config, seed)] for seed in seeds])
         matrix = np.where(np.isinf(matrix), np.nan, matrix)
         for at, value in zip(grid, np.nanmedian(matrix, axis=0)):
             rows.append({"config": config, "compute": at, "median_best": value,
                          "q25": np.nanpercentile(matrix[:, grid == at], 25), "q75": np.nanpercentile(matrix[:, grid == at], 75)})
-    table = pd.DataFrame(rows)
-    target = float(np.nanmedian([best[("single", seed)][-1] for seed in seeds]))
     half = grid[np.searchsorted(grid, 0.5 * single_spent, side="right") - 1]
-    at_half = np.array([best[("ladder", seed)][grid == half][0] for seed in seeds])
-    single_final = np.array([best[("single", seed)][-1] for seed in seeds])
-    difference = at_half - single_final
-    ladder_median = table[table["config"] == "ladder"]
-    reached = ladder_median[ladder_median["median_best"] <= target]["compute"]
-    lines.append(f"Seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}); one unit = one full-rung evaluation "
-                 f"({unit:.0f} training images); single-fidelity compute {single_spent:.1f} units.")
-    lines.append("")
-    lines.append("| config | median best log(Score) at 50 % of single's compute | at single's compute | at the end | "
-                 "compute for the median to reach single's final median |")
-    lines.append("|---|---|---|---|---|")
     equal_at = grid[grid <= single_spent][-1]
+    single_final = np.array([best[("single", seed)][-1] for seed in seeds])
+    return Summary(pd.DataFrame(rows), seeds, unit, single_spent, float(np.nanmedian(single_final)), half, equal_at,
+                   single_final, np.array([best[("ladder", seed)][grid == half][0] for seed in seeds]),
+                   np.array([best[("ladder", seed)][grid == equal_at][0] for seed in seeds]))
+
+
+def describe(summary: Summary) -> str:
+    """The report's Markdown: the table of medians and the paired comparisons."""
+    table, seeds = summary.table, summary.seeds
+    ladder_median = table[table["config"] == "ladder"]
+    reached = ladder_median[ladder_median["median_best"] <= summary.target]["compute"]
+    lines = [f"Seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}); one unit = one full-rung evaluation "
+             f"({summary.unit:.0f} training images); single-fidelity compute {summary.single_spent:.1f} units.", "",
+             "| config | median best log(Score) at 50 % of single's compute | at single's compute | at the end | "
+             "compute for the median to reach single's final median |", "|---|---|---|---|---|"]
     for config in ("single", "ladder"):
         median = table[table["config"] == config].set_index("compute")["median_best"]
-        reach = table[(table["config"] == config) & (table["median_best"] <= target)]["compute"]
-        lines.append(f"| {config} | {median[half]:.3f} | {median[equal_at]:.3f} | {median.iloc[-1]:.3f} | "
+        reach = table[(table["config"] == config) & (table["median_best"] <= summary.target)]["compute"]
+        lines.append(f"| {config} | {median[summary.half]:.3f} | {median[summary.equal_at]:.3f} | {median.iloc[-1]:.3f} | "
                      f"{f'{reach.min():.1f} units' if len(reach) else 'not reached'} |")
     lines.append("")
-    lines.append(f"Ladder at 50 % of the compute against single at 100 %, seed by seed: {paired(difference)}; "
-                 + (f"the ladder's median reaches single's final median ({target:.3f}) at {reached.min():.1f} units."
-                    if len(reached) else f"the ladder's median never reaches single's final median ({target:.3f})."))
-    at_equal = np.array([best[("ladder", seed)][grid == equal_at][0] for seed in seeds])
+    lines.append(f"Ladder at 50 % of the compute against single at 100 %, seed by seed: "
+                 f"{paired(summary.at_half - summary.single_final)}; "
+                 + (f"the ladder's median reaches single's final median ({summary.target:.3f}) at {reached.min():.1f} units."
+                    if len(reached) else f"the ladder's median never reaches single's final median ({summary.target:.3f})."))
     lines.append("")
-    lines.append(f"At equal compute ({single_spent:.0f} units each), seed by seed: "
-                 f"{paired(at_equal - single_final, ' for the ladder')}.")
-    figures = ROOT / "docs" / "figures"
-    table.to_csv(figures / f"{args.record}.csv", index=False)
+    lines.append(f"At equal compute ({summary.single_spent:.0f} units each), seed by seed: "
+                 f"{paired(summary.at_equal - summary.single_final, ' for the ladder')}.")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: Summary, args: argparse.Namespace) -> plt.Figure:
+    """Median best log(Score) against compute, with the interquartile band, for both configs."""
     figure, axes = plt.subplots(figsize=(8, 4.2))
     for config, colour in (("single", "tab:blue"), ("ladder", "tab:orange")):
-        part = table[table["config"] == config]
+        part = summary.table[summary.table["config"] == config]
         axes.plot(part["compute"], part["median_best"], color=colour, label=config)
         axes.fill_between(part["compute"], part["q25"], part["q75"], color=colour, alpha=0.2)
-    axes.axvline(single_spent, color="grey", linestyle=":", linewidth=1)
+    axes.axvline(summary.single_spent, color="grey", linestyle=":", linewidth=1)
     axes.set_xlabel("proxy compute (full-rung evaluations)")
     axes.set_ylabel("best log(Score), full rung (median, IQR)")
-    axes.set_title(f"Fidelity ladder {args.rungs} (eta {args.eta}) against single fidelity, {len(seeds)} seeds")
+    axes.set_title(f"Fidelity ladder {args.rungs} (eta {args.eta}) against single fidelity, {len(summary.seeds)} seeds")
     axes.legend()
     figure.tight_layout()
-    figure.savefig(figures / f"{args.record}.png", dpi=120)
-    text = "\n".join(lines) + "\n"
+    return figure
+
+
+def report(runs: pd.DataFrame, args: argparse.Namespace) -> str:
+    """Writes ``docs/figures/<record>.{csv,png,md,json}`` and returns the Markdown."""
+    summary = summarise(runs, len(args.rungs) - 1)
+    figures = ROOT / "docs" / "figures"
+    summary.table.to_csv(figures / f"{args.record}.csv", index=False)
+    plot(summary, args).savefig(figures / f"{args.record}.png", dpi=120)
+    text = describe(summary)
     (figures / f"{args.record}.md").write_text(text)
     per_seed = [{"seed": seed, "single_final": float(a), "ladder_at_half": float(b), "ladder_at_equal": float(c)}
-                for seed, a, b, c in zip(seeds, single_final, at_half, at_equal)]
+                for seed, a, b, c in zip(summary.seeds, summary.single_final, summary.at_half, summary.at_equal)]
     record = {"settings": {k: v for k, v in vars(args).items() if k not in ("project", "out", "report_only", "record")},
-              "commit": head_commit(), "machine": machine(), "unit_images": unit, "per_seed_best_log_score": per_seed}
+              "commit": head_commit(), "machine": machine(), "unit_images": summary.unit, "per_seed_best_log_score": per_seed}
     (figures / f"{args.record}.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     return text
 
