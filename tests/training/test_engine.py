@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from trade_pipeline.training.checkpoint import Checkpoint, CheckpointMismatchError
-from trade_pipeline.training.engine import RunOptions, train_model
+from trade_pipeline.training.engine import Probe, RunOptions, train_model
 from trade_pipeline.training.evaluation import evaluate
 from trade_pipeline.training.recipe import ProxyRecipe, TeacherRecipe, TrainingRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
@@ -115,6 +115,34 @@ def test_steps_mode_cycles_the_loader_and_counts_updates() -> None:
 def test_eval_every_zero_evaluates_only_at_the_end() -> None:
     result = _train(_model(), _config(epochs=2), eval_every=0)
     assert [row["top1"] is None for row in result.history] == [True, False]
+
+
+def _bn_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(0.2),
+                         nn.Flatten(), nn.Linear(8 * 4 * 4, N_CLASSES))
+
+
+def test_a_probe_scores_the_model_inside_epochs_and_leaves_its_weights_as_without_it() -> None:
+    plain, probed = _bn_model(), _bn_model()
+    recipe = _config(ema_decay=0.9, bn_recalibration_batches=2)  # 4 epochs of 4 updates
+    _train(plain, recipe)
+    seen = []
+    probe = Probe(at=(1, 4, 6, 16, 99), loader=_loader(shuffle=False), stop=lambda u, top1: seen.append(u) or False,
+                  calibration=_loader(shuffle=False))
+    result = train_model(probed, _loader(), _loader(shuffle=False), recipe, options=RunOptions(False, probe=probe))
+    assert result.status == "ok" and [p["updates"] for p in result.probes] == seen == [1, 4, 6]  # not at the end
+    assert all(0.0 <= p["top1"] <= 100.0 for p in result.probes)
+    for a, b in zip(plain.state_dict().values(), probed.state_dict().values()):  # BatchNorm statistics too
+        assert torch.equal(a, b)
+
+
+def test_a_probe_that_says_stop_ends_the_run_there_without_final_accuracies() -> None:
+    probe = Probe(at=(2, 6, 10), loader=_loader(shuffle=False), stop=lambda updates, top1: updates == 6)
+    result = train_model(_model(), _loader(), _loader(shuffle=False), _config(),
+                         options=RunOptions(False, probe=probe))
+    assert (result.status, result.steps, result.top1) == ("stopped", 6, None)
+    assert [p["updates"] for p in result.probes] == [2, 6] and len(result.history) == 1  # epoch 1 of 4 updates
 
 
 @pytest.mark.parametrize(

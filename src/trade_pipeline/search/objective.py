@@ -7,6 +7,8 @@ broken architecture cannot stop a search.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import math
 import time
@@ -27,7 +29,7 @@ from trade_pipeline.search.fidelity import images_seen
 from trade_pipeline.search.score import Budget, KDGuidedScore, resource_ratio
 from trade_pipeline.search.trials import TrialRow
 from trade_pipeline.students.space import SearchSpace
-from trade_pipeline.training.engine import RunOptions, TrainResult, train_model
+from trade_pipeline.training.engine import Probe, RunOptions, TrainResult, train_model
 from trade_pipeline.training.recipe import ProxyRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
 
@@ -87,10 +89,10 @@ class ObjectiveContext:
 
 
 def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, device: str, rung: int | None = None,
-                eval_every: int = 0) -> TrainResult:
+                eval_every: int = 0, probe: Probe | None = None) -> TrainResult:
     """The proxy task: KD from cached logits on the proxy subset of mini-train (the share of
     ``rung``; the top rung by default), scored on mini-val after the last epoch (and every
-    ``eval_every`` epochs, for a learning curve)."""
+    ``eval_every`` epochs, for a learning curve; and at the ``probe``'s updates)."""
     proxy = context.proxy
     train_loader = make_loader(context.split, "mini_train", proxy.batch_size, shuffle=True, seed=seed,
                                indices=context.training_indices(rung), device=device,
@@ -98,9 +100,13 @@ def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, de
     eval_loader = make_loader(context.split, "mini_val", max(proxy.batch_size, 256), device=device,
                               settings=proxy.loader)
     soft_labels = context.soft_labels if proxy.kd_alpha > 0 else None
+    if probe is not None and probe.calibration is None:  # BatchNorm recalibrated on the training images, in order
+        probe = dataclasses.replace(probe, calibration=make_loader(
+            context.split, "mini_train", proxy.batch_size, indices=context.training_indices(rung), device=device,
+            settings=proxy.loader))
     # quiet: the search has its own progress bar
     return train_model(model, train_loader, eval_loader, proxy.model_copy(update={"seed": seed}), device,
-                       soft_labels=soft_labels, options=RunOptions(progress=False, eval_every=eval_every))
+                       soft_labels=soft_labels, options=RunOptions(progress=False, eval_every=eval_every, probe=probe))
 
 
 def reference_accuracy(model_name: str, context: ObjectiveContext, device: str) -> float:

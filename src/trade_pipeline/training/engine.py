@@ -8,6 +8,7 @@ On CUDA the step runs under AMP with channels_last; on CPU it is plain float32.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -35,7 +36,8 @@ class TrainResult:
     """Outcome of ``train_model``; accuracies are percentages of the final evaluation.
 
     ``status`` is "failed" (with ``reason``, no accuracies) when the loss became NaN/inf or
-    the device ran out of memory: a search records it and moves on.
+    the device ran out of memory: a search records it and moves on; "stopped" when a
+    :class:`Probe` stopped it (``probes`` holds what it saw, no final accuracies).
     """
 
     status: str
@@ -45,6 +47,7 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
+    probes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _check_distillation_source(
@@ -229,20 +232,33 @@ class Trainer:
         self.scheduler.step_update(num_updates=self.num_updates)
         return loss.detach()
 
-    def recalibrate_batchnorm(self, batches: Iterable) -> None:
-        """Replace BatchNorm running statistics by their plain average over ``batches``."""
-        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                 and m.track_running_stats]
+    def recalibrate_batchnorm(self, batches: Iterable, model: nn.Module | None = None) -> None:
+        """Replace BatchNorm running statistics of ``model`` (the trained one by default) by their
+        plain average over ``batches``."""
+        model = self.model if model is None else model
+        norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
         momenta = [norm.momentum for norm in norms]
         for norm in norms:
             norm.reset_running_stats()
             norm.momentum = None  # cumulative average instead of an exponential one
-        self.model.train()
+        model.train()
         with torch.no_grad(), torch.autocast(self.device.type, enabled=self.use_amp):
             for images, _, _ in batches:
-                self.model(images.to(self.device, non_blocking=True, memory_format=self.memory_format))
+                model(images.to(self.device, non_blocking=True, memory_format=self.memory_format))
         for norm, momentum in zip(norms, momenta):
             norm.momentum = momentum
+
+    def probe_score(self, probe: Probe) -> float:
+        """Top-1 on ``probe.loader`` of what a run ending now would report (a copy of the evaluated
+        model, its BatchNorm statistics recalibrated on ``probe.calibration`` as the last epoch's
+        are), leaving the run's model and random state as they were."""
+        model = copy.deepcopy(self.evaluated)
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):  # a forward in training mode may draw dropout masks
+            if self.recipe.bn_recalibration_batches and probe.calibration is not None:
+                self.recalibrate_batchnorm(islice(probe.calibration, self.recipe.bn_recalibration_batches), model)
+            top1, _ = evaluate(model, probe.loader, self.device, self.use_amp)
+        return top1
 
     def train_epoch(self, batches: Iterable, n_steps: int, bar: tqdm) -> float:
         """Mean loss over ``n_steps`` updates; stops early and returns it once non-finite.
@@ -270,12 +286,31 @@ class Trainer:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """Evaluations inside a run, for a caller that acts on the learning curve (a pruner).
+
+    After each update count in ``at`` (before the last), the model as a run ending there would
+    report it is scored on ``loader`` (:meth:`Trainer.probe_score`: its average when one is kept,
+    BatchNorm recalibrated on ``calibration``, training batches in a fixed order, when the recipe
+    recalibrates; without it a few-epoch run scores at chance); ``stop(updates, top1)`` says whether
+    to end the run there. A probe only reads the model, so a run it never stops ends with the
+    weights of a run without it.
+    """
+
+    at: tuple[int, ...]
+    loader: Iterable
+    stop: Callable[[int, float], bool] = lambda updates, top1: False
+    calibration: Iterable | None = None
+
+
+@dataclass(frozen=True)
 class RunOptions:
     """How ``train_model`` reports and persists a run, as opposed to what it trains (the recipe).
 
     ``eval_every=0`` evaluates only after the last epoch; ``on_epoch`` receives each epoch's
     history row (for tracking); ``checkpoint`` makes the run resumable (it is read always and
-    written when ``save_checkpoints``: under DDP by one process only).
+    written when ``save_checkpoints``: under DDP by one process only); ``probe`` evaluates
+    inside epochs too (:class:`Probe`).
     """
 
     progress: bool = True
@@ -284,6 +319,32 @@ class RunOptions:
     checkpoint: Checkpoint | None = None
     save_checkpoints: bool = True
     on_epoch: Callable[[dict[str, Any]], None] | None = None
+    probe: Probe | None = None
+
+
+STOPPED = "stopped by the probe"
+
+
+def _train_probed(trainer: Trainer, batches: Iterable, n_steps: int, bar: tqdm, probe: Probe | None,
+                  total_steps: int, probes: list[dict[str, Any]]) -> float | str:
+    """One epoch of ``n_steps`` updates, cut at the probe's update counts that fall inside the run:
+    its mean loss, or :data:`STOPPED` once the probe said so (each probe appended to ``probes``)."""
+    start = trainer.num_updates
+    cuts = sorted({at - start for at in (probe.at if probe else ()) if 0 < at - start <= n_steps and at < total_steps})
+    if not cuts:
+        return trainer.train_epoch(batches, n_steps, bar)
+    batches, done, loss_sum = iter(batches), 0, 0.0
+    for cut in cuts if cuts[-1] == n_steps else [*cuts, n_steps]:
+        loss = trainer.train_epoch(islice(batches, cut - done), cut - done, bar)
+        if not math.isfinite(loss):
+            return loss
+        loss_sum, done = loss_sum + loss * (cut - done), cut
+        if cut in cuts:
+            top1 = trainer.probe_score(probe)
+            probes.append({"updates": trainer.num_updates, "top1": top1})
+            if probe.stop(trainer.num_updates, top1):
+                return STOPPED
+    return loss_sum / n_steps
 
 
 def _run_epochs(
@@ -293,9 +354,10 @@ def _run_epochs(
     total_steps: int,
     history: list[dict[str, Any]],
     options: RunOptions,
+    probes: list[dict[str, Any]],
 ) -> str | None:
-    """Train and evaluate epoch by epoch after the ``len(history)`` done, appending to ``history``;
-    returns why the run failed, or None."""
+    """Train and evaluate epoch by epoch after the ``len(history)`` done, appending to ``history``
+    (and any probe to ``probes``); returns why the run failed or :data:`STOPPED`, or None."""
     recipe = trainer.recipe
     steps_per_epoch = len(train_loader)
     n_epochs = math.ceil(total_steps / steps_per_epoch)
@@ -305,7 +367,10 @@ def _run_epochs(
             bar.set_description(f"{options.description}epoch {epoch}/{n_epochs}")
             epoch_start = time.perf_counter()
             n_steps = min(steps_per_epoch, total_steps - trainer.num_updates)
-            train_loss = trainer.train_epoch(islice(train_loader, n_steps), n_steps, bar)
+            train_loss = _train_probed(trainer, islice(train_loader, n_steps), n_steps, bar, options.probe,
+                                       total_steps, probes)
+            if train_loss == STOPPED:
+                return STOPPED
             if not math.isfinite(train_loss):
                 return (
                     f"non-finite training loss ({train_loss}) in epoch {epoch}, "
@@ -368,17 +433,19 @@ def train_model(
         train_loader.load_state_dict(saved["loader"])
         history = saved["history"]
     start = time.perf_counter()
+    probes: list[dict[str, Any]] = []
     try:
-        reason = _run_epochs(trainer, train_loader, eval_loader, total_steps, history, options)
+        reason = _run_epochs(trainer, train_loader, eval_loader, total_steps, history, options, probes)
     except torch.OutOfMemoryError as error:
         reason = f"out of memory: {error}"
     final = history[-1] if history and reason is None else {}
     return TrainResult(
-        status="ok" if reason is None else "failed",
+        status="ok" if reason is None else "stopped" if reason == STOPPED else "failed",
         reason=reason or "",
         top1=final.get("top1"),
         top5=final.get("top5"),
         history=history,
         seconds=time.perf_counter() - start,
         steps=trainer.num_updates,
+        probes=probes,
     )
