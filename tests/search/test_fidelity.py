@@ -80,9 +80,9 @@ def test_a_search_on_a_ladder_retrains_the_best_of_each_bracket_on_the_full_task
     trained: list[tuple[int, int]] = []
     real = objective.proxy_train
 
-    def counting(model, context, seed, device, rung=None):
+    def counting(model, context, seed, device, rung=None, **options):
         trained.append((rung, len(context.training_indices(rung))))
-        return real(model, context, seed, device, rung)
+        return real(model, context, seed, device, rung, **options)
 
     told: list[np.ndarray] = []  # the values the strategy is told, bracket by bracket
     tell = CompositeTurbo.tell
@@ -132,11 +132,11 @@ def test_a_search_killed_mid_bracket_resumes_without_training_anything_twice(tin
     calls: list[int | None] = []
     dying = [True]
 
-    def dies_at_the_first_promotion(model, context, seed, device, rung=None):
+    def dies_at_the_first_promotion(model, context, seed, device, rung=None, **options):
         if rung == 1 and dying[0]:
             raise Killed
         calls.append(rung)
-        return real(model, context, seed, device, rung)
+        return real(model, context, seed, device, rung, **options)
 
     monkeypatch.setattr(objective, "proxy_train", dies_at_the_first_promotion)
     context, params, fingerprint = tiny_search(strategy="composite", batch_size=4, fidelity=LADDER)

@@ -26,9 +26,9 @@ def _count_training(monkeypatch) -> list[int]:
     calls: list[int] = []
     real = objective.proxy_train
 
-    def counting(model, context, seed, device, rung=None):
+    def counting(model, context, seed, device, rung=None, **options):
         calls.append(seed)
-        return real(model, context, seed, device, rung)
+        return real(model, context, seed, device, rung, **options)
 
     monkeypatch.setattr(objective, "proxy_train", counting)
     return calls
@@ -147,10 +147,10 @@ def test_a_latency_budget_is_judged_on_measured_latency_once_the_model_cannot_kn
 def test_failed_candidates_are_recorded_and_the_search_goes_on(tiny_search, monkeypatch):
     real = objective.proxy_train
 
-    def sometimes_nan(model, context, seed, device, rung=None):
+    def sometimes_nan(model, context, seed, device, rung=None, **options):
         if seed % 3 == 0:
             return TrainResult(status="failed", reason="loss became nan at step 1")
-        return real(model, context, seed, device, rung)
+        return real(model, context, seed, device, rung, **options)
 
     monkeypatch.setattr(objective, "proxy_train", sometimes_nan)
     trials = run_search(*tiny_search(strategy="random")).trials
@@ -226,7 +226,7 @@ def test_the_trial_log_is_the_one_record_of_evaluations_and_a_cut_log_is_refused
 
 def test_a_search_whose_every_candidate_fails_stops_with_their_error(tiny_search, monkeypatch):
     monkeypatch.setattr(objective, "proxy_train",
-                        lambda *args: TrainResult(status="failed", reason="RuntimeError: shapes do not match"))
+                        lambda *args, **options: TrainResult(status="failed", reason="RuntimeError: shapes do not match"))
     context, params, fingerprint = tiny_search(strategy="random")
     with pytest.raises(CandidatesFailedError, match=r"none of the first 2 candidates.*shapes do not match \(2x\)"):
         run_search(context, params, fingerprint)

@@ -22,7 +22,7 @@ from trade_pipeline.serialization import fingerprint, save_json
 # Key of the saved state under which the caller stores ``search_fingerprint(...)``.
 FINGERPRINT_KEY = "fingerprint"
 FRESH_START_HINT = "kedro run --pipelines=search --params=search.resume=false"
-STATE_FORMAT = 5
+STATE_FORMAT = 6
 """The layout of the saved state and the optimizer's; raised when an older one cannot be resumed
 (2: the history lives in the trial log, the composite strategy keeps its GP's hyperparameters;
 3: trial rows carry their search.fidelity rung; 4: trial rows carry the strategy's p_feasible and guided;
@@ -76,8 +76,9 @@ def search_fingerprint(params: SearchParams, teacher: str, split_fingerprint: st
     config_class = OPTIMIZERS[params.strategy].config_class
     unused = {block for model, block in params.option_blocks().items() if model is not config_class}
     settings = params.model_dump(mode="json", exclude=set(RESUMABLE_CHANGES) | unused)
-    if not params.fidelity.enabled:
-        settings["fidelity"] = {"enabled": False}
+    for off in ("fidelity", "pruning"):  # settings of a mechanism that is off shape nothing
+        if not getattr(params, off).enabled:
+            settings[off] = {"enabled": False}
     settings.update(teacher=teacher, split=split_fingerprint, format=STATE_FORMAT)
     return {name: fingerprint(value) for name, value in settings.items()}
 

@@ -15,6 +15,7 @@ from trade_pipeline.executors import DaskParams
 from trade_pipeline.optim import OPTIMIZERS, CompositeConfig, EvolutionConfig, LaMCTSConfig, ReinforceConfig, TurboConfig
 from trade_pipeline.profiling import ProfileSettings
 from trade_pipeline.search.fidelity import FidelityParams
+from trade_pipeline.search.pruning import PruningParams
 from trade_pipeline.search.score import Budget
 from trade_pipeline.students.space import SpaceConfig
 from trade_pipeline.training.recipe import ProxyRecipe
@@ -63,6 +64,7 @@ class SearchParams(Section):
     rl: ReinforceConfig = ReinforceConfig()
     proxy: ProxyRecipe = ProxyRecipe()
     fidelity: FidelityParams = FidelityParams()
+    pruning: PruningParams = PruningParams()
     score: ScoreParams
     budget: Budget = Budget()
     profile: ProfileSettings = ProfileSettings()
@@ -89,6 +91,14 @@ class SearchParams(Section):
         if self.hard_label_search and self.proxy.kd_alpha == 0:
             raise ValueError("search.hard_label_search repeats the search with search.proxy.kd_alpha 0, which "
                              "the search already uses; set kd_alpha above 0 or hard_label_search false")
+        return self
+
+    @model_validator(mode="after")
+    def _one_multi_fidelity_mechanism(self) -> SearchParams:
+        if self.pruning.enabled and self.fidelity.enabled:
+            raise ValueError("search.pruning and search.fidelity both cut the proxy's compute; enable one of them")
+        if self.pruning.enabled and self.proxy.epochs is None:
+            raise ValueError("search.pruning probes shares of the proxy's epochs; give search.proxy.epochs, not steps")
         return self
 
     def hard_label_variant(self) -> SearchParams:

@@ -134,7 +134,7 @@ def bracket_estimates(bracket: Sequence[Mapping[str, Any]], maps: Mapping[int, R
     its top-rung accuracy if it got there, else its highest rung's through that rung's map."""
     estimates: dict[str, float | None] = {}
     for spec_hash, row in highest_rows(bracket).items():
-        accuracy = row["proxy_accuracy"] if row["status"] == "ok" else None
+        accuracy = {"ok": row["proxy_accuracy"], "pruned": row.get("estimated_accuracy")}.get(row["status"])
         if accuracy is not None and row["rung"] < fidelity.top:
             accuracy = maps[row["rung"]].median(accuracy)
         estimates[spec_hash] = accuracy

@@ -26,6 +26,7 @@ from trade_pipeline.data.split import Split
 from trade_pipeline.models import build_model, student_model_spec, timm_model_spec
 from trade_pipeline.profiling import LatencyReference, ProfileSettings, profile_model
 from trade_pipeline.search.fidelity import images_seen
+from trade_pipeline.search.pruning import PruneRule
 from trade_pipeline.search.score import Budget, KDGuidedScore, resource_ratio
 from trade_pipeline.search.trials import TrialRow
 from trade_pipeline.students.space import SearchSpace
@@ -49,6 +50,7 @@ class Candidate:
     guided: bool = False  # chosen from what the strategy learned, not by its design or a uniform draw
     predicted_latency_ms: float | None = None  # the search's latency model before profiling
     rung: int = 0  # search.fidelity rung it is trained on (0 when the ladder is off)
+    prune: PruneRule | None = None  # search.pruning's rule for its bracket (set when it is evaluated)
 
 
 @dataclass
@@ -78,6 +80,11 @@ class ObjectiveContext:
         return KDGuidedScore(self.acc_target, self.epsilon)
 
     @property
+    def proxy_updates(self) -> int:
+        """Optimiser updates of one full proxy run (the loaders' last batch may be short)."""
+        return self.proxy.total_steps(math.ceil(len(self.proxy_indices) / self.proxy.batch_size))
+
+    @property
     def soft_labels(self) -> SoftLabels:
         if self._soft_labels is None:  # built once per process, on first use
             self._soft_labels = SoftLabels.from_cache(self.teacher_logits, "mini_train")
@@ -100,10 +107,11 @@ def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, de
     eval_loader = make_loader(context.split, "mini_val", max(proxy.batch_size, 256), device=device,
                               settings=proxy.loader)
     soft_labels = context.soft_labels if proxy.kd_alpha > 0 else None
-    if probe is not None and probe.calibration is None:  # BatchNorm recalibrated on the training images, in order
-        probe = dataclasses.replace(probe, calibration=make_loader(
-            context.split, "mini_train", proxy.batch_size, indices=context.training_indices(rung), device=device,
-            settings=proxy.loader))
+    if probe is not None:  # scored on mini-val, BatchNorm recalibrated on the training images in order
+        probe = dataclasses.replace(
+            probe, loader=eval_loader if probe.loader is None else probe.loader,
+            calibration=make_loader(context.split, "mini_train", proxy.batch_size, indices=context.training_indices(rung),
+                                    device=device, settings=proxy.loader) if probe.calibration is None else probe.calibration)
     # quiet: the search has its own progress bar
     return train_model(model, train_loader, eval_loader, proxy.model_copy(update={"seed": seed}), device,
                        soft_labels=soft_labels, options=RunOptions(progress=False, eval_every=eval_every, probe=probe))
@@ -138,6 +146,7 @@ def evaluate_candidate(candidate: Candidate, device: str, context: ObjectiveCont
         "proxy_accuracy": None, "score": None, "log_score": None,
         "trust_region": candidate.trust_region,
         "rung": candidate.rung, "fidelity": context.rungs[candidate.rung], "image_epochs": None,
+        "epochs_trained": None, "curve": None, "estimated_accuracy": None,
         "predicted_accuracy": candidate.predicted_accuracy,
         "p_feasible": candidate.p_feasible,
         "guided": candidate.guided,
@@ -170,7 +179,19 @@ def _evaluate_into(row: TrialRow, spec: Any, candidate: Candidate, device: str,
         row.update(status="over_budget", reason=violation)
         return
     row["image_epochs"] = images_seen(len(context.training_indices(candidate.rung)), context.proxy)
-    result = proxy_train(model, context, seed, device, candidate.rung)
+    rule = candidate.prune
+    probe = None if rule is None else Probe(at=rule.at, loader=None, stop=lambda updates, top1: rule.stop(updates, top1, s))
+    result = proxy_train(model, context, seed, device, candidate.rung, probe=probe)
+    share = result.steps / (rule.total_updates if rule else result.steps or 1)
+    row.update(epochs_trained=context.proxy.epochs * share if context.proxy.epochs else None,
+               curve=[[p["updates"], p["top1"]] for p in result.probes] or None)
+    if result.status == "stopped":
+        updates, top1 = result.probes[-1]["updates"], result.probes[-1]["top1"]
+        row.update(status="pruned", image_epochs=round(row["image_epochs"] * share),
+                   estimated_accuracy=rule.estimate(updates, top1),
+                   reason=f"stopped after {updates} of {rule.total_updates} updates at {top1:.1f} %: "
+                          f"P(better than the best) {rule.p_improve(updates, top1, s):.3f} < {rule.min_p_improve}")
+        return
     if result.status != "ok":
         row.update(status="failed", reason=result.reason)
         return

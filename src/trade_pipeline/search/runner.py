@@ -43,6 +43,7 @@ from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.costs import CandidateCosts, composite_objective
 from trade_pipeline.search.fidelity import FidelityParams, bracket_estimates, highest_rows, promotions, rung_maps
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
+from trade_pipeline.search.pruning import pruning_rule
 from trade_pipeline.search.tracking import CandidateTracker
 from trade_pipeline.search.trials import TrialLog, TrialRow
 from trade_pipeline.serialization import set_aside
@@ -178,8 +179,10 @@ def _run_bracket(search: _Search, bracket: list[Candidate], context: ObjectiveCo
     state.pending = bracket
     state.next_trial_id = max(state.next_trial_id, 1 + max(c.trial_id for c in bracket))
     search.save()
+    rule = pruning_rule((row for row in search.rows.values() if row["iteration"] < state.iteration), params.pruning,
+                        context.proxy_updates, context.score)
     for rung in range(params.fidelity.top + 1):
-        evaluate_all([c for c in bracket if c.rung == rung and c.trial_id not in search.rows])
+        evaluate_all([dataclasses.replace(c, prune=rule) for c in bracket if c.rung == rung and c.trial_id not in search.rows])
         if rung < params.fidelity.top and not any(c.rung == rung + 1 for c in bracket):
             bracket = state.pending = bracket + _promote(bracket, rung, search.rows, context, params,
                                                          state.next_trial_id)
@@ -263,10 +266,11 @@ def _as_candidate(row: TrialRow) -> Candidate:
 
 def _estimated_value(row: TrialRow, accuracy: float | None, context: ObjectiveContext) -> float:
     """log(Score) of ``row``'s student at its estimated top-rung ``accuracy`` (its own value when
-    it was scored on the top rung); NaN where it failed, was refused or learned nothing."""
-    if row["status"] != "ok" or accuracy is None or row["resource_ratio"] is None:
+    it was scored on the whole top rung; a pruned one's at its likely final accuracy); NaN where
+    it failed, was refused or learned nothing."""
+    if row["status"] not in ("ok", "pruned") or accuracy is None or row["resource_ratio"] is None:
         return math.nan
-    if row["fidelity"] == 1.0:
+    if row["status"] == "ok" and row["fidelity"] == 1.0:
         return float(row["log_score"]) if row["log_score"] is not None else math.nan
     return context.score.log_value(accuracy, row["resource_ratio"])
 

@@ -44,6 +44,9 @@ class TrialRow(TypedDict):
     rung: Annotated[int, "Int64"]  # search.fidelity rung it was trained on (0 = first; one rung when the ladder is off)
     fidelity: Annotated[float, "float64"]  # that rung's share of the proxy data; 1.0 = the full proxy task
     image_epochs: Annotated[int | None, "Int64"]  # proxy compute: training images seen; None when it never trained
+    epochs_trained: Annotated[float | None, "float64"]  # proxy epochs it trained (fewer when pruned)
+    curve: Annotated[list[list[float]] | None, "object"]  # [updates, mini-val top-1] at each search.pruning probe
+    estimated_accuracy: Annotated[float | None, "float64"]  # a pruned student's likely final proxy accuracy
     predicted_accuracy: Annotated[float | None, "float64"]  # proxy accuracy the composite strategy expected
     p_feasible: Annotated[float | None, "float64"]  # the composite strategy's probability that it meets the target
     guided: Annotated[bool, "boolean"]  # chosen from what the strategy learned, not by its design or a uniform draw
@@ -56,7 +59,7 @@ TRIAL_DTYPES: dict[str, str] = {name: get_args(hint)[1]
                                 for name, hint in get_type_hints(TrialRow, include_extras=True).items()}
 """Column -> pandas dtype of ``TrialLog.to_dataframe()``, in the table's column order."""
 TRIAL_COLUMNS: tuple[str, ...] = tuple(TRIAL_DTYPES)
-TRIAL_STATUSES = ("ok", "over_budget", "failed")
+TRIAL_STATUSES = ("ok", "over_budget", "failed", "pruned")
 
 
 def require_columns(table: pd.DataFrame, columns: Iterable[str]) -> None:

@@ -298,7 +298,7 @@ class Probe:
     """
 
     at: tuple[int, ...]
-    loader: Iterable
+    loader: Iterable | None  # None: the caller's evaluation loader (``proxy_train``)
     stop: Callable[[int, float], bool] = lambda updates, top1: False
     calibration: Iterable | None = None
 
