@@ -42,3 +42,5 @@ class SearchSummary(TypedDict):
     image_epochs_per_rung: dict[str, int]  # rung -> proxy compute spent there (training images seen)
     guided_evaluations: int  # candidates the strategy chose from what it learned, trained on the full proxy
     guided_met_target: int  # of those, how many reached acc_target
+    pruned_at_updates: dict[str, int]  # search.pruning: probe (updates trained) -> students stopped there
+    image_epochs_saved: int  # proxy compute the stopped students did not spend (training images)

@@ -43,6 +43,11 @@ def test_the_search_overview_counts_candidates_by_status(search_summary, search_
     ladder = {**search_summary, "evaluations_per_rung": {"0": 6, "1": 2}, "image_epochs_per_rung": {"0": 1800, "1": 1800}}
     overview = dict(search_overview(ladder, search_trials, pareto, selected).values.tolist())
     assert overview["fidelity rungs: evaluations (compute)"] == "rung 0: 6 (1800); rung 1: 2 (1800)"
+    assert "proxy compute saved by pruning (training images)" not in overview  # nothing pruned
+    pruned = {**search_summary, "pruned_at_updates": {"18": 2, "36": 1}, "image_epochs_saved": 4500}
+    overview = dict(search_overview(pruned, search_trials, pareto, selected).values.tolist())
+    assert overview["pruned students by probe (updates trained: students)"] == "18: 2; 36: 1"
+    assert overview["proxy compute saved by pruning (training images)"] == "4500"
 
 
 def test_table_2_abbreviates_the_training_modes_like_the_paper(retrain):

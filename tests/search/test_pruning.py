@@ -76,5 +76,7 @@ def test_a_search_stops_hopeless_students_early_and_tells_their_likely_final_sco
         assert updates in (1, 2) and row.epochs_trained == pytest.approx(updates / 3)
         assert row.image_epochs == round(150 * updates / 3) and pd.isna(row.proxy_accuracy)
         assert row.estimated_accuracy is not None and "P(better than the best)" in row.reason
+    images = trials.loc[trials["status"] == "pruned", "image_epochs"]
+    assert images.sum() < 150 * len(images)  # each trained a share of its 150 images x 1 epoch
     again = run_search(*tiny_search(strategy="random", pruning=pruning, state_dir=params.state_dir + "_again")).trials
     assert again["status"].tolist() == trials["status"].tolist()  # the same seed prunes the same students

@@ -28,6 +28,7 @@ def search_metrics(search_summary: Mapping[str, Any], search_trials: pd.DataFram
         "n_selected": len(selected_architectures),
         "trial_seconds": search_trials["seconds"].sum(),
         "proxy_image_epochs": search_trials["image_epochs"].sum(),
+        "proxy_image_epochs_saved": search_summary.get("image_epochs_saved"),
         "n_filtered_over_budget": search_summary.get("filtered_over_budget"),
         "latency_model_error": search_summary.get("latency_model_error"),
         "guided_met_target_share": (search_summary["guided_met_target"] / search_summary["guided_evaluations"]

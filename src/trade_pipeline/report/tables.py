@@ -78,6 +78,10 @@ def _rung_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The proxy compute spent and, on a ``search.fidelity`` ladder, each rung's share of it."""
     evaluations, compute = summary.get("evaluations_per_rung") or {}, summary.get("image_epochs_per_rung") or {}
     rows = [("proxy compute (training images seen)", number(sum(compute.values()) if compute else None, 0))]
+    if summary.get("pruned_at_updates"):
+        rows.append(("pruned students by probe (updates trained: students)",
+                     "; ".join(f"{updates}: {count}" for updates, count in summary["pruned_at_updates"].items())))
+        rows.append(("proxy compute saved by pruning (training images)", number(summary["image_epochs_saved"], 0)))
     if len(evaluations) > 1:
         rows.append(("fidelity rungs: evaluations (compute)",
                      "; ".join(f"rung {rung}: {count} ({number(compute.get(rung), 0)})"

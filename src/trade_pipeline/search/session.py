@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from trade_pipeline.models import ModelArtifact
 from trade_pipeline.profiling import latency_reference, resolve_method
 from trade_pipeline.search.checkpoint import search_fingerprint
 from trade_pipeline.search.config import SearchParams
+from trade_pipeline.search.fidelity import images_seen
 from trade_pipeline.search.objective import ObjectiveContext, reference_accuracy
 from trade_pipeline.search.pareto import select_architectures
 from trade_pipeline.search.runner import run_search
@@ -110,13 +112,18 @@ def run_trade_search(split: Split, teacher_profile: dict[str, Any], teacher_logi
     best = ok_trials(trials)["proxy_accuracy"].max()
     by_rung = trials.groupby("rung")
     guided, guided_met = guided_outcomes(trials, context.acc_target)
+    pruned = trials[trials["status"] == "pruned"]
+    stopped_at = Counter(str(curve[-1][0]) for curve in pruned["curve"])
+    full_run = images_seen(len(context.proxy_indices), context.proxy)
     summary = SearchSummary(teacher=teacher, acc_target=context.acc_target, n_trials=int((trials["rung"] == 0).sum()),
                             best_proxy_accuracy=None if math.isnan(best) else float(best),
                             status_counts={str(k): int(v) for k, v in counts.items()},
                             filtered_over_budget=result.filtered, latency_model_error=result.latency_error,
                             evaluations_per_rung={str(k): int(v) for k, v in by_rung.size().items()},
                             image_epochs_per_rung={str(k): int(v) for k, v in by_rung["image_epochs"].sum().items()},
-                            guided_evaluations=guided, guided_met_target=guided_met)
+                            guided_evaluations=guided, guided_met_target=guided_met,
+                            pruned_at_updates=dict(sorted(stopped_at.items(), key=lambda item: int(item[0]))),
+                            image_epochs_saved=int(len(pruned) * full_run - pruned["image_epochs"].sum()))
     return SearchOutcome(result.trials, result.trace, summary)
 
 
