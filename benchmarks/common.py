@@ -3,6 +3,7 @@ every comparison reports, and the project's search space as a configuration defi
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import platform
@@ -47,3 +48,15 @@ def conf_space(env: str = "base", resolution: int | None = None):
     config = yaml.safe_load((ROOT / "conf" / env / "parameters_search.yml").read_text())["search"]["space"]
     space = SearchSpace.from_config(config)
     return space if resolution is None else space.at_resolution(resolution)
+
+
+def regime_suite_parser(description: str) -> argparse.ArgumentParser:
+    """The options of a benchmark that reads the proxy regime suite's cache and runs: the project,
+    where the runs and records are, and the proxy task's fidelity (the suite's: 2 epochs, half)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--project", type=Path, required=True, help="a project where data,teacher ran")
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks" / "compare_strategies")
+    parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "figures")
+    parser.add_argument("--proxy-epochs", type=int, default=2)
+    parser.add_argument("--proxy-fraction", type=float, default=0.5)
+    return parser

@@ -80,7 +80,7 @@ def against_baseline(trials: pd.DataFrame, baseline: Path, full_run: float) -> d
     this run matched the baseline's final best (None: never)."""
     per_run = []
     for (strategy, seed), run in trials.groupby(["strategy", "seed"]):
-        base = pd.read_csv(baseline / f"{strategy}-seed{seed}.csv")
+        base = pd.read_csv(baseline / f"{strategy}-seed{seed}.csv").reindex(columns=KEPT)
         base_spent, base_best = compute_curve(base, full_run)
         spent, best = compute_curve(run, full_run)
         reached = spent[best <= base_best[-1]]

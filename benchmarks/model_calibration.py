@@ -21,7 +21,6 @@ regime, seed, checkpoint and set) and ``model_calibration.md`` (medians over see
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from common import head_commit, machine
+from common import head_commit, machine, regime_suite_parser
 from compare_strategies import parse_seeds
 from proxy_objective import proxy_objective, uniform_rows
 from trade_pipeline.optim.gp import fit_outcome_gp
@@ -83,18 +82,13 @@ def replay(run: pd.DataFrame, rows: dict, uniform: list[dict], space: MixedSpace
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--project", type=Path, required=True, help="a project where data,teacher ran")
-    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks" / "compare_strategies")
-    parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "figures")
+    parser = regime_suite_parser(__doc__.splitlines()[0])
     parser.add_argument("--regimes", nargs="+", default=["binding", "strict", "needle", "budget"])
     parser.add_argument("--seeds", nargs="+", default=["0-9"])
     parser.add_argument("--after", nargs="+", type=int, default=[16, 32, 42])
     parser.add_argument("--next", type=int, default=8, dest="next_n")
     parser.add_argument("--budget", type=int, default=50, help="evaluations of the runs replayed")
     parser.add_argument("--uniform", type=int, default=200)
-    parser.add_argument("--proxy-epochs", type=int, default=2)
-    parser.add_argument("--proxy-fraction", type=float, default=0.5)
     args = parser.parse_args()
     torch.set_num_threads(1)
     objective, fingerprint, search = proxy_objective(args.project, args.out / "proxy-cache", args.proxy_epochs,

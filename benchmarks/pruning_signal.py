@@ -19,7 +19,6 @@ signal is only worth having if it ranks students as today's proxy does.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -30,7 +29,7 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from common import head_commit, machine
+from common import head_commit, machine, regime_suite_parser
 from proxy_objective import CachedObjective, proxy_objective, uniform_rows
 from trade_pipeline.data.loaders import make_loader
 from trade_pipeline.models import build_model, student_model_spec
@@ -89,14 +88,9 @@ def summarise(curves: pd.DataFrame, targets: dict[str, float]) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--project", type=Path, required=True, help="a project where data,teacher ran")
-    parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks" / "compare_strategies")
-    parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "figures")
+    parser = regime_suite_parser(__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=60)
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75])
-    parser.add_argument("--proxy-epochs", type=int, default=2)
-    parser.add_argument("--proxy-fraction", type=float, default=0.5)
     parser.add_argument("--warmup-epochs", type=float, default=None, help="train under this warm-up instead")
     args = parser.parse_args()
     name = "pruning_signal" if args.warmup_epochs is None else f"pruning_signal_warmup{args.warmup_epochs:g}"
