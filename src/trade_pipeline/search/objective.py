@@ -8,7 +8,6 @@ broken architecture cannot stop a search.
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 import math
 import time
@@ -107,11 +106,12 @@ def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, de
     eval_loader = make_loader(context.split, "mini_val", max(proxy.batch_size, 256), device=device,
                               settings=proxy.loader)
     soft_labels = context.soft_labels if proxy.kd_alpha > 0 else None
-    if probe is not None:  # scored on mini-val, BatchNorm recalibrated on the training images in order
-        probe = dataclasses.replace(
-            probe, loader=eval_loader if probe.loader is None else probe.loader,
-            calibration=make_loader(context.split, "mini_train", proxy.batch_size, indices=context.training_indices(rung),
-                                    device=device, settings=proxy.loader) if probe.calibration is None else probe.calibration)
+    if probe is not None and probe.loader is None:  # scored on mini-val
+        probe = dataclasses.replace(probe, loader=eval_loader)
+    if probe is not None and probe.calibration is None:  # BatchNorm recalibrated on the training images, in order
+        probe = dataclasses.replace(probe, calibration=make_loader(
+            context.split, "mini_train", proxy.batch_size, indices=context.training_indices(rung), device=device,
+            settings=proxy.loader))
     # quiet: the search has its own progress bar
     return train_model(model, train_loader, eval_loader, proxy.model_copy(update={"seed": seed}), device,
                        soft_labels=soft_labels, options=RunOptions(progress=False, eval_every=eval_every, probe=probe))
@@ -182,7 +182,8 @@ def _evaluate_into(row: TrialRow, spec: Any, candidate: Candidate, device: str,
     rule = candidate.prune
     probe = None if rule is None else Probe(at=rule.at, loader=None, stop=lambda updates, top1: rule.stop(updates, top1, s))
     result = proxy_train(model, context, seed, device, candidate.rung, probe=probe)
-    share = result.steps / (rule.total_updates if rule else result.steps or 1)
+    planned = rule.total_updates if rule else result.steps  # the updates of a run to the end
+    share = result.steps / planned if planned else 0.0
     row.update(epochs_trained=context.proxy.epochs * share if context.proxy.epochs else None,
                curve=[[p["updates"], p["top1"]] for p in result.probes] or None)
     if result.status == "stopped":

@@ -422,9 +422,8 @@ def train_model(
     if steps_per_epoch == 0:
         raise ValueError("train_loader yields no batches; check the split and batch size")
     total_steps = recipe.total_steps(steps_per_epoch)
-    warmup_steps = recipe.warmup_updates(steps_per_epoch)
     torch.manual_seed(recipe.seed)
-    trainer = Trainer(model, recipe, total_steps, warmup_steps, device, soft_labels, teacher,
+    trainer = Trainer(model, recipe, total_steps, recipe.warmup_updates(steps_per_epoch), device, soft_labels, teacher,
                       decay_steps=recipe.decay_updates(steps_per_epoch))
     history: list[dict[str, Any]] = []
     saved = options.checkpoint.load() if options.checkpoint is not None else None
