@@ -94,8 +94,11 @@ class RungMap:
         a student with a fair chance of reaching it ranks above a cheaper one with none, which a
         plug-in estimate would not see (every low rung scores below the top)."""
         nodes, weights = np.polynomial.hermite_e.hermegauss(QUADRATURE_NODES)
-        accuracies = from_logit(self.offset + self.slope * to_logit(accuracy) + self.sigma * nodes)
-        return score.expected_log_value(accuracies, weights, s)
+        return score.expected_log_value(self.at_deviations(accuracy, nodes), weights, s)
+
+    def at_deviations(self, accuracy: float, z: np.ndarray) -> np.ndarray:
+        """The top-rung accuracies ``z`` standard deviations of the spread from the median."""
+        return from_logit(self.offset + self.slope * to_logit(accuracy) + self.sigma * z)
 
 
 def rung_map(pairs: Sequence[tuple[float, float]]) -> RungMap:

@@ -22,7 +22,6 @@ from pydantic import Field, field_validator
 from scipy.stats import norm
 
 from trade_pipeline.config import StrictModel
-from trade_pipeline.optim.logit import from_logit, to_logit
 from trade_pipeline.search.fidelity import RungMap, rung_map
 from trade_pipeline.search.score import KDGuidedScore
 
@@ -68,8 +67,7 @@ class PruneRule:
     def p_improve(self, updates: int, accuracy: float, s: float) -> float:
         """P(the final log(Score) beats ``best_log_score``) of a student at ``accuracy`` after
         ``updates``, with resource ratio ``s``."""
-        line = self.maps[self.at.index(updates)]
-        finals = from_logit(line.offset + line.slope * to_logit(accuracy) + line.sigma * QUANTILES)
+        finals = self.maps[self.at.index(updates)].at_deviations(accuracy, QUANTILES)
         return float(np.mean([self.score.log_value(final, s) < self.best_log_score for final in finals]))
 
     def stop(self, updates: int, accuracy: float, s: float) -> bool:
