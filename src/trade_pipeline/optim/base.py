@@ -121,7 +121,9 @@ class AskTellOptimizer(abc.ABC):
     """The strategy's settings (``search.<strategy>``), or None when it has none."""
     takes: ClassVar[frozenset[str]] = frozenset()
     """Keyword options beyond the ones above that the strategy takes from what its caller knows
-    (``batch_size``, ``objective``); a caller passes each it has that is named here."""
+    (``batch_size``, ``objective``, ``trade_off``); a caller passes each it has that is named here."""
+    multi_objective: ClassVar[bool] = False
+    """Whether it can search a trade-off's front (``trade_off``), not only minimise the values told."""
 
     def __init__(
         self,

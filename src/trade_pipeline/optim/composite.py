@@ -17,12 +17,18 @@ has to learn costs that the search can compute. This strategy instead
   every candidate it expects to reach it that may improve, and one that cannot improve comes
   last (:func:`feasibility_first`);
 * draws joint posterior samples over the best of those and fills the batch greedily (q-EI);
+* or, given a :class:`~trade_pipeline.optim.hypervolume.TradeOff` instead (no target: the front of
+  outcome against one known cost), ranks and fills the batch by the expected hypervolume each
+  candidate adds to the front (q-EHVI, Daulton et al. 2020, by sequential greedy picks), exact over
+  the known cost and sampled over the outcome, and starts local search from the front's points (its
+  regions stay centred on the best value told, log(cost / outcome); centring them instead on the
+  front's point of largest exclusive hypervolume, as MOrBO does, did worse on the proxy benchmark: docs/figures/pareto_acquisition_trials.json);
 * keeps TuRBO's regions, designs and success/failure counting; a region's centre is its best
   value (below Eq. 2's target: the miss cheapest for its accuracy; SCBO's centre, the most
   accurate miss, changed nothing on NAS-Bench-201's needle regime); a region that shrinks away
   restarts around the best evaluation, not from a new design.
 
-Without a :class:`CompositeObjective` it is exactly :class:`~trade_pipeline.optim.turbo.Turbo`.
+Without a :class:`CompositeObjective` or a trade-off it is exactly :class:`~trade_pipeline.optim.turbo.Turbo`.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import torch
 from pydantic import Field
 
 from trade_pipeline.optim.gp import fit_outcome_gp, hyperparameters, outcome_gp
+from trade_pipeline.optim.hypervolume import TradeOff, hypervolume_improvement, nondominated
 from trade_pipeline.optim.logit import from_logit, to_logit
 from trade_pipeline.optim.trust_region import TrustRegion, TurboConfig, region_origin, restart_trust_region
 from trade_pipeline.optim.turbo import Turbo
@@ -93,30 +100,45 @@ class CompositeConfig(TurboConfig):
 class CompositeTurbo(Turbo):
     """Type-aware TuRBO whose batches come from a model of the black-box outcome (module docstring).
 
-    Args (besides :class:`Turbo`'s): ``objective``: the :class:`CompositeObjective`; ``None``
-    gives plain :class:`Turbo`. Like ``canonicalize`` it is code, passed again on resume.
+    Args (besides :class:`Turbo`'s): ``objective``: the :class:`CompositeObjective`; or
+    ``trade_off``: a :class:`~trade_pipeline.optim.hypervolume.TradeOff`, whose front's hypervolume
+    the batches then grow (expected hypervolume improvement, q-EHVI by sequential greedy picks)
+    instead of improving one value; neither gives plain :class:`Turbo`. Like ``canonicalize`` they
+    are code, passed again on resume.
     """
 
     strategy = "composite"
     config_class = CompositeConfig
-    takes = frozenset({"batch_size", "objective"})
+    takes = frozenset({"batch_size", "objective", "trade_off"})
+    multi_objective = True
 
     def __init__(self, dim: int, seed: int = 0, *, objective: CompositeObjective | None = None,
-                 **kwargs: Any) -> None:
+                 trade_off: TradeOff | None = None, **kwargs: Any) -> None:
+        if objective is not None and trade_off is not None:
+            raise ValueError("the composite strategy improves one objective or grows a trade-off's front: "
+                             "give objective or trade_off, not both")
         super().__init__(dim, seed, **kwargs)
         self.objective = objective
+        self.trade_off = trade_off
         self._hyperparameters: dict[str, list] | None = None  # of the last outcome fit
         self._fitted_on = 0  # evaluations that fit saw
 
+    @property
+    def _modelled(self) -> CompositeObjective | TradeOff | None:
+        """What the outcome model serves: the objective computed from it, or the trade-off's front."""
+        return self.objective if self.objective is not None else self.trade_off
+
     def _ask_guided(self, n: int) -> tuple[np.ndarray, list[dict]]:
         """Up to ``n`` model-guided points: TuRBO's Thompson step, replaced (once the outcome
-        model has data) by q-EI of the composite objective over region, uniform and local-search
-        candidates (module docstring)."""
-        if self.objective is None:
+        model has data) by q-EI of the composite objective, or q-EHVI of the trade-off, over
+        region, uniform and local-search candidates (module docstring)."""
+        if self._modelled is None:
             return super()._ask_guided(n)
         ready = [region for region in self._regions if not region.design and region.observations]
         modelled = np.flatnonzero(np.isfinite(self._outcomes))
         if not ready or len(modelled) < 2 or not np.isfinite(self._values).any():
+            return super()._ask_guided(n)
+        if self.trade_off is not None and not len(self._front()):  # no cost known yet (e.g. no latency model)
             return super()._ask_guided(n)
         generator = torch.Generator().manual_seed(int(self._rng.integers(2**63)))
         model = self._fit_outcome_model(modelled, seed=generator.initial_seed())
@@ -130,29 +152,36 @@ class CompositeTurbo(Turbo):
         owners += [leader] * (len(candidates) - len(owners))
         shortlist = self._shortlist(candidates, self._rank(gain, p_feasible), max(self.config.shortlist, 4 * n))
         candidates, owners, p_feasible = candidates[shortlist], [owners[i] for i in shortlist], p_feasible[shortlist]
-        known = torch.from_numpy(self.objective.known(candidates.numpy()))
+        bounds = self._modelled.bounds
         with torch.no_grad():
             posterior = model.posterior(candidates)
             base = torch.randn(torch.Size([self.config.n_samples]) + posterior.base_sample_shape,
                                generator=generator, dtype=candidates.dtype)
             samples = posterior.rsample_from_base_samples(torch.Size([self.config.n_samples]), base).squeeze(-1)
-            mean = from_logit(posterior.mean.squeeze(-1), self.objective.bounds)
-        values = self.objective.value(from_logit(samples, self.objective.bounds), known)
-        picks = self._greedy_expected_improvement(values, p_feasible, candidates.numpy(), n)
+            mean = from_logit(posterior.mean.squeeze(-1), bounds)
+        samples, candidates = from_logit(samples, bounds), candidates.numpy()
+        if self.trade_off is not None:
+            picks = self._greedy_hypervolume(samples, candidates, n)
+        else:
+            values = self.objective.value(samples, torch.from_numpy(self.objective.known(candidates)))
+            picks = self._greedy_expected_improvement(values, p_feasible, candidates, n)
         origins = [{**region_origin(owners[i], initial=False), "predicted": float(mean[i]),
-                    "p_feasible": float(p_feasible[i])} for i in picks]
-        return candidates.numpy()[picks].reshape(-1, self.dim), origins
+                    "p_feasible": None if self.trade_off is not None else float(p_feasible[i])} for i in picks]
+        return candidates[picks].reshape(-1, self.dim), origins
 
     def _screen(self, model, candidates: torch.Tensor, normal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``N`` Monte-Carlo expected improvements over the best value told, each candidate on its
-        own (``normal``: ``s x 1`` standard draws shared by all, so gains compare fairly; NaN where
-        the objective is unknown), and ``N`` probabilities of reaching the threshold."""
-        known = torch.from_numpy(self.objective.known(candidates.numpy()))
+        """``N`` Monte-Carlo expected improvements over the best value told (or, for a trade-off,
+        of the front's hypervolume), each candidate on its own (``normal``: ``s x 1`` standard draws
+        shared by all, so gains compare fairly; NaN where the objective is unknown), and ``N``
+        probabilities of reaching the threshold (1 for a trade-off: it has none)."""
         with torch.no_grad():  # N batches of one point: marginals only, never the N x N covariance
             posterior = model.posterior(candidates.unsqueeze(-2))
             mean = posterior.mean.reshape(-1)
             std = posterior.variance.clamp_min(0).sqrt().reshape(-1)
-        values = self.objective.value(from_logit(mean + std * normal, self.objective.bounds), known)
+        samples = from_logit(mean + std * normal, self._modelled.bounds)
+        if self.trade_off is not None:
+            return self._hypervolume_gain(samples, candidates.numpy()), torch.ones_like(mean)
+        values = self.objective.value(samples, torch.from_numpy(self.objective.known(candidates.numpy())))
         gain = (float(np.nanmin(self._values)) - values).clamp(min=0).mean(dim=0)
         # ties (no sample improves) go to the lowest mean value
         gain = gain - 1e-9 * torch.nan_to_num(values.mean(dim=0), nan=0.0).clamp(-1e6, 1e6)
@@ -173,16 +202,17 @@ class CompositeTurbo(Turbo):
     def _local_search(self, model, candidates: torch.Tensor, normal: torch.Tensor, taken: set[bytes]
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The candidates plus, for ``local_steps`` rounds, every one-choice neighbour of the
-        ``local_starts`` best by :meth:`_rank` and, in the first round, of the
-        best point evaluated (Optuna's GP sampler refines its acquisition the same way, from the
-        same starts); returns all of them, their gains and their probabilities of reaching the threshold."""
+        ``local_starts`` best by :meth:`_rank` and, in the first round, of the best point evaluated
+        (for a trade-off: of every point on its front); Optuna's GP sampler refines its acquisition
+        the same way, from the same starts. Returns all of them, their gains and their
+        probabilities of reaching the threshold."""
         gain, p_feasible = self._screen(model, candidates, normal)
-        incumbent = self._points[[int(np.nanargmin(self._values))]]
+        anchors = self._points[self._front() if self.trade_off is not None else [int(np.nanargmin(self._values))]]
         for step in range(self.config.local_steps):
             rank = self._rank(gain, p_feasible)
             starts = candidates[torch.argsort(rank, descending=True)[: self.config.local_starts]]
             if step == 0:
-                starts = torch.cat([starts, torch.from_numpy(incumbent)])
+                starts = torch.cat([starts, torch.from_numpy(anchors)])
             seen = taken | {row.tobytes() for row in candidates.numpy()}
             neighbours = torch.unique(self.space.canonical(self._neighbours(starts)), dim=0)
             neighbours = neighbours[[row.tobytes() not in seen for row in neighbours.numpy()]]
@@ -229,7 +259,7 @@ class CompositeTurbo(Turbo):
         """A region that shrank away starts again at full length around the best point of every
         evaluation: the outcome model is global, so a fresh design would only spend evaluations
         on what the model already knows (the uniform candidates do the exploring)."""
-        if self.objective is None:
+        if self._modelled is None:
             return super()._restart(region)
         everything = np.flatnonzero(np.isfinite(self._values))
         restarted = restart_trust_region(region, np.empty((0, self.dim)), self.settings)
@@ -241,7 +271,7 @@ class CompositeTurbo(Turbo):
         (``indices``); its hyperparameters are fitted again once ``refit_every`` evaluations came
         in since the last fit, and kept in between."""
         train_X = self.space.canonical(torch.from_numpy(self._points[indices]))
-        train_Y = to_logit(torch.from_numpy(self._outcomes[indices]), self.objective.bounds).unsqueeze(-1)
+        train_Y = to_logit(torch.from_numpy(self._outcomes[indices]), self._modelled.bounds).unsqueeze(-1)
         if self._hyperparameters is not None and len(indices) - self._fitted_on < self.config.refit_every:
             kept = {name: torch.tensor(value, dtype=torch.float64) for name, value in self._hyperparameters.items()}
             return outcome_gp(train_X, train_Y, self.space, kept)
@@ -304,17 +334,63 @@ class CompositeTurbo(Turbo):
         picks: list[int] = []
         while len(picks) < n and available.any():
             gain = (best.unsqueeze(-1) - values).clamp(min=0).mean(dim=0) + tie_break
-            rank = self._rank(torch.where(unknown, torch.full_like(gain, math.nan), gain), p_feasible)
-            rank = torch.where(available, rank, torch.full_like(rank, -math.inf))
-            for index in torch.argsort(rank, descending=True).tolist():
-                if not available[index]:
-                    break
-                available[index] = False
-                if self._claim(candidates[index]):
-                    picks.append(index)
-                    best = torch.minimum(best, values[:, index])
-                    break
+            index = self._claim_best(self._rank(torch.where(unknown, torch.full_like(gain, math.nan), gain), p_feasible),
+                                     available, candidates)
+            if index is not None:
+                picks.append(index)
+                best = torch.minimum(best, values[:, index])
         return picks
+
+    def _greedy_hypervolume(self, samples: torch.Tensor, candidates: np.ndarray, n: int) -> list[int]:
+        """Up to ``n`` candidates (columns of ``samples``, ``s x N`` joint outcome samples) chosen
+        one at a time by the Monte-Carlo expected hypervolume they add to the front of what was
+        told and of the batch so far (each sample's front takes a pick's outcome in that sample);
+        a candidate whose cost is unknown, whose key is taken or that ``feasible`` refuses is skipped."""
+        costs = torch.from_numpy(self.trade_off.cost(candidates))
+        rows = self._front()
+        front_outcomes = torch.from_numpy(self._outcomes[rows]).expand(len(samples), -1)
+        front_costs = torch.from_numpy(self.trade_off.cost(self._points[rows]))
+        available = torch.isfinite(costs)
+        picks: list[int] = []
+        while len(picks) < n and available.any():
+            gain = hypervolume_improvement(samples, costs, front_outcomes, front_costs, self.trade_off.reference)
+            index = self._claim_best(gain.mean(dim=0) + self._tie_break(samples), available, candidates)
+            if index is not None:
+                picks.append(index)
+                front_outcomes = torch.cat([front_outcomes, samples[:, index : index + 1]], dim=-1)
+                front_costs = torch.cat([front_costs, costs[index : index + 1]])
+        return picks
+
+    def _hypervolume_gain(self, samples: torch.Tensor, candidates: np.ndarray) -> torch.Tensor:
+        """``N`` expected hypervolume improvements over the front of what was told, each candidate
+        on its own (``samples``: ``s x N`` outcomes); NaN where its cost is unknown."""
+        rows = self._front()
+        gain = hypervolume_improvement(samples, torch.from_numpy(self.trade_off.cost(candidates)),
+                                       torch.from_numpy(self._outcomes[rows]),
+                                       torch.from_numpy(self.trade_off.cost(self._points[rows])), self.trade_off.reference)
+        return gain.mean(dim=0) + self._tie_break(samples)
+
+    def _tie_break(self, samples: torch.Tensor) -> torch.Tensor:
+        """``N`` tiny bonuses for the highest mean outcome, for candidates that add no hypervolume."""
+        low, high = self.trade_off.bounds
+        return 1e-9 * (samples.mean(dim=0) - low) / (high - low)
+
+    def _front(self) -> np.ndarray:
+        """History rows on the trade-off's front: no other evaluation has as high an outcome at
+        no higher cost (failures, with no outcome, are never on it)."""
+        return np.flatnonzero(nondominated(self._outcomes, self.trade_off.cost(self._points)))
+
+    def _claim_best(self, rank: torch.Tensor, available: torch.Tensor, candidates: np.ndarray) -> int | None:
+        """The highest-ranked ``available`` candidate that :meth:`_claim` takes (each one tried is
+        no longer available), or None when every available one was refused."""
+        rank = torch.where(available, rank, torch.full_like(rank, -math.inf))
+        for index in torch.argsort(rank, descending=True).tolist():
+            if not available[index]:
+                break
+            available[index] = False
+            if self._claim(candidates[index]):
+                return index
+        return None
 
 
 def feasibility_first(gain: torch.Tensor, p_feasible: torch.Tensor, min_p_feasible: float) -> torch.Tensor:

@@ -3,7 +3,9 @@ Architecture Search" (Alg. 1), behind the ask/tell interface.
 
 A tournament picks a parent, one mutation makes the child, and the *oldest* member leaves the
 population rather than the worst: a good candidate stays only while its descendants keep
-winning, which regularises against one lucky (noisy) evaluation.
+winning, which regularises against one lucky (noisy) evaluation. Searching a trade-off's front,
+the tournament is won by non-dominated sorting instead of the value (NSGA-II's crowded
+comparison: the lowest rank in the living population, then the largest crowding distance).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import Field, model_validator
 from trade_pipeline.config import StrictModel
 from trade_pipeline.optim.base import RANDOM_ORIGIN, AskTellOptimizer, Dimension
 from trade_pipeline.optim.choices import fresh_points, snap_to_levels, uniform_choices
+from trade_pipeline.optim.hypervolume import TradeOff, crowding_distances, pareto_ranks
 
 MUTATION_ORIGIN = 0
 """``last_region_ids`` entry of a child (a mutated population member)."""
@@ -76,13 +79,17 @@ class RegularizedEvolution(AskTellOptimizer):
     Every told point joins the population in tell order -- including points that were never
     asked, such as a shared initial design -- and the oldest member leaves once there are more
     than ``population_size``. Failed evaluations (NaN) rank below every success in a tournament.
+    Given a ``trade_off``, tournaments compare members on its front (module docstring).
     """
 
     strategy = "evolution"
     config_class = EvolutionConfig
+    takes = frozenset({"trade_off"})
+    multi_objective = True
 
-    def __init__(self, dim: int, seed: int = 0, **kwargs: Any) -> None:
+    def __init__(self, dim: int, seed: int = 0, *, trade_off: TradeOff | None = None, **kwargs: Any) -> None:
         super().__init__(dim, seed, **kwargs)
+        self.trade_off = trade_off
         self._population: list[int] = []
 
     @property
@@ -99,8 +106,23 @@ class RegularizedEvolution(AskTellOptimizer):
         """History row of the best of ``tournament_size`` members sampled without replacement."""
         size = min(self.config.tournament_size, len(self._population))
         contestants = self._rng.choice(self._population, size=size, replace=False)
+        if self.trade_off is not None:
+            return self._crowded_winner(contestants)
         values = np.nan_to_num(self._values[contestants], nan=np.inf)
         return int(contestants[np.argmin(values)])
+
+    def _crowded_winner(self, contestants: np.ndarray) -> int:
+        """The contestant of lowest non-dominated rank in the population, the least crowded one on
+        a tie (NSGA-II's crowded-comparison operator)."""
+        population = np.array(self._population)
+        outcomes, costs = self._outcomes[population], self.trade_off.cost(self._points[population])
+        ranks = pareto_ranks(outcomes, costs)
+        crowding = np.zeros(len(population))
+        for rank in np.unique(ranks):
+            members = ranks == rank
+            crowding[members] = crowding_distances(outcomes[members], costs[members])
+        where = {int(row): i for i, row in enumerate(population)}
+        return int(min(contestants, key=lambda row: (ranks[where[int(row)]], -crowding[where[int(row)]])))
 
     def _propose(self, n: int) -> tuple[np.ndarray, list[dict]]:
         """Children while the population is full; uniform points before that, and for slots
