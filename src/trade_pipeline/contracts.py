@@ -44,3 +44,6 @@ class SearchSummary(TypedDict):
     guided_met_target: int  # of those, how many reached acc_target
     pruned_at_updates: dict[str, int]  # search.pruning: probe (updates trained) -> students stopped there
     image_epochs_saved: int  # proxy compute the stopped students did not spend (training images)
+    objective: str  # search.objective: eq2 or pareto
+    hypervolume_reference: list[float]  # (accuracy floor, s ceiling) of the hypervolume (search.pareto)
+    hypervolume: float  # of the front of proxy accuracy against s over the trained students

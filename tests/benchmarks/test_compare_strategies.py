@@ -165,3 +165,33 @@ def test_nb201_runs_every_regime_as_its_own_problem(compare, tmp_path: Path) -> 
                     log=lambda line: None)
     runs = pd.read_csv(tmp_path / tag / "composite-seed0.csv")
     assert len(runs) == 12 and (runs["best"] >= 0).all()  # regret: never below the table's optimum
+
+
+def _trade_off_problem(compare):
+    """A front like ``proxy --objective pareto``'s: accuracy rises with the cost x0 and with one choice."""
+    from trade_pipeline.optim.hypervolume import TradeOff, hypervolume_trace
+
+    dims = (Dimension(), Dimension("categorical", 3), Dimension("ordinal", 4))
+    accuracy = lambda points: 20.0 + 60.0 * points[:, 0] * (0.6 + 0.4 * (np.round(points[:, 1] * 3 - 0.5) == 1))  # noqa: E731
+    cost = lambda points: points[:, 0] + 0.05  # noqa: E731
+    reference = (10.0, 1.1)
+    structure = lambda: {"trade_off": TradeOff(cost, (0.0, 100.0), reference), "observe": lambda points: None}  # noqa: E731
+    options = lambda strategy: {"n_candidates": 100, "n_global": 50} if strategy == "composite" else {}  # noqa: E731
+    return compare.Problem("front", dims, lambda points: np.log(cost(points) / accuracy(points)), 12,
+                           strategy_options=options, outcome=accuracy, structure=structure, cost=cost,
+                           progress=lambda points: hypervolume_trace(accuracy(points), cost(points), reference))
+
+
+@pytest.mark.parametrize("method", ["composite", "evolution", "nsga2", "mogp"])
+def test_searches_of_a_front_record_its_hypervolume_so_far(compare, report, tmp_path: Path, method: str) -> None:
+    compare.run_all(_trade_off_problem(compare), [method, "random"], seeds=[0], budget=12, batch=4, out=tmp_path,
+                    tag="t", design_size=4, log=lambda line: None)
+    frame = pd.read_csv(tmp_path / "t" / f"{method}-seed0.csv")
+    assert frame["evaluation"].tolist() == list(range(1, 13))
+    assert (frame["best"].diff().dropna() >= 0).all() and frame["best"].iloc[-1] > 0  # it only grows
+    table = report.write_pareto_report(tmp_path / "t", tmp_path / "figures", "pareto", title="t")
+    paired = pd.read_csv(tmp_path / "figures" / "pareto_paired.csv") if method == "composite" else None
+    assert "hypervolume @12" in table
+    if paired is not None:  # a win is the default's hypervolume higher: the differences are the other's minus its
+        final = {m: pd.read_csv(tmp_path / "t" / f"{m}-seed0.csv")["best"].iloc[-1] for m in ("composite", "random")}
+        assert paired["median_difference"].item() == pytest.approx(final["random"] - final["composite"])

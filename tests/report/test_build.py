@@ -40,3 +40,22 @@ def test_students_distilled_from_another_teacher_are_flagged_as_stale(datasets):
     stale = datasets["retrain_report"].assign(teacher="vit")
     (note, *_) = run_report(**datasets | {"retrain_report": stale}).sections[2].blocks
     assert note.startswith("These students were distilled from vit, not from this search's teacher cnn")
+
+
+def test_a_pareto_mode_report_draws_the_front_its_hypervolume_and_the_retrained_front(datasets):
+    from trade_pipeline.search.pareto import FRONT_COSTS, pareto_front, select_along_front
+
+    trials = datasets["search_trials"].assign(resource_ratio=[0.2, 0.5, 0.3, None, 0.9, None, 0.1, 1.4])
+    summary = datasets["search_summary"] | {"objective": "pareto", "hypervolume_reference": [10.0, 3.0],
+                                            "hypervolume": 123.4}
+    document = run_report(**datasets | {"search_trials": trials, "search_summary": summary,
+                                        "pareto_front": pareto_front(trials, FRONT_COSTS["pareto"]),
+                                        "selected_architectures": select_along_front(trials, 2, 45.0)})
+    _, search, retrain, _ = document.sections
+    assert _captions(search)[2:4] == ["Pareto mode", "Pareto mode"]
+    assert {"front", "hypervolume", "retrain_accuracy_s"} <= set(document.figures())
+    overview = dict(zip(search.blocks[0].frame.iloc[:, 0], search.blocks[0].frame["value"]))
+    assert overview["objective"] == "the front of proxy accuracy against s (Pareto mode)"
+    assert overview["hypervolume of accuracy against s, from (10.00 %, s 3.00)"] == "123.4"
+    teacher = document.figures()["retrain_accuracy_s"].axes[0].collections[-1]
+    assert teacher.get_offsets().tolist() == [[3.0, 96.7]]  # the cnn teacher's test top-1, at s = 3

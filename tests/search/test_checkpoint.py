@@ -12,6 +12,7 @@ from trade_pipeline.search.checkpoint import (
     search_fingerprint,
 )
 from trade_pipeline.search.config import SearchParams
+from trade_pipeline.serialization import fingerprint
 
 
 def test_state_round_trips_including_numpy_values(tmp_path):
@@ -74,6 +75,19 @@ def test_the_ladders_settings_count_only_while_it_is_on(tiny_space):
     assert search_fingerprint(off, "fake", "split-a") == first
     on = search_fingerprint(_params(tiny_space, fidelity={"rungs": [0.5, 1.0]}), "fake", "split-a")
     assert on["fidelity"] != first["fidelity"]
+
+
+def test_a_front_search_resumes_at_another_target_and_an_eq2_one_does_not(tiny_space):
+    eq2 = search_fingerprint(_params(tiny_space), "fake", "split-a")
+    assert "objective" not in eq2 and "pareto" not in eq2  # as before the Pareto mode: old states resume
+    retargeted = _params(tiny_space, score={"acc_target": 12.0})
+    assert search_fingerprint(retargeted, "fake", "split-a")["score"] != eq2["score"]
+    front = search_fingerprint(_params(tiny_space, objective="pareto"), "fake", "split-a")
+    assert "score" not in front and front["objective"] != fingerprint("eq2")
+    assert search_fingerprint(_params(tiny_space, objective="pareto", score={"acc_target": 12.0}), "fake",
+                              "split-a") == front
+    assert search_fingerprint(_params(tiny_space, objective="pareto", pareto={"max_s": 1.0}), "fake",
+                              "split-a")["pareto"] != front["pareto"]
 
 
 def test_resume_only_with_a_saved_matching_state_and_resume_on(tiny_space):

@@ -1,9 +1,18 @@
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from trade_pipeline.search.pareto import pareto_front, select_architectures
+from trade_pipeline.search.pareto import (
+    FRONT_COSTS,
+    at_target,
+    hypervolume_by_trial,
+    pareto_front,
+    select_along_front,
+    select_architectures,
+)
+from trade_pipeline.search.score import KDGuidedScore
 
 
 def trials_table(rows):
@@ -72,3 +81,45 @@ def test_selection_rejects_a_non_positive_top_k():
 def test_a_table_without_the_needed_columns_is_named():
     with pytest.raises(ValueError, match=r"missing columns \['macs'"):
         pareto_front(pd.DataFrame({"status": ["ok"], "proxy_accuracy": [0.9], "params": [1.0]}))
+
+
+def front_table(points):
+    """Trials of (accuracy %, s) with Eq. 2's columns; the ids are the row numbers."""
+    table = trials_table([row(f"h{i}", accuracy, 1e6, 1e8, 1.0, 1.0) for i, (accuracy, _) in enumerate(points)])
+    table["resource_ratio"] = [s for _, s in points]
+    table["log_score"] = 0.0
+    return at_target(table, KDGuidedScore(acc_target=60.0, epsilon=0.01))
+
+
+FRONT = [(40.0, 0.2), (55.0, 0.4), (30.0, 0.5), (62.0, 0.6), (70.0, 1.0), (80.0, 2.0), (75.0, 2.5)]
+
+
+def test_a_front_searched_once_is_scored_at_whichever_target_is_set_now():
+    table = front_table(FRONT)
+    # Eq. 2 at 60 %: meeting it, 60 / (acc * 1.01) * s; missing it, 60 / (acc * 0.01) * s
+    assert table.loc[3, "score"] == pytest.approx(60 / (62 * 1.01) * 0.6)
+    assert table.loc[1, "score"] == pytest.approx(60 / (55 * 0.01) * 0.4)
+    assert table["log_score"].tolist() == pytest.approx(np.log(table["score"]).tolist())
+    assert at_target(table, KDGuidedScore(50.0, 0.01)).loc[1, "score"] == pytest.approx(50 / (55 * 1.01) * 0.4)
+
+
+def test_the_front_of_accuracy_against_s_and_students_spread_along_it():
+    table = front_table(FRONT)
+    front = pareto_front(table, FRONT_COSTS["pareto"])
+    assert front["spec_hash"].tolist() == ["h0", "h1", "h3", "h4", "h5"]  # h2 and h6 are beaten
+    # Eq. 2's best at 60 % (h3: 0.6 / 62 is lowest among those at 60 % or more), then the front's
+    # s quantiles 0 and 1: the cheapest and the dearest
+    selected = select_along_front(table, 3, acc_target=60.0)
+    assert [entry["spec_hash"] for entry in selected] == ["h3", "h0", "h5"]
+    # no target met: five evenly spaced quantiles of s over five front students take them all, cheapest first
+    assert [entry["spec_hash"] for entry in select_along_front(table, 5, acc_target=99.0)] == \
+        ["h0", "h1", "h3", "h4", "h5"]
+    assert len(select_along_front(table, 9, acc_target=None)) == 5  # never more than the front holds
+
+
+def test_the_hypervolume_grows_trial_by_trial_from_the_reference():
+    table = front_table([(40.0, 0.2), (30.0, 0.5), (70.0, 1.0)])
+    table.loc[1, "status"] = "failed"
+    trace = hypervolume_by_trial(table, reference=(10.0, 3.0))
+    # (40 - 10) x (3 - 0.2) = 84; the failure adds nothing; then (70 - 40) x (3 - 1) = 60 more
+    assert trace.tolist() == pytest.approx([84.0, 84.0, 144.0])

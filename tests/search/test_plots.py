@@ -87,3 +87,19 @@ def test_empty_and_all_failed_inputs_still_give_figures(trials):
         assert isinstance(figure, Figure)
         figure.savefig(io.BytesIO(), format="png")
     assert len(plot_pareto(failed, pareto_front(failed)).axes) == 3
+
+
+def test_the_pareto_modes_front_is_a_staircase_from_the_reference_and_its_hypervolume_a_trace(trials):
+    from trade_pipeline.search.pareto import FRONT_COSTS, hypervolume_by_trial
+    from trade_pipeline.search.plots import plot_front, plot_hypervolume
+
+    trials = trials.assign(proxy_accuracy=trials["proxy_accuracy"] * 100, resource_ratio=[0.5, 0.4, 1.0, None, 2.0,
+                                                                                          0.3, 2.5, 4.0])
+    front = pareto_front(trials, FRONT_COSTS["pareto"])
+    figure = plot_front(trials, front, [{"spec_hash": "2"}], reference=(10.0, 3.0))
+    staircase = figure.axes[0].lines[0]
+    # front by s: 0.3 (75 %), 0.4 (55 % is beaten by 75 % at 0.3: off), ... the levels only rise, the ceiling ends it
+    assert staircase.get_xdata()[-1] == 3.0 and list(staircase.get_ydata()) == sorted(staircase.get_ydata())
+    assert [text.get_text() for text in figure.axes[0].texts] == ["1"]
+    line = plot_hypervolume(trials, (10.0, 3.0)).axes[0].lines[0]
+    assert list(line.get_ydata()) == pytest.approx(hypervolume_by_trial(trials, (10.0, 3.0)).tolist())

@@ -275,13 +275,14 @@ def _scripted_search(tiny_search, **overrides):
     return run_search(context, params, fingerprint, partial(_scripted_evaluate, context=context))
 
 
-@pytest.mark.parametrize("strategy", ["composite", "turbo"])
-def test_an_interrupted_search_resumes_to_the_same_students_and_optimizer_state(tiny_search, tmp_path, strategy):
+@pytest.mark.parametrize("overrides", [{"strategy": "composite"}, {"strategy": "turbo"},
+                                       {"strategy": "composite", "objective": "pareto"}])
+def test_an_interrupted_search_resumes_to_the_same_students_and_optimizer_state(tiny_search, tmp_path, overrides):
     from functools import partial
 
     runs = {}
     for name in ("interrupted", "straight"):
-        context, params, fingerprint = tiny_search(strategy=strategy, state_dir=str(tmp_path / name))
+        context, params, fingerprint = tiny_search(**overrides, state_dir=str(tmp_path / name))
         if name == "interrupted":
             calls: list[int] = []
             with pytest.raises(_Interrupted):  # mid-bracket: 5 of 8 trials, batches of 2
@@ -297,3 +298,22 @@ def test_an_interrupted_search_resumes_to_the_same_students_and_optimizer_state(
     (interrupted, resumed_state), (straight, straight_state) = runs["interrupted"], runs["straight"]
     assert interrupted["encoding"].tolist() == straight["encoding"].tolist()
     assert resumed_state["optimizer"] == straight_state["optimizer"]
+
+
+@pytest.mark.parametrize("strategy", ["composite", "evolution"])
+def test_a_search_of_the_front_is_told_eq2_without_its_target_and_models_no_feasibility(tiny_search, strategy):
+    import math
+
+    from trade_pipeline.search.runner import _told_history
+
+    trials = _scripted_search(tiny_search, strategy=strategy, objective="pareto",
+                              evolution={"population_size": 4, "tournament_size": 2}).trials
+    context, params, _ = tiny_search(strategy=strategy, objective="pareto")
+    told = _told_history(trials.to_dict("records"), context, params.fidelity)
+    assert told["values"].tolist() == pytest.approx([math.log(s / accuracy) for s, accuracy
+                                                     in zip(trials["resource_ratio"], trials["proxy_accuracy"])])
+    assert told["outcomes"].tolist() == trials["proxy_accuracy"].tolist()
+    guided = trials[trials["guided"]]
+    assert len(guided) == 4 and guided["p_feasible"].isna().all()  # no target, so no P(meets it)
+    if strategy == "composite":
+        assert guided["predicted_accuracy"].between(0, 100).all()

@@ -14,8 +14,14 @@ import pandas as pd
 from trade_pipeline.data.split import Split
 from trade_pipeline.report.document import Block, Document, Plot, Section, Table
 from trade_pipeline.report.tables import search_overview, students_by_teacher, teacher_table, top_candidates
-from trade_pipeline.retrain.report import distillation_gain_sentence, plot_accuracy_latency, table_2
-from trade_pipeline.search.plots import plot_pareto, plot_search_progress, plot_trust_region_trace
+from trade_pipeline.retrain.report import distillation_gain_sentence, plot_accuracy_latency, plot_accuracy_s, table_2
+from trade_pipeline.search.plots import (
+    plot_front,
+    plot_hypervolume,
+    plot_pareto,
+    plot_search_progress,
+    plot_trust_region_trace,
+)
 from trade_pipeline.teachers.plots import plot_similarity
 from trade_pipeline.transfer.report import table_7
 
@@ -45,20 +51,33 @@ def teacher_section(teacher_profile: Mapping[str, Any], teacher_similarity: Mapp
 def search_section(search_summary: Mapping[str, Any], search_trials: pd.DataFrame, pareto_front: pd.DataFrame,
                    selected_architectures: Sequence[Mapping[str, Any]],
                    search_trace: Sequence[Mapping[str, Any]]) -> Section:
-    return Section("Search", [
+    blocks: list[Block] = [
         Table(search_overview(search_summary, search_trials, pareto_front, selected_architectures), "Summary"),
         Table(top_candidates(search_trials, selected_architectures),
               "Table 6 analog: best candidates by Eq. 2 score, with their block sequences "
               "(FMB: Fused-MBConv, MB: MBConv, T: Transformer)"),
+    ]
+    if search_summary.get("objective") == "pareto":
+        reference = search_summary["hypervolume_reference"]
+        blocks += [Plot("front", plot_front(search_trials, pareto_front, selected_architectures, reference),
+                        "Pareto mode: the front of proxy accuracy against s that the search grew, the area it "
+                        "dominates shaded; the students selected for retraining numbered"),
+                   Plot("hypervolume", plot_hypervolume(search_trials, reference),
+                        "Pareto mode: the front's hypervolume against candidates evaluated")]
+    blocks += [
         Plot("search_progress", plot_search_progress(search_trials),
              "Fig. 7 analog: best score so far against candidates evaluated"),
         Plot("pareto_front", plot_pareto(search_trials, pareto_front),
              "Fig. 6 analog: proxy accuracy against costs; the Pareto front circled in red"),
         Plot("trust_region_trace", plot_trust_region_trace(search_trace), "Trust-region length (TuRBO)"),
-    ])
+    ]
+    return Section("Search", blocks)
 
 
-def retrain_section(retrain_report: pd.DataFrame | None, search_teacher: str) -> Section:
+def retrain_section(retrain_report: pd.DataFrame | None, search_teacher: str,
+                    teacher: Mapping[str, Any] | None = None) -> Section:
+    """Table 2 and Fig. 1; given the ``teacher``'s profile (the Pareto mode), also the retrained
+    students, the baselines and the teacher against ``s``."""
     if retrain_report is None:
         return Section("Retrain", [not_run("retrain", "trains the selected students and the baselines")])
     if retrain_report.empty:
@@ -75,6 +94,10 @@ def retrain_section(retrain_report: pd.DataFrame | None, search_teacher: str) ->
         blocks.append(sentence)
     blocks.append(Plot("retrain_accuracy_latency", plot_accuracy_latency(retrain_report),
                        "Fig. 1 analog: test top-1 against batch-1 latency"))
+    if teacher is not None:
+        blocks.append(Plot("retrain_accuracy_s", plot_accuracy_s(retrain_report, teacher),
+                           "Pareto mode: the students retrained from the front, the baselines and the teacher, "
+                           "test top-1 against s"))
     return Section("Retrain", blocks)
 
 
@@ -109,6 +132,7 @@ def run_report(split: Split, teacher_profile: Mapping[str, Any], teacher_similar
     return Document("TRADE run report", intro, [
         teacher_section(teacher_profile, teacher_similarity, teacher, retrain_report),
         search_section(search_summary, search_trials, pareto_front, selected_architectures, search_trace),
-        retrain_section(retrain_report, teacher),
+        retrain_section(retrain_report, teacher,
+                        teacher_profile[teacher] if search_summary.get("objective") == "pareto" else None),
         transfer_section(transfer_report, retrain_report, split.source.dataset),
     ])

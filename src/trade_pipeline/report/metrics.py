@@ -25,6 +25,7 @@ def search_metrics(search_summary: Mapping[str, Any], search_trials: pd.DataFram
         "n_trials": len(search_trials),
         **{f"n_{status}": counts.get(status, 0) for status in TRIAL_STATUSES},
         "pareto_size": len(pareto_front),
+        "hypervolume": search_summary.get("hypervolume"),
         "n_selected": len(selected_architectures),
         "trial_seconds": search_trials["seconds"].sum(),
         "proxy_image_epochs": search_trials["image_epochs"].sum(),

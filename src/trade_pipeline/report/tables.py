@@ -46,8 +46,11 @@ def search_overview(summary: Mapping[str, Any], trials: pd.DataFrame, front: pd.
     """The search at a glance, as ``(what, value)`` rows."""
     counts = summary["status_counts"]
     scored = ok_trials(trials)
+    front_mode = summary.get("objective") == "pareto"
+    reference = summary.get("hypervolume_reference") or [None, None]
     rows = [
         ("strategy", ", ".join(sorted(trials["strategy"].dropna().unique())) or "-"),
+        ("objective", "the front of proxy accuracy against s (Pareto mode)" if front_mode else "Eq. 2 at the target"),
         ("teacher", summary["teacher"]),
         ("accuracy target (proxy top-1 %)", number(summary["acc_target"])),
         ("candidates", f"{summary['n_trials']} ({', '.join(f'{n} {status}' for status, n in counts.items())})"),
@@ -60,7 +63,11 @@ def search_overview(summary: Mapping[str, Any], trials: pd.DataFrame, front: pd.
         ("best score (Eq. 2, lower is better)", number(scored["score"].min() if len(scored) else None, 3)),
         ("best proxy top-1 (%)", number(summary["best_proxy_accuracy"])),
         ("Pareto front", f"{len(front)} candidates"),
-        ("selected for retraining", f"{len(selected)} (reaching the accuracy target, lowest score first)"),
+        (f"hypervolume of accuracy against s, from ({number(reference[0])} %, s {number(reference[1])})",
+         number(summary.get("hypervolume"), 1)),
+        ("selected for retraining", f"{len(selected)} " + ("(Eq. 2's best at the target, then spread along the "
+                                                          "front by s)" if front_mode else
+                                                          "(reaching the accuracy target, lowest score first)")),
         ("search time (candidates' wall time)", f"{number(trials['seconds'].sum() / 60, 1)} min"),
     ]
     return pd.DataFrame(rows, columns=["", "value"])

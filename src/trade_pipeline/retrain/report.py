@@ -118,26 +118,43 @@ def report_markdown(report: pd.DataFrame) -> str:
 
 
 def plot_accuracy_latency(report: pd.DataFrame) -> Figure:
-    """Fig. 1: test top-1 against batch-1 latency; TRADE students as circles (orange: searched with
-    KD, green: with hard labels), predefined ones as squares; filled when distilled, hollow when
-    trained on hard labels."""
+    """Fig. 1: test top-1 against batch-1 latency (:func:`plot_accuracy_against`)."""
+    return plot_accuracy_against(report, "latency_ms", "batch-1 latency (ms)", "Accuracy vs latency (Fig. 1)")
+
+
+def plot_accuracy_s(report: pd.DataFrame, teacher: Mapping[str, Any]) -> Figure:
+    """Test top-1 against Eq. 2's ``s`` (the Pareto mode's cost axis), with the ``teacher`` (its
+    profile: costs and ``test_top1``) as the star at ``s`` = 3 that every student trades against."""
+    with_s = report.assign(s=report["params"] / teacher["params"] + report["macs"] / teacher["macs"]
+                           + report["latency_ms"] / teacher["latency_ms"])
+    figure = plot_accuracy_against(with_s, "s", "s (params + MACs + latency, in teacher units)",
+                                   "Accuracy vs s: the retrained front")
+    figure.axes[0].scatter([3.0], [teacher["test_top1"]], marker="*", s=160, color="k", label="teacher")
+    figure.axes[0].legend(fontsize=8)
+    return figure
+
+
+def plot_accuracy_against(report: pd.DataFrame, column: str, xlabel: str, title: str) -> Figure:
+    """Test top-1 against a cost ``column``; TRADE students as circles (orange: searched with KD,
+    green: with hard labels), predefined ones as squares; filled when distilled, hollow when
+    trained on hard labels, an arrow from one to the other."""
     figure = Figure(figsize=(6.5, 4.5), layout="constrained")
     axes = figure.add_subplot()
-    axes.set(xlabel="batch-1 latency (ms)", ylabel="test top-1 (%)", title="Accuracy vs latency (Fig. 1)")
+    axes.set(xlabel=xlabel, ylabel="test top-1 (%)", title=title)
     colours = {SEARCHED: "tab:orange", SEARCHED_HARD_LABEL: "tab:green", PREDEFINED: "tab:blue"}
     for (searched_by, trained_by), rows in report.groupby(["searched_by", "trained_by"]):
         colour = colours.get(searched_by, "grey")
-        axes.scatter(rows["latency_ms"], rows["top1"], s=60, marker="s" if searched_by == PREDEFINED else "o",
+        axes.scatter(rows[column], rows["top1"], s=60, marker="s" if searched_by == PREDEFINED else "o",
                      facecolors=colour if trained_by == "distill" else "none", edgecolors=colour, linewidths=1.5,
                      label=f"{'predefined' if searched_by == PREDEFINED else SEARCHED_BY[searched_by]}, "
                            f"trained {TRAINED_BY[trained_by]}")
     for model, rows in report.groupby("model"):
         best = rows.loc[rows["top1"].idxmax()]
-        axes.annotate(model, (best["latency_ms"], best["top1"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        axes.annotate(model, (best[column], best["top1"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
     for model, gain in distillation_gains(report).items():  # an arrow from HL up (or down) to D
         row = report[(report["model"] == model) & (report["trained_by"] == "distill")].iloc[0]
         if gain:
-            axes.annotate("", xy=(row["latency_ms"], row["top1"]), xytext=(row["latency_ms"], row["top1"] - gain),
+            axes.annotate("", xy=(row[column], row["top1"]), xytext=(row[column], row["top1"] - gain),
                           arrowprops={"arrowstyle": "->", "color": "grey", "shrinkA": 5, "shrinkB": 5})
     if len(report):
         axes.legend(fontsize=8)

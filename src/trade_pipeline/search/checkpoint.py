@@ -79,6 +79,10 @@ def search_fingerprint(params: SearchParams, teacher: str, split_fingerprint: st
     for off in ("fidelity", "pruning"):  # settings of a mechanism that is off shape nothing
         if not getattr(params, off).enabled:
             settings[off] = {"enabled": False}
+    if params.objective == "eq2":  # as before search.objective existed
+        del settings["objective"], settings["pareto"]
+    else:  # the front does not depend on Eq. 2's target: it is read off at any target afterwards
+        del settings["score"]
     settings.update(teacher=teacher, split=split_fingerprint, format=STATE_FORMAT)
     return {name: fingerprint(value) for name, value in settings.items()}
 

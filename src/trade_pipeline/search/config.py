@@ -16,7 +16,7 @@ from trade_pipeline.optim import OPTIMIZERS, CompositeConfig, EvolutionConfig, L
 from trade_pipeline.profiling import ProfileSettings
 from trade_pipeline.search.fidelity import FidelityParams
 from trade_pipeline.search.pruning import PruningParams
-from trade_pipeline.search.score import Budget
+from trade_pipeline.search.score import Budget, ParetoParams
 from trade_pipeline.students.space import SpaceConfig
 from trade_pipeline.training.recipe import ProxyRecipe
 
@@ -49,6 +49,9 @@ class SearchParams(Section):
     section = "search"
 
     strategy: str = "composite"
+    objective: Literal["eq2", "pareto"] = "eq2"
+    """``eq2``: minimise Eq. 2 at ``score``'s target (the paper); ``pareto``: grow the front of proxy
+    accuracy against ``s`` and read Eq. 2 off it at any target afterwards (docs/search.md)."""
     n_trials: int = Field(default=50, ge=1)
     batch_size: int = Field(default=4, ge=1)
     seed: Seed = 0
@@ -65,6 +68,7 @@ class SearchParams(Section):
     proxy: ProxyRecipe = ProxyRecipe()
     fidelity: FidelityParams = FidelityParams()
     pruning: PruningParams = PruningParams()
+    pareto: ParetoParams = ParetoParams()
     score: ScoreParams
     budget: Budget = Budget()
     profile: ProfileSettings = ProfileSettings()
@@ -99,6 +103,19 @@ class SearchParams(Section):
             raise ValueError("search.pruning and search.fidelity both cut the proxy's compute; enable one of them")
         if self.pruning.enabled and self.proxy.epochs is None:
             raise ValueError("search.pruning probes shares of the proxy's epochs; give search.proxy.epochs, not steps")
+        return self
+
+    @model_validator(mode="after")
+    def _pareto_needs_a_front_search(self) -> SearchParams:
+        if self.objective != "pareto":
+            return self
+        if not OPTIMIZERS[self.strategy].multi_objective:
+            able = sorted(name for name, optimizer in OPTIMIZERS.items() if optimizer.multi_objective)
+            raise ValueError(f"search.objective pareto needs a strategy that searches a front; {self.strategy!r} "
+                             f"minimises one value. Use one of {', '.join(able)}")
+        if self.pruning.enabled or self.fidelity.enabled:
+            raise ValueError("search.pruning and search.fidelity judge students against Eq. 2's target; "
+                             "search.objective pareto has none, so switch them off")
         return self
 
     def hard_label_variant(self) -> SearchParams:

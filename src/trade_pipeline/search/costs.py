@@ -18,6 +18,7 @@ from scipy.optimize import nnls
 
 from trade_pipeline.optim import CompositeObjective
 from trade_pipeline.optim.base import bin_levels
+from trade_pipeline.optim.hypervolume import TradeOff
 from trade_pipeline.search.score import COST_NAMES, Budget, KDGuidedScore
 from trade_pipeline.students.costs import StudentCostTable
 from trade_pipeline.students.space import SearchSpace
@@ -92,6 +93,8 @@ class CandidateCosts:
         """``n x 3`` (params, MACs, predicted latency ms) of ``n x d`` cube points, memoised by each
         point's choice levels (cheaper than decoding and hashing its spec)."""
         points = np.atleast_2d(points)
+        if not len(points):
+            return np.empty((0, 3))
         keys = np.where(self._levels > 0, bin_levels(points, self._levels), points)
         keys = [key.tobytes() for key in keys]
         missing = {key: i for i, key in enumerate(keys) if key not in self._known}
@@ -135,3 +138,9 @@ def composite_objective(costs: CandidateCosts, score: KDGuidedScore) -> Composit
     black box, the cost ratios are known."""
     return CompositeObjective(known=costs.ratios, value=score.log_values, bounds=(0.0, 100.0),
                               threshold=score.acc_target)
+
+
+def accuracy_cost_trade_off(costs: CandidateCosts, reference: tuple[float, float]) -> TradeOff:
+    """The front a ``search.objective: pareto`` search grows: proxy accuracy (0-100 %, the black
+    box) against Eq. 2's ``s``, known before training, from ``reference`` (accuracy floor, ``s`` ceiling)."""
+    return TradeOff(cost=lambda points: costs.ratios(points).sum(axis=1), bounds=(0.0, 100.0), reference=reference)

@@ -68,6 +68,7 @@ class ObjectiveContext:
     acc_target: float
     strategy: str
     seed: int
+    objective: str = "eq2"  # search.objective: eq2 (one target) or pareto (the accuracy-cost front)
     latency_reference: LatencyReference | None = None  # the teacher, timed in turn with each candidate
     rungs: tuple[float, ...] = (1.0,)  # search.fidelity.rungs: shares of proxy_indices, the last 1.0
     rung_indices: tuple[np.ndarray, ...] = ()  # the training subset of each rung below the top
@@ -77,6 +78,14 @@ class ObjectiveContext:
     def score(self) -> KDGuidedScore:
         """Eq. 2 at this search's target."""
         return KDGuidedScore(self.acc_target, self.epsilon)
+
+    def told_value(self, accuracy: float, s: float) -> float:
+        """What the strategy is told of a student with proxy ``accuracy`` and resource ratio ``s``:
+        log Eq. 2 at the target; searching the front (``pareto``), log(s / accuracy), Eq. 2 without
+        its target, so that nothing the strategy keeps depends on one. NaN if it learned nothing."""
+        if self.objective == "eq2":
+            return self.score.log_value(accuracy, s)
+        return math.log(s / accuracy) if accuracy > 0 and s > 0 else math.nan
 
     @property
     def proxy_updates(self) -> int:

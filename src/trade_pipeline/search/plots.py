@@ -1,4 +1,5 @@
-"""Search figures: progress per strategy, the Pareto scatter of Fig. 6, the trust-region trace.
+"""Search figures: progress per strategy, the Pareto scatter of Fig. 6, the trust-region trace, and
+for the Pareto mode the accuracy-``s`` front with the hypervolume it grew.
 
 Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so nothing touches the
 global backend or pyplot's figure registry: they render with Agg when saved (the catalog's
@@ -15,7 +16,7 @@ from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, LogLocator, MaxNLocator, NullFormatter
 
-from trade_pipeline.search.pareto import ACCURACY
+from trade_pipeline.search.pareto import ACCURACY, hypervolume_by_trial
 from trade_pipeline.search.trials import ok_trials, require_columns
 
 # Fig. 6 panels: (trials column, axis label, divisor for display units).
@@ -99,6 +100,54 @@ def plot_pareto(trials: pd.DataFrame, front: pd.DataFrame) -> Figure:
         colour_bar = figure.colorbar(dots, ax=list(panels), label="iteration")
         colour_bar.locator = MaxNLocator(integer=True)
         colour_bar.update_ticks()
+    return figure
+
+
+def plot_front(trials: pd.DataFrame, front: pd.DataFrame, selected: Sequence[Mapping[str, object]],
+               reference: Sequence[float]) -> Figure:
+    """The Pareto mode's result: proxy accuracy against ``s``, every scored trial a dot, the front a
+    red staircase over the area it dominates from ``reference`` (accuracy floor, ``s`` ceiling, the
+    dashed corner), and the students selected for retraining numbered."""
+    require_columns(trials, ["status", ACCURACY, "resource_ratio"])
+    scored = ok_trials(trials)
+    floor, ceiling = reference
+    figure = Figure(figsize=(6.5, 4.5), layout="constrained")
+    axes = figure.add_subplot()
+    axes.set(xlabel="s (Eq. 2: params + MACs + latency, in teacher units)", ylabel="proxy accuracy (%)")
+    if scored.empty:
+        _say_empty(axes, "no successful trials")
+        return figure
+    axes.scatter(scored["resource_ratio"], scored[ACCURACY], s=14, color="grey", alpha=0.6, label="trials")
+    steps = front.sort_values("resource_ratio")
+    if len(steps):
+        edges = np.r_[np.minimum(steps["resource_ratio"].to_numpy(float), ceiling), ceiling]
+        levels = np.maximum.accumulate(steps[ACCURACY].to_numpy(float))
+        levels = np.r_[levels, levels[-1]]
+        axes.fill_between(edges, levels, floor, step="post", color="red", alpha=0.08, lw=0, label="hypervolume")
+        axes.step(edges, levels, where="post", color="red", lw=1.5)
+    axes.scatter(steps["resource_ratio"], steps[ACCURACY], s=40, facecolors="none", edgecolors="red",
+                 linewidths=1.5, label="front")
+    axes.axvline(ceiling, color="k", ls=":", lw=1)
+    axes.axhline(floor, color="k", ls=":", lw=1)
+    for number, student in enumerate(selected, start=1):
+        row = scored[scored["spec_hash"] == student["spec_hash"]].iloc[0]
+        axes.annotate(str(number), (row["resource_ratio"], row[ACCURACY]), textcoords="offset points", xytext=(4, 4),
+                      fontsize=9, color="red")
+    axes.legend(loc="lower right", fontsize=8)
+    return figure
+
+
+def plot_hypervolume(trials: pd.DataFrame, reference: Sequence[float]) -> Figure:
+    """The hypervolume of the accuracy-``s`` front against candidates evaluated (higher is better)."""
+    figure = Figure(figsize=(6, 4), layout="constrained")
+    axes = figure.add_subplot()
+    axes.set(xlabel="evaluations", ylabel=f"hypervolume from ({reference[0]:g} %, s {reference[1]:g})")
+    if trials.empty:
+        _say_empty(axes, "no trials yet")
+        return figure
+    trace = hypervolume_by_trial(trials, tuple(reference))
+    axes.step(np.arange(1, len(trace) + 1), trace.to_numpy(), where="post", color="red")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     return figure
 
 

@@ -40,7 +40,7 @@ from trade_pipeline.search.checkpoint import (
     save_search_state,
 )
 from trade_pipeline.search.config import SearchParams
-from trade_pipeline.search.costs import CandidateCosts, composite_objective
+from trade_pipeline.search.costs import CandidateCosts, accuracy_cost_trade_off, composite_objective
 from trade_pipeline.search.fidelity import FidelityParams, bracket_estimates, highest_rows, promotions, rung_maps
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
 from trade_pipeline.search.pruning import pruning_rule
@@ -270,9 +270,9 @@ def _estimated_value(row: TrialRow, accuracy: float | None, context: ObjectiveCo
     it failed, was refused or learned nothing."""
     if row["status"] not in ("ok", "pruned") or accuracy is None or row["resource_ratio"] is None:
         return math.nan
-    if row["status"] == "ok" and row["fidelity"] == 1.0:
+    if row["status"] == "ok" and row["fidelity"] == 1.0 and context.objective == "eq2":
         return float(row["log_score"]) if row["log_score"] is not None else math.nan
-    return context.score.log_value(accuracy, row["resource_ratio"])
+    return context.told_value(accuracy, row["resource_ratio"])
 
 
 def _promote(bracket: list[Candidate], rung: int, rows: dict[int, TrialRow], context: ObjectiveContext,
@@ -292,14 +292,19 @@ def _promote(bracket: list[Candidate], rung: int, rows: dict[int, TrialRow], con
 
 def _make_optimizer(params: SearchParams, context: ObjectiveContext, costs: CandidateCosts) -> AskTellOptimizer:
     """The strategy, told what the search knows before training: every strategy skips candidates
-    whose known costs break ``search.budget``; ``composite`` also computes Eq. 2 from them."""
+    whose known costs break ``search.budget``; ``composite`` also computes Eq. 2 from them, or,
+    searching the front (``search.objective: pareto``), it and ``evolution`` get the trade-off."""
     space = context.space
     options: dict[str, Any] = {"canonicalize": lambda x: space.decode(x).hash, "max_evaluations": params.n_trials,
                                "dimensions": space.dimensions,
                                "feasible": costs.within_budget if context.budget.limited else None}
     if params.strategy_options is not None:
         options["config"] = params.strategy_options
-    known = {"batch_size": params.batch_size, "objective": composite_objective(costs, context.score)}
+    if params.objective == "pareto":
+        reference = params.pareto.reference(context.budget, context.split.num_classes)
+        known = {"batch_size": params.batch_size, "trade_off": accuracy_cost_trade_off(costs, reference)}
+    else:
+        known = {"batch_size": params.batch_size, "objective": composite_objective(costs, context.score)}
     options.update({name: value for name, value in known.items() if name in OPTIMIZERS[params.strategy].takes})
     return create_optimizer(params.strategy, space.dimension, params.seed, **options)
 

@@ -1,4 +1,5 @@
-"""The KD-guided score of TRADE (§3.1, Eq. 2) and the resource budget checked before training.
+"""The KD-guided score of TRADE (§3.1, Eq. 2), the resource budget checked before training, and
+the reference point of the search for the accuracy-cost front (``search.objective: pareto``).
 
 Costs are compared to the teacher's, so one budget works for any teacher: a student with a
 third of the teacher's params, MACs and latency has ``s = 1``. MACs are what the paper calls
@@ -128,3 +129,28 @@ class Budget(StrictModel):
             if (limit := getattr(self, limit_name)) is not None and value > limit
         ]
         return "; ".join(reasons) or None
+
+
+TEACHER_S = 3.0
+"""Eq. 2's resource ratio of the teacher itself (each of its three cost ratios is 1)."""
+
+
+class ParetoParams(StrictModel):
+    """``search.pareto``: the reference point of the front's hypervolume (``search.objective: pareto``).
+
+    The front is proxy accuracy (up) against Eq. 2's ``s`` (down), not each cost on its own axis:
+    Eq. 2's best student at any target is on this two-objective front (its score falls with
+    accuracy and rises with ``s``), so one search serves every target, and a two-dimensional
+    hypervolume is exact and cheap.
+    """
+
+    max_s: float | None = Field(default=None, gt=0)
+    """The cost ceiling: students at or above it add nothing. Default: ``search.budget.max_s``,
+    else 3, the teacher's own ``s`` (a student as heavy as its teacher is no trade-off)."""
+    min_accuracy: float | None = Field(default=None, ge=0, lt=100)
+    """The accuracy floor (proxy top-1 %). Default: chance, 100 / classes."""
+
+    def reference(self, budget: Budget, num_classes: int) -> tuple[float, float]:
+        """(accuracy floor, ``s`` ceiling), the defaults resolved."""
+        ceiling = self.max_s or budget.max_s or TEACHER_S
+        return (self.min_accuracy if self.min_accuracy is not None else 100.0 / num_classes, ceiling)

@@ -23,7 +23,7 @@ from trade_pipeline.search.checkpoint import search_fingerprint
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.fidelity import images_seen
 from trade_pipeline.search.objective import ObjectiveContext, reference_accuracy
-from trade_pipeline.search.pareto import select_architectures
+from trade_pipeline.search.pareto import at_target, hypervolume_by_trial, select_along_front, select_architectures
 from trade_pipeline.search.runner import run_search
 from trade_pipeline.search.trials import guided_outcomes, ok_trials, trials_table
 from trade_pipeline.students.space import SearchSpace
@@ -90,6 +90,7 @@ def objective_context(split: Split, teacher_profile: dict[str, Any], teacher_log
         acc_target=params.score.acc_target or math.nan,
         strategy=params.strategy,
         seed=params.seed,
+        objective=params.objective,
         latency_reference=None if teacher_model is None else latency_reference(teacher, teacher_profile, teacher_model.model),
         rungs=tuple(params.fidelity.ladder),
         rung_indices=tuple(stratified_fraction(split, "mini_train", params.proxy.data_fraction * share, params.seed)
@@ -107,7 +108,13 @@ def run_trade_search(split: Split, teacher_profile: dict[str, Any], teacher_logi
     context = objective_context(split, teacher_profile, teacher_logits, params, teacher_model)
     teacher = teacher_logits["teacher"]
     result = run_search(context, params, search_fingerprint(params, teacher, split.fingerprint))
-    trials = result.trials
+    trials = at_target(result.trials, context.score) if params.objective == "pareto" else result.trials
+    reference = params.pareto.reference(context.budget, split.num_classes)
+    hypervolume = hypervolume_by_trial(trials[trials["fidelity"] == 1.0], reference)
+    if params.objective == "pareto" and len(hypervolume) and hypervolume.iloc[-1] == 0 and (trials["status"] == "ok").any():
+        logger.warning("No student lies inside the hypervolume's reference (accuracy above %.3g %%, s below %.3g): the "
+                       "front search had nothing to grow. Set search.pareto.max_s (or min_accuracy) to take them in.",
+                       *reference)
     counts = trials["status"].value_counts().to_dict()
     best = ok_trials(trials)["proxy_accuracy"].max()
     by_rung = trials.groupby("rung")
@@ -123,8 +130,10 @@ def run_trade_search(split: Split, teacher_profile: dict[str, Any], teacher_logi
                             image_epochs_per_rung={str(k): int(v) for k, v in by_rung["image_epochs"].sum().items()},
                             guided_evaluations=guided, guided_met_target=guided_met,
                             pruned_at_updates=dict(sorted(stopped_at.items(), key=lambda item: int(item[0]))),
-                            image_epochs_saved=int(len(pruned) * full_run - pruned["image_epochs"].sum()))
-    return SearchOutcome(result.trials, result.trace, summary)
+                            image_epochs_saved=int(len(pruned) * full_run - pruned["image_epochs"].sum()),
+                            objective=params.objective, hypervolume_reference=list(reference),
+                            hypervolume=float(hypervolume.iloc[-1]) if len(hypervolume) else 0.0)
+    return SearchOutcome(trials, result.trace, summary)
 
 
 def run_hard_label_search(split: Split, teacher_profile: dict[str, Any], teacher_logits: TeacherLogits,
@@ -137,4 +146,12 @@ def run_hard_label_search(split: Split, teacher_profile: dict[str, Any], teacher
     variant = params.hard_label_variant()
     logger.info("Searching again with hard labels (search.proxy.kd_alpha 0), state in %s", variant.state_dir)
     outcome = run_trade_search(split, teacher_profile, teacher_logits, variant, teacher_model)
-    return outcome.trials, select_architectures(outcome.trials, variant.top_k, outcome.summary["acc_target"])
+    return outcome.trials, students_to_retrain(outcome.trials, variant, outcome.summary["acc_target"])
+
+
+def students_to_retrain(trials: pd.DataFrame, params: SearchParams, acc_target: float) -> list[dict[str, Any]]:
+    """The students to retrain: Eq. 2's ``top_k`` at ``acc_target``, or, when the search grew the
+    accuracy-``s`` front (``search.objective: pareto``), ``top_k`` spread along it."""
+    if params.objective == "pareto":
+        return select_along_front(trials, params.top_k, acc_target)
+    return select_architectures(trials, params.top_k, acc_target)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -10,6 +11,8 @@ import pytest
 import timm
 
 from trade_pipeline.serialization import load_model_artifact
+
+from ..conftest import PROJECT
 
 
 def _latest(folder: Path) -> Path:
@@ -87,3 +90,35 @@ def test_transfer_fine_tunes_every_distilled_model_on_the_digits_and_from_scratc
     table = (project / "data" / "08_reporting" / "transfer_report.md").read_text()
     assert table.splitlines()[0] == "| architecture | init | embedded_mnist (D) | digits |"
     (parent,) = [r for r in _runs(project) if "transfer.trade_1.digits.transferred.top1" in r.data.metrics]
+
+
+def test_the_pareto_mode_searches_the_front_once_and_reads_any_target_off_it(retrained):
+    """Runs last in this module: its search's datasets replace the Eq. 2 search's. Untracked, as
+    conf/test has it (the module's other runs track)."""
+    project, run = retrained
+    shutil.copy(PROJECT / "conf" / "test" / "mlflow.yml", project / "conf" / "test" / "mlflow.yml")
+    data = project / "data"
+    # conf/test's teacher is tiny: its students weigh 3-12 teachers, beyond the default ceiling s = 3
+    pareto = {"objective": "pareto", "state_dir": "data/07_model_output/search_state_pareto", "pareto": {"max_s": 20.0}}
+    run(project, ["search"], {"search": pareto})
+    trials = pd.read_parquet(_latest(data / "07_model_output" / "search_trials.parquet"))
+    front = pd.read_parquet(_latest(data / "07_model_output" / "pareto_front.parquet"))
+    summary = json.loads(_latest(data / "08_reporting" / "search_summary.json").read_text())
+    ok = trials[trials["status"] == "ok"]
+    beaten = [any((o["proxy_accuracy"] >= r["proxy_accuracy"]) & (o["resource_ratio"] <= r["resource_ratio"])
+                  & ((o["proxy_accuracy"] > r["proxy_accuracy"]) | (o["resource_ratio"] < r["resource_ratio"]))
+                  for _, o in ok.iterrows()) for _, r in ok.iterrows()]
+    assert sorted(front["spec_hash"]) == sorted(ok.loc[[not b for b in beaten], "spec_hash"])
+    assert summary["objective"] == "pareto" and summary["hypervolume"] > 0
+    assert summary["hypervolume_reference"] == [10.0, 20.0]  # chance on ten digits; the ceiling given
+
+    # another target: nothing is trained again, the front is read there
+    lowest = float(front["proxy_accuracy"].min())
+    run(project, ["search"], {"search": {**pareto, "score": {"acc_target": lowest}}})
+    assert len((data / "07_model_output" / "search_state_pareto" / "trials.jsonl").read_text().splitlines()) == 4
+    rescored = pd.read_parquet(_latest(data / "07_model_output" / "search_trials.parquet"))
+    selected = json.loads(_latest(data / "07_model_output" / "selected_architectures.json").read_text())
+    best = rescored[rescored["spec_hash"].isin(front["spec_hash"])].nsmallest(1, "score")
+    assert selected[0]["spec_hash"] == best["spec_hash"].item()
+    assert selected[0]["score"] == pytest.approx(lowest / (best["proxy_accuracy"].item() * 1.01)
+                                                 * best["resource_ratio"].item())

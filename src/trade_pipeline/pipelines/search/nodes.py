@@ -12,9 +12,9 @@ from trade_pipeline.data.split import Split
 from trade_pipeline.models import ModelArtifact
 from trade_pipeline.report.metrics import search_metrics
 from trade_pipeline.search.config import SearchParams
-from trade_pipeline.search.pareto import pareto_front, select_architectures
+from trade_pipeline.search.pareto import FRONT_COSTS, pareto_front
 from trade_pipeline.search.plots import plot_pareto, plot_search_progress, plot_trust_region_trace
-from trade_pipeline.search.session import run_hard_label_search, run_trade_search
+from trade_pipeline.search.session import run_hard_label_search, run_trade_search, students_to_retrain
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +38,17 @@ def search_hard_label_students(
     return run_hard_label_search(split, teacher_profile, teacher_logits, search, teacher_model)
 
 
-def find_pareto_front(search_trials: pd.DataFrame) -> pd.DataFrame:
-    """Non-dominated ``ok`` trials over accuracy↑, params↓, MACs↓, latency↓ (Fig. 6's red dots)."""
-    return pareto_front(search_trials)
+def find_pareto_front(search_trials: pd.DataFrame, search: SearchParams) -> pd.DataFrame:
+    """Non-dominated ``ok`` trials over accuracy↑, params↓, MACs↓, latency↓ (Fig. 6's red dots); in
+    the Pareto mode over accuracy↑ and ``s``↓, the front its search grew."""
+    return pareto_front(search_trials, FRONT_COSTS[search.objective])
 
 
 def select_students(search_trials: pd.DataFrame, search_summary: SearchSummary,
                     search: SearchParams) -> list[dict[str, Any]]:
-    """Top-k by Eq. 2 score among trials that meet the accuracy target (the retrain's input)."""
-    selected = select_architectures(search_trials, search.top_k, search_summary["acc_target"])
+    """Top-k by Eq. 2 score among trials that meet the accuracy target, or in the Pareto mode top-k
+    spread along the front (the retrain's input)."""
+    selected = students_to_retrain(search_trials, search, search_summary["acc_target"])
     if not selected:
         logger.warning("No searched student reached the accuracy target %.2f%%; nothing selected.",
                        search_summary["acc_target"])

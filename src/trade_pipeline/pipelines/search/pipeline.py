@@ -26,7 +26,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=["hard_label_search_trials", "hard_label_selected_architectures"],
                 name="search_hard_label_students",
             ),
-            Node(find_pareto_front, inputs="search_trials", outputs="pareto_front", name="find_pareto_front"),
+            Node(find_pareto_front, inputs=["search_trials", "params:search"], outputs="pareto_front",
+                 name="find_pareto_front"),
             Node(
                 select_students,
                 inputs=["search_trials", "search_summary", "params:search"],
