@@ -83,7 +83,13 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 OURS = ("composite", "turbo", "turbo_continuous", "random", "evolution", "lamcts", "rl")
 OPTUNA = ("tpe", "gp", "tpe_c", "gp_c")
-METHODS = OURS + OPTUNA
+OPTUNA_FRONT = ("nsga2", "motpe", "mogp")
+"""Optuna's multi-objective samplers (``proxy --objective pareto`` only): NSGA-II, TPE and GP."""
+NSGA2_POPULATION = 10
+"""NSGA-II's generation size: Optuna's default 50 would leave a 50-evaluation run one random generation."""
+METHODS = OURS + OPTUNA + OPTUNA_FRONT
+REGIME_TARGETS = ("binding", "strict", "needle")
+"""The regimes whose targets Eq. 2 is read at off a Pareto search's front (``budget`` adds a budget)."""
 RUN_COLUMNS = ("problem", "budget", "method", "seed", "evaluation", "phase", "value", "best", "optimizer_seconds", "key",
                "image_epochs")
 """One row per evaluation: ``evaluation`` counts from 1; ``phase`` is ``design`` (shared) or
@@ -110,6 +116,9 @@ class Problem:
     structure: Callable[[], dict] | None = None  # fresh per run: composite's objective, feasible, observe
     compute: Callable[[np.ndarray], np.ndarray] | None = None  # n x d -> n proxy computes (image-epochs)
     feasible_share: float | None = None  # share of all candidates that meet outcome_target, where known
+    cost: Callable[[np.ndarray], np.ndarray] | None = None  # n x d -> n: a trade-off's known cost axis (s)
+    progress: Callable[[np.ndarray], np.ndarray] | None = None  # all points in order -> the best so far
+    # of each (a trade-off: its front's hypervolume, higher is better); None: the lowest value so far
 
     @property
     def dim(self) -> int:
@@ -145,8 +154,8 @@ def run_ours(method: str, problem: Problem, seed: int, budget: int, batch: int,
     if "batch_size" in OPTIMIZERS[method].takes:
         options["batch_size"] = batch
     observe = None
-    if "objective" in OPTIMIZERS[method].takes and problem.structure is not None:
-        structure = problem.structure()
+    structure = problem.structure() if problem.structure is not None else {}
+    if set(structure) & OPTIMIZERS[method].takes:  # told the objective's structure (or the trade-off)
         observe = structure.pop("observe")
         options.update(structure)
 
@@ -230,14 +239,8 @@ def run_optuna(method: str, problem: Problem, seed: int, budget: int, batch: int
                      **({"user_attrs": {"constraint": c}, "system_attrs": {"constraints": (c,)}} if constrained else {}))
         for point, value, c in zip(design, design_values, constraint(design))
     ])
-    batches, told = [], len(design)
-    while told < budget:
-        start = time.perf_counter()
-        trials = [study.ask(distributions) for _ in range(min(batch, budget - told))]
-        asked = time.perf_counter() - start
-        points = np.array([from_optuna(trial.params, problem.dimensions) for trial in trials])
-        values = problem.objective(points)
-        start = time.perf_counter()
+
+    def tell(trials: list, points: np.ndarray, values: np.ndarray) -> None:
         for trial, value, c in zip(trials, values, constraint(points)):
             if constrained:
                 trial.set_user_attr("constraint", c)
@@ -245,22 +248,79 @@ def run_optuna(method: str, problem: Problem, seed: int, budget: int, batch: int
                 study.tell(trial, float(value))
             else:
                 study.tell(trial, state=TrialState.FAIL)
+
+    return optuna_batches(study, problem, budget, batch, len(design), tell)
+
+
+def optuna_batches(study, problem: Problem, budget: int, batch: int, told: int,
+                   tell: Callable[[list, np.ndarray, np.ndarray], None]) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Asks an Optuna study ``batch`` trials at a time until ``budget`` evaluations (``told`` done),
+    evaluates them, and ``tell(trials, points, values)`` tells each its result; the batches as
+    ``run_ours`` gives them."""
+    distributions = optuna_distributions(problem.dimensions)
+    batches = []
+    while told < budget:
+        start = time.perf_counter()
+        trials = [study.ask(distributions) for _ in range(min(batch, budget - told))]
+        asked = time.perf_counter() - start
+        points = np.array([from_optuna(trial.params, problem.dimensions) for trial in trials])
+        values = problem.objective(points)
+        start = time.perf_counter()
+        tell(trials, points, values)
         batches.append((points, values, asked + time.perf_counter() - start))
         told += len(trials)
     return batches
 
 
+def run_optuna_front(method: str, problem: Problem, seed: int, budget: int, batch: int,
+                     design: np.ndarray, design_values: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """As ``run_optuna`` for Optuna's multi-objective samplers on a trade-off: each trial is told
+    (outcome, cost) to maximise and minimise; NSGA-II with ``NSGA2_POPULATION``, the others at
+    their defaults."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    if problem.cost is None or problem.outcome is None:
+        raise SystemExit(f"{method} needs a trade-off problem (proxy --objective pareto)")
+    samplers = {"nsga2": partial(optuna.samplers.NSGAIISampler, population_size=NSGA2_POPULATION),
+                "motpe": optuna.samplers.TPESampler, "mogp": optuna.samplers.GPSampler}
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=samplers[method](seed=seed))
+    distributions = optuna_distributions(problem.dimensions)
+
+    def objectives(points: np.ndarray) -> list[list[float] | None]:
+        pairs = zip(problem.outcome(points), problem.cost(points))
+        return [[float(o), float(c)] if np.isfinite(o) and np.isfinite(c) else None for o, c in pairs]
+
+    study.add_trials([create_trial(params=to_optuna(point, problem.dimensions), distributions=distributions,
+                                   **({"values": pair} if pair else {"state": TrialState.FAIL}))
+                      for point, pair in zip(design, objectives(design))])
+
+    def tell(trials: list, points: np.ndarray, values: np.ndarray) -> None:
+        for trial, pair in zip(trials, objectives(points)):
+            if pair:
+                study.tell(trial, pair)
+            else:
+                study.tell(trial, state=TrialState.FAIL)
+
+    return optuna_batches(study, problem, budget, batch, len(design), tell)
+
+
 def run_one(method: str, problem: Problem, seed: int, budget: int, batch: int, design: np.ndarray,
             design_values: np.ndarray) -> pd.DataFrame:
     """One run's rows (``RUN_COLUMNS``)."""
-    runner = run_optuna if method in OPTUNA else run_ours
+    runner = run_optuna if method in OPTUNA else run_optuna_front if method in OPTUNA_FRONT else run_ours
     batches = runner(method, problem, seed, budget, batch, design, design_values)
     points = [design] + [p for p, _, _ in batches]
     values = np.concatenate([design_values] + [v for _, v, _ in batches])
     seconds = np.concatenate([np.zeros(len(design))] + [np.full(len(p), s / len(p)) for p, _, s in batches])
     keys = [problem.key(p) if problem.key else "" for p in np.vstack(points)]
     compute = problem.compute(np.vstack(points)) if problem.compute else np.full(len(values), np.nan)
-    best = np.minimum.accumulate(np.where(np.isnan(values), np.inf, values))
+    if problem.progress is not None:
+        best = problem.progress(np.vstack(points))
+    else:
+        best = np.minimum.accumulate(np.where(np.isnan(values), np.inf, values))
     return pd.DataFrame({
         "problem": problem.name, "budget": budget, "method": method, "seed": seed,
         "evaluation": np.arange(1, len(values) + 1),
@@ -329,6 +389,9 @@ def main() -> None:
                         help="nb201: which of its regimes (default: all); proxy: run these regimes (given alone: all) "
                              "instead of the one --acc-target")
     parser.add_argument("--uniform", type=int, default=200, help="proxy --regimes: uniform students that set the targets")
+    parser.add_argument("--objective", choices=("eq2", "pareto"), default="eq2",
+                        help="proxy: pareto compares searches of the accuracy-s front by its hypervolume, and reads "
+                             "Eq. 2's best off each front at the --regimes' targets")
     args = parser.parse_args()
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.WARNING)
@@ -342,6 +405,9 @@ def main() -> None:
                    for problem, _ in problems}
         (args.figures / "compare_nb201_regimes.json").write_text(json.dumps(regimes, indent=2) + "\n")
         run_regimes([(problem, tag, f"compare_{tag}") for problem, tag in problems], args, optimum_known=True)
+        return
+    if args.problem == "proxy" and args.objective == "pareto":
+        run_pareto(args)
         return
     if args.problem == "proxy" and args.regimes is not None:
         if args.acc_target is not None:
@@ -411,8 +477,8 @@ def proxy_regime_problems(args: argparse.Namespace) -> list[tuple[Problem, str, 
     return problems
 
 
-def as_problem(name: str, objective: CachedObjective, search: SearchParams, budget: int) -> Problem:
-    """A ``CachedObjective`` as every method sees it: each strategy with the project's settings."""
+def project_settings(search: SearchParams) -> Callable[[str], dict]:
+    """Each strategy's settings as the project sets them (``search.<its block>``)."""
 
     def options(strategy: str) -> dict:
         config_class = OPTIMIZERS[strategy].config_class
@@ -421,9 +487,61 @@ def as_problem(name: str, objective: CachedObjective, search: SearchParams, budg
         block = type(search).option_blocks()[config_class]
         return {"config": getattr(search, block)}
 
-    return Problem(name, objective.dimensions, objective, budget, key=objective.key, strategy_options=options,
-                   outcome=objective.accuracy, outcome_target=objective.acc_target,
-                   structure=objective.strategy_structure, compute=objective.image_epochs)
+    return options
+
+
+def as_problem(name: str, objective: CachedObjective, search: SearchParams, budget: int) -> Problem:
+    """A ``CachedObjective`` as every method sees it: each strategy with the project's settings."""
+    return Problem(name, objective.dimensions, objective, budget, key=objective.key,
+                   strategy_options=project_settings(search), outcome=objective.accuracy,
+                   outcome_target=objective.acc_target, structure=objective.strategy_structure,
+                   compute=objective.image_epochs)
+
+
+def pareto_problem(objective: CachedObjective, search: SearchParams, budget: int) -> Problem:
+    """The accuracy-``s`` trade-off of ``search.objective: pareto`` on the project's objective, with
+    no budget: strategies are told log(s / accuracy) as the search tells them
+    (``ObjectiveContext.told_value``), ``composite`` and ``evolution`` the trade-off, Optuna's
+    multi-objective samplers (accuracy, s); the progress is the front's hypervolume from the
+    project's ``search.pareto`` reference."""
+    from trade_pipeline.optim.hypervolume import hypervolume_trace
+
+    reference = search.pareto.reference(objective.context.budget, objective.context.split.num_classes)
+
+    def told(points: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(objective.resource_ratio(points) / objective.accuracy(points))
+
+    return Problem("proxy_pareto", objective.dimensions, told, budget, key=objective.key,
+                   strategy_options=project_settings(search), outcome=objective.accuracy,
+                   structure=partial(objective.strategy_structure, reference), compute=objective.image_epochs,
+                   cost=objective.resource_ratio,
+                   progress=lambda points: hypervolume_trace(objective.accuracy(points),
+                                                             objective.resource_ratio(points), reference))
+
+
+def run_pareto(args: argparse.Namespace) -> None:
+    """``proxy --objective pareto``: runs (unless ``--report-only``) and reports the front's
+    hypervolume per method (``compare_proxy_pareto_<budget>``), then Eq. 2's best on each run's
+    front at the targets of ``compare_proxy_regimes.json`` against the Eq. 2 searches there
+    (``compare_proxy_pareto_<budget>_targets``)."""
+    from proxy_objective import proxy_objective
+    from strategy_report import write_pareto_report, write_target_report
+
+    from trade_pipeline.search.score import Budget
+
+    objective, fingerprint, search = proxy_objective(args.project, args.out / "proxy-cache", args.proxy_epochs,
+                                                     args.proxy_fraction)
+    budget = args.budget or 50
+    problem = pareto_problem(objective.at(budget=Budget()), search, budget)
+    tag = f"proxy-{fingerprint}-pareto_{budget}"
+    if not args.report_only:
+        run_all(problem, args.methods, parse_seeds(args.seeds), budget, args.batch, args.out, tag, args.design_size)
+    stem = f"compare_proxy_pareto_{budget}"
+    print(write_pareto_report(args.out / tag, args.figures, stem, title=tag))
+    regimes = json.loads((args.figures / "compare_proxy_regimes.json").read_text())
+    eq2_runs = {regime: args.out / f"proxy-{fingerprint}-{regime}_{budget}" for regime in args.regimes or REGIME_TARGETS}
+    print(write_target_report(args.out / tag, eq2_runs, regimes, objective, args.figures, f"{stem}_targets"))
 
 
 def settings_for(strategy: str, options: dict) -> dict:

@@ -34,7 +34,7 @@ import torch
 from trade_pipeline.data.split import Split
 from trade_pipeline.optim.base import Dimension
 from trade_pipeline.search.config import SearchParams
-from trade_pipeline.search.costs import CandidateCosts, composite_objective
+from trade_pipeline.search.costs import CandidateCosts, accuracy_cost_trade_off, composite_objective
 from trade_pipeline.search.fidelity import images_seen
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
 from trade_pipeline.search.score import Budget, KDGuidedScore
@@ -217,14 +217,21 @@ class CachedObjective:
         return np.array([math.nan if (value := self.row(point)["proxy_accuracy"]) is None else value
                          for point in np.atleast_2d(points)])
 
-    def strategy_structure(self) -> dict[str, Any]:
+    def resource_ratio(self, points: np.ndarray) -> np.ndarray:
+        """``n`` Eq. 2 resource ratios ``s`` (NaN where the candidate failed or was over budget)."""
+        return np.array([math.nan if (row := self.row(point))["status"] != "ok" else row["resource_ratio"]
+                         for point in np.atleast_2d(points)])
+
+    def strategy_structure(self, reference: tuple[float, float] | None = None) -> dict[str, Any]:
         """What the search hands the ``composite`` strategy (fresh cost model per run): its
-        objective, the budget filter, and ``observe`` to call with every point told."""
+        objective (or, given a hypervolume ``reference``, the accuracy-``s`` trade-off of
+        ``search.objective: pareto``), the budget filter, and ``observe`` to call with every point told."""
         split = self.context.split
         costs = CandidateCosts(self.context.space, split.channels, split.num_classes, self.context.teacher_costs,
                                self.context.budget)
-        return {"objective": composite_objective(costs, self.score),
-                "feasible": costs.within_budget,
+        target = ({"objective": composite_objective(costs, self.score)} if reference is None
+                  else {"trade_off": accuracy_cost_trade_off(costs, reference)})
+        return {**target, "feasible": costs.within_budget,
                 "observe": lambda points: costs.observe(self.row(point) for point in np.atleast_2d(points))}
 
 

@@ -18,13 +18,15 @@ import pandas as pd  # noqa: E402
 from common import paired_test  # noqa: E402
 
 DEFAULT = "composite"  # search.strategy's default: the reference of the paired comparison
-ORDER = ("composite", "turbo", "turbo_continuous", "tpe", "tpe_c", "gp", "gp_c", "lamcts", "evolution", "rl", "random")
+ORDER = ("composite", "turbo", "turbo_continuous", "tpe", "tpe_c", "gp", "gp_c", "nsga2", "motpe", "mogp", "lamcts",
+         "evolution", "rl", "random")
 LABELS = {"composite": "composite (default)", "turbo": "turbo (paper, type-aware)", "turbo_continuous": "turbo_continuous",
           "tpe": "Optuna TPE", "tpe_c": "Optuna TPE + constraint", "gp": "Optuna GP", "gp_c": "Optuna GP + constraint",
+          "nsga2": "Optuna NSGA-II", "motpe": "Optuna TPE (multi-objective)", "mogp": "Optuna GP (multi-objective)",
           "lamcts": "LA-MCTS", "evolution": "reg. evolution", "rl": "REINFORCE", "random": "random"}
 COLOURS = {"composite": "tab:red", "turbo": "tab:pink", "turbo_continuous": "tab:orange", "tpe": "tab:blue",
-           "tpe_c": "navy", "gp": "tab:cyan", "gp_c": "teal", "lamcts": "tab:green", "evolution": "tab:purple",
-           "rl": "tab:brown", "random": "tab:gray"}
+           "tpe_c": "navy", "gp": "tab:cyan", "gp_c": "teal", "nsga2": "olive", "motpe": "tab:blue", "mogp": "tab:cyan",
+           "lamcts": "tab:green", "evolution": "tab:purple", "rl": "tab:brown", "random": "tab:gray"}
 
 
 def load_runs(run_dir: Path) -> pd.DataFrame:
@@ -230,6 +232,16 @@ def plot(curve: pd.DataFrame, design_size: int | None, title: str, ylabel: str, 
     plt.close(figure)
 
 
+def write_curves(runs: pd.DataFrame, figures: Path, stem: str, title: str, ylabel: str) -> None:
+    """Each method's median best so far over seeds, with quartiles, as ``<stem>.csv`` and ``.png``."""
+    figures.mkdir(parents=True, exist_ok=True)
+    curve = curves(runs)
+    curve.to_csv(figures / f"{stem}.csv", index=False, float_format="%.6g")
+    design_size = int((runs[(runs["seed"] == runs["seed"].min())
+                            & (runs["method"] == runs["method"].iloc[0])]["phase"] == "design").sum())
+    plot(curve, design_size, f"{title}: median and interquartile range over seeds", ylabel, figures / f"{stem}.png")
+
+
 def write_report(run_dir: Path, figures: Path, stem: str, title: str, optimum_known: bool,
                  checkpoints: list[int]) -> str:
     """Writes ``<figures>/<stem>.png``, ``.csv`` (curves) and ``.md`` (tables), and where runs
@@ -238,13 +250,8 @@ def write_report(run_dir: Path, figures: Path, stem: str, title: str, optimum_kn
     if runs.empty:
         return f"no runs under {run_dir} yet"
     budget = int(runs["budget"].max())
-    figures.mkdir(parents=True, exist_ok=True)
-    curve = curves(runs)
-    curve.to_csv(figures / f"{stem}.csv", index=False, float_format="%.6g")
-    design_size = int((runs[(runs["seed"] == runs["seed"].min())
-                            & (runs["method"] == runs["method"].iloc[0])]["phase"] == "design").sum())
     ylabel = "best value so far = regret (optimum 0)" if optimum_known else "best log(Score) so far (Eq. 2)"
-    plot(curve, design_size, f"{title}: median and interquartile range over seeds", ylabel, figures / f"{stem}.png")
+    write_curves(runs, figures, stem, title, ylabel)
     table = markdown(summary(runs, checkpoints, optimum_known), checkpoints, budget, optimum_known)
     if DEFAULT in set(runs["method"]) and len(set(runs["method"])) > 1:
         pairs = paired(final_bests(runs))
@@ -260,3 +267,65 @@ def write_report(run_dir: Path, figures: Path, stem: str, title: str, optimum_kn
         table += "\n\n" + compute_table
     (figures / f"{stem}.md").write_text(table + "\n")
     return table
+
+
+def write_pareto_report(run_dir: Path, figures: Path, stem: str, title: str) -> str:
+    """As :func:`write_report` for searches of a front, whose ``best`` is the hypervolume so far
+    (higher is better): ``<stem>.png`` / ``.csv`` (median and quartiles per evaluation), the table
+    and ``<stem>_paired.csv`` (a negative median difference, or a win, is the default ahead)."""
+    runs = load_runs(run_dir)
+    if runs.empty:
+        return f"no runs under {run_dir} yet"
+    budget = int(runs["budget"].max())
+    write_curves(runs, figures, stem, title, "hypervolume of accuracy (%) against s so far (higher is better)")
+    final = final_bests(runs)
+    lines = [f"| method | seeds | hypervolume @{budget}: median [IQR] | ask+tell s / eval |", "|---|---|---|---|"]
+    for method in methods_in(runs):
+        q25, median, q75 = np.nanpercentile(final[method].dropna(), [25, 50, 75])
+        seconds = runs[(runs["method"] == method) & (runs["phase"] == "search")].groupby("seed")["optimizer_seconds"]
+        lines.append(f"| {LABELS.get(method, method)} | {final[method].notna().sum()} | {median:.4g} [{q25:.4g}, "
+                     f"{q75:.4g}] | {seconds.mean().median():.3g} |")
+    table = "\n".join(lines)
+    if DEFAULT in final and len(final.columns) > 1:
+        pairs = paired(-final)  # lower -hypervolume: the default's front dominates more
+        pairs.to_csv(figures / f"{stem}_paired.csv", index=False, float_format="%.6g")
+        table += "\n\nHypervolume, paired by seed (a win: the default's is higher):\n\n" + paired_markdown(pairs)
+    (figures / f"{stem}.md").write_text(table + "\n")
+    return table
+
+
+def write_target_report(run_dir: Path, eq2_runs: dict[str, Path], regimes: dict[str, dict], objective, figures: Path,
+                        stem: str) -> str:
+    """One search of the front for every target: per regime (``eq2_runs``: its Eq. 2 runs) and front
+    search method, Eq. 2's best log(Score) among the students the run evaluated at the regime's
+    target (the front holds it) against the default's Eq. 2 search there, paired by seed (a
+    negative difference: the front's is better). Writes ``<stem>.csv`` and ``.md``."""
+    runs = load_runs(run_dir)
+    rows = []
+    for regime, eq2_dir in eq2_runs.items():
+        score = objective.at(regimes[regime]["target"]).score
+        eq2 = load_runs(eq2_dir)
+        if eq2.empty or runs.empty:
+            continue
+        searched = final_bests(eq2)[DEFAULT].dropna()
+        for method in methods_in(runs):
+            read = {}
+            for seed, run in runs[runs["method"] == method].groupby("seed"):
+                values = [score.log_value(row["proxy_accuracy"], row["resource_ratio"])
+                          for key in run["key"] if (row := objective.rows.get(key)) and row["status"] == "ok"]
+                read[seed] = np.nanmin(values)
+            both = pd.DataFrame({"front": pd.Series(read), "eq2": searched}).dropna()
+            rows.append({"regime": regime, "target": regimes[regime]["target"], "method": method, "seeds": len(both),
+                         "front_median": float(both["front"].median()), "eq2_median": float(both["eq2"].median()),
+                         **paired_test(both["front"] - both["eq2"])})
+    table = pd.DataFrame(rows)
+    table.to_csv(figures / f"{stem}.csv", index=False, float_format="%.6g")
+    lines = ["| regime (target) | front searched by | seeds | best log(Score) read off the front: median | "
+             "Eq. 2 search at the target (composite): median | front better / ties / worse | Wilcoxon p |",
+             "|---|---|---|---|---|---|---|"]
+    for _, row in table.iterrows():
+        lines.append(f"| {row['regime']} ({row['target']:.3g}) | {LABELS.get(row['method'], row['method'])} | "
+                     f"{row['seeds']} | {row['front_median']:.3g} | {row['eq2_median']:.3g} | {row['wins']} / "
+                     f"{row['ties']} / {row['losses']} | {row['wilcoxon_p']:.3g} |")
+    (figures / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    return "\n".join(lines)
