@@ -107,11 +107,11 @@ def test_the_front_of_accuracy_against_s_and_students_spread_along_it():
     table = front_table(FRONT)
     front = pareto_front(table, FRONT_COSTS["pareto"])
     assert front["spec_hash"].tolist() == ["h0", "h1", "h3", "h4", "h5"]  # h2 and h6 are beaten
-    # Eq. 2's best at 60 % (h3: 0.6 / 62 is lowest among those at 60 % or more), then the front's
-    # s quantiles 0 and 1: the cheapest and the dearest
+    # Eq. 2's best at 60 % (h3: 0.6 / 62 is lowest among those at 60 % or more), then the students
+    # nearest the thirds of the front's s, 0.467 (h1 at 0.4) and 0.867 (h4 at 1.0; h3 is taken)
     selected = select_along_front(table, 3, acc_target=60.0)
-    assert [entry["spec_hash"] for entry in selected] == ["h3", "h0", "h5"]
-    # no target met: five evenly spaced quantiles of s over five front students take them all, cheapest first
+    assert [entry["spec_hash"] for entry in selected] == ["h3", "h1", "h4"]
+    # no target met: five inner quantiles of s over five front students take them all, cheapest first
     assert [entry["spec_hash"] for entry in select_along_front(table, 5, acc_target=99.0)] == \
         ["h0", "h1", "h3", "h4", "h5"]
     assert len(select_along_front(table, 9, acc_target=None)) == 5  # never more than the front holds

@@ -71,22 +71,22 @@ def at_target(trials: pd.DataFrame, score: KDGuidedScore) -> pd.DataFrame:
 def select_along_front(trials: pd.DataFrame, count: int, acc_target: float | None) -> list[dict[str, Any]]:
     """``count`` distinct students of the accuracy-``s`` front, for Table 2 to show the trade-off:
     first Eq. 2's best at ``acc_target`` (when a front student meets it), then the front students
-    nearest evenly spaced quantiles of the front's ``s``, cheapest first. Entries as
-    :func:`select_architectures`'s."""
+    nearest evenly spaced inner quantiles of the front's ``s`` (for two: its thirds), cheapest
+    first. The ends are left out: the cheapest front students are barely above chance and the
+    dearest buy a last point of accuracy. Entries as :func:`select_architectures`'s."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     front = (pareto_front(trials, FRONT_COSTS["pareto"]).dropna(subset=["spec_json"]).drop_duplicates("spec_hash")
              .reset_index(drop=True))
-    chosen: list[int] = []
     meeting = front[front[ACCURACY] >= acc_target] if acc_target is not None else front.iloc[:0]
-    if len(meeting):
-        chosen.append(int(meeting["score"].idxmin()))
+    best = [int(meeting["score"].idxmin())] if len(meeting) else []
     s = front["resource_ratio"].to_numpy(float)
-    for quantile in np.quantile(s, np.linspace(0.0, 1.0, count - len(chosen))) if len(front) else []:
-        free = [i for i in front.index if i not in chosen]
+    spread: list[int] = []
+    for quantile in np.quantile(s, np.linspace(0.0, 1.0, count - len(best) + 2)[1:-1]) if len(front) else []:
+        free = [i for i in front.index if i not in best + spread]
         if free:
-            chosen.append(min(free, key=lambda i: (abs(s[i] - quantile), s[i])))
-    return [_selected(front.loc[i]) for i in chosen[:1] + sorted(chosen[1:], key=lambda i: s[i])]
+            spread.append(min(free, key=lambda i: (abs(s[i] - quantile), s[i])))
+    return [_selected(front.loc[i]) for i in best + sorted(spread, key=lambda i: s[i])]
 
 
 def select_architectures(
