@@ -22,7 +22,8 @@ has to learn costs that the search can compute. This strategy instead
   candidate adds to the front (q-EHVI, Daulton et al. 2020, by sequential greedy picks), exact over
   the known cost and sampled over the outcome, and starts local search from the front's points (its
   regions stay centred on the best value told, log(cost / outcome); centring them instead on the
-  front's point of largest exclusive hypervolume, as MOrBO does, did worse on the proxy benchmark: docs/figures/pareto_acquisition_trials.json);
+  front's point of largest exclusive hypervolume, as MOrBO does, did worse on the proxy benchmark,
+  as did a hypervolume on log cost: docs/figures/pareto_acquisition_trials.json);
 * keeps TuRBO's regions, designs and success/failure counting; a region's centre is its best
   value (below Eq. 2's target: the miss cheapest for its accuracy; SCBO's centre, the most
   accurate miss, changed nothing on NAS-Bench-201's needle regime); a region that shrinks away
