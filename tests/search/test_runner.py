@@ -193,11 +193,12 @@ def test_resume_false_sets_the_old_trials_aside(tiny_search, tmp_path):
     assert len(list(tmp_path.glob("state-before-*/trials.jsonl"))) == 1
 
 
-def test_the_dask_executor_gives_the_same_trials_as_local(tiny_search, tmp_path):
+@pytest.mark.parametrize("objective", ["eq2", "pareto"])
+def test_the_dask_executor_gives_the_same_trials_as_local(tiny_search, tmp_path, objective):
     content = ["trial_id", "spec_hash", "block_sequence", "status", "params", "macs", "proxy_accuracy"]
     tables = {}
     for executor in ("local", "dask"):
-        trials = run_search(*tiny_search(strategy="random", n_trials=4, executor=executor,
+        trials = run_search(*tiny_search(strategy="random", n_trials=4, executor=executor, objective=objective,
                                          state_dir=str(tmp_path / executor), dask={"n_workers": 2})).trials
         tables[executor] = trials[content].sort_values("trial_id", ignore_index=True)
     assert tables["local"].equals(tables["dask"])
