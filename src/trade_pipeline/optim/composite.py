@@ -335,8 +335,8 @@ class CompositeTurbo(Turbo):
         picks: list[int] = []
         while len(picks) < n and available.any():
             gain = (best.unsqueeze(-1) - values).clamp(min=0).mean(dim=0) + tie_break
-            index = self._claim_best(self._rank(torch.where(unknown, torch.full_like(gain, math.nan), gain), p_feasible),
-                                     available, candidates)
+            rank = self._rank(torch.where(unknown, torch.full_like(gain, math.nan), gain), p_feasible)
+            index = self._claim_best(rank, available, candidates)
             if index is not None:
                 picks.append(index)
                 best = torch.minimum(best, values[:, index])
@@ -366,9 +366,9 @@ class CompositeTurbo(Turbo):
         """``N`` expected hypervolume improvements over the front of what was told, each candidate
         on its own (``samples``: ``s x N`` outcomes); NaN where its cost is unknown."""
         rows = self._front()
-        gain = hypervolume_improvement(samples, torch.from_numpy(self.trade_off.cost(candidates)),
-                                       torch.from_numpy(self._outcomes[rows]),
-                                       torch.from_numpy(self.trade_off.cost(self._points[rows])), self.trade_off.reference)
+        costs, front_costs = (torch.from_numpy(self.trade_off.cost(points)) for points in (candidates, self._points[rows]))
+        gain = hypervolume_improvement(samples, costs, torch.from_numpy(self._outcomes[rows]), front_costs,
+                                       self.trade_off.reference)
         return gain.mean(dim=0) + self._tie_break(samples)
 
     def _tie_break(self, samples: torch.Tensor) -> torch.Tensor:

@@ -62,7 +62,8 @@ def at_target(trials: pd.DataFrame, score: KDGuidedScore) -> pd.DataFrame:
     require_columns(trials, ["status", ACCURACY, "resource_ratio", "score", "log_score"])
     rescored = trials.copy()
     ok = (rescored["status"] == "ok") & rescored[ACCURACY].notna() & rescored["resource_ratio"].notna()
-    values = [score.value(accuracy, s) for accuracy, s in zip(rescored.loc[ok, ACCURACY], rescored.loc[ok, "resource_ratio"])]
+    pairs = zip(rescored.loc[ok, ACCURACY], rescored.loc[ok, "resource_ratio"])
+    values = [score.value(accuracy, s) for accuracy, s in pairs]
     rescored.loc[ok, "score"] = values
     rescored.loc[ok, "log_score"] = [math.log(value) if 0 < value < math.inf else None for value in values]
     return rescored

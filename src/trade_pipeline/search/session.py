@@ -111,7 +111,8 @@ def run_trade_search(split: Split, teacher_profile: dict[str, Any], teacher_logi
     trials = at_target(result.trials, context.score) if params.objective == "pareto" else result.trials
     reference = params.pareto.reference(context.budget, split.num_classes)
     hypervolume = hypervolume_by_trial(trials[trials["fidelity"] == 1.0], reference)
-    if params.objective == "pareto" and len(hypervolume) and hypervolume.iloc[-1] == 0 and (trials["status"] == "ok").any():
+    nothing_inside = len(hypervolume) and hypervolume.iloc[-1] == 0 and (trials["status"] == "ok").any()
+    if params.objective == "pareto" and nothing_inside:
         logger.warning("No student lies inside the hypervolume's reference (accuracy above %.3g %%, s below %.3g): the "
                        "front search had nothing to grow. Set search.pareto.max_s (or min_accuracy) to take them in.",
                        *reference)
