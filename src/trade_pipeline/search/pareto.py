@@ -6,7 +6,6 @@ Eq. 2's resource ratio ``s`` (``score.ParetoParams``), and the students retraine
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,10 +61,9 @@ def at_target(trials: pd.DataFrame, score: KDGuidedScore) -> pd.DataFrame:
     require_columns(trials, ["status", ACCURACY, "resource_ratio", "score", "log_score"])
     rescored = trials.copy()
     ok = (rescored["status"] == "ok") & rescored[ACCURACY].notna() & rescored["resource_ratio"].notna()
-    pairs = zip(rescored.loc[ok, ACCURACY], rescored.loc[ok, "resource_ratio"])
-    values = [score.value(accuracy, s) for accuracy, s in pairs]
-    rescored.loc[ok, "score"] = values
-    rescored.loc[ok, "log_score"] = [math.log(value) if 0 < value < math.inf else None for value in values]
+    pairs = list(zip(rescored.loc[ok, ACCURACY], rescored.loc[ok, "resource_ratio"]))
+    rescored.loc[ok, "score"] = [score.value(accuracy, s) for accuracy, s in pairs]
+    rescored.loc[ok, "log_score"] = [score.log_value(accuracy, s) for accuracy, s in pairs]
     return rescored
 
 
