@@ -34,7 +34,7 @@ def _count_training(monkeypatch) -> list[int]:
     return calls
 
 
-def test_a_search_logs_every_trial_once_with_the_documented_columns(tiny_search, monkeypatch):
+def test_a_search_logs_every_trial_once_with_the_documented_columns(tiny_search, tmp_path, monkeypatch):
     calls = _count_training(monkeypatch)
     result = run_search(*tiny_search())
     trials = result.trials
@@ -43,6 +43,7 @@ def test_a_search_logs_every_trial_once_with_the_documented_columns(tiny_search,
     assert {"status", "score", "proxy_accuracy", "params", "macs", "latency_ms", "block_sequence",
             "strategy"} <= set(trials.columns)
     assert set(trials["status"]) == {"ok"} and len(calls) == 8
+    assert not list((tmp_path / "state" / "students").glob("*"))  # a student's run state goes once it is logged
     assert trials["proxy_accuracy"].between(0, 100).all() and (trials["score"] > 0).all()
     assert result.trace and {"evaluations", "region", "length", "restarted"} <= set(result.trace[0])
     assert len(plot_trust_region_trace(result.trace).axes[0].lines) == 1  # one trust region
@@ -113,6 +114,48 @@ def test_a_killed_search_resumes_without_training_any_candidate_twice(tiny_searc
     assert len(trials) == 8 and trials["trial_id"].is_unique and trials["spec_hash"].is_unique
     assert len(calls) == 8 - len(before)
     assert _rows(state_dir)[: len(before)] == before  # nothing already saved was rewritten
+
+
+class _Killed(BaseException):
+    """A kill as the process sees it: nothing catches it."""
+
+
+def test_a_student_killed_mid_run_resumes_from_its_last_epoch_and_ends_as_if_never_stopped(tiny_search, tmp_path,
+                                                                                          monkeypatch):
+    import dataclasses
+
+    import numpy as np
+
+    from trade_pipeline.search.pruning import PruneRule
+    from trade_pipeline.training import engine
+    from trade_pipeline.training.checkpoint import Checkpoint
+
+    context, _, _ = tiny_search(proxy={"epochs": 2, "warmup_epochs": 0, "batch_size": 64, "data_fraction": 0.5})
+    total = context.proxy_updates
+    per_epoch = total // 2
+    point = tuple(np.random.default_rng(5).random(context.space.dimension).tolist())
+    rule = PruneRule((1, per_epoch + 1), total, context.score)  # a probe in each epoch, never stopping
+    candidate = objective.Candidate(trial_id=3, iteration=0, point=point, trust_region=None, prune=rule,
+                                    checkpoint=str(tmp_path / "trial-3.safetensors"))
+    straight = objective.evaluate_candidate(dataclasses.replace(candidate, checkpoint=None), "cpu", context)
+    real_save = Checkpoint.save
+
+    def save_then_die(self, *args, **kwargs):
+        real_save(self, *args, **kwargs)
+        raise _Killed
+
+    monkeypatch.setattr(Checkpoint, "save", save_then_die)
+    with pytest.raises(_Killed):  # killed right after its first epoch was saved
+        objective.evaluate_candidate(candidate, "cpu", context)
+    monkeypatch.setattr(Checkpoint, "save", real_save)
+    updates: list[int] = []
+    real_epoch = engine.Trainer.train_epoch
+    monkeypatch.setattr(engine.Trainer, "train_epoch",
+                        lambda self, batches, n_steps, bar: updates.append(n_steps) or real_epoch(self, batches, n_steps, bar))
+    resumed = objective.evaluate_candidate(candidate, "cpu", context)
+    assert sum(updates) == total - per_epoch  # the first epoch is not trained again
+    assert resumed["proxy_accuracy"] == straight["proxy_accuracy"] and resumed["status"] == "ok"
+    assert resumed["curve"] == straight["curve"] and [u for u, _ in resumed["curve"]] == [1, per_epoch + 1]
 
 
 @pytest.mark.parametrize("strategy", ["composite", "turbo", "random", "evolution"])

@@ -14,6 +14,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from trade_pipeline.search.pruning import PruneRule
 from trade_pipeline.search.score import Budget, KDGuidedScore, resource_ratio
 from trade_pipeline.search.trials import TrialRow
 from trade_pipeline.students.space import SearchSpace
+from trade_pipeline.training.checkpoint import Checkpoint
 from trade_pipeline.training.engine import Probe, RunOptions, TrainResult, train_model
 from trade_pipeline.training.recipe import ProxyRecipe
 from trade_pipeline.training.soft_labels import SoftLabels
@@ -50,6 +52,7 @@ class Candidate:
     predicted_latency_ms: float | None = None  # the search's latency model before profiling
     rung: int = 0  # search.fidelity rung it is trained on (0 when the ladder is off)
     prune: PruneRule | None = None  # search.pruning's rule for its bracket (set when it is evaluated)
+    checkpoint: str | None = None  # where its proxy run saves its state after each epoch (set when it is evaluated)
 
 
 @dataclass
@@ -104,10 +107,11 @@ class ObjectiveContext:
 
 
 def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, device: str, rung: int | None = None,
-                eval_every: int = 0, probe: Probe | None = None) -> TrainResult:
+                eval_every: int = 0, probe: Probe | None = None, checkpoint: Checkpoint | None = None) -> TrainResult:
     """The proxy task: KD from cached logits on the proxy subset of mini-train (the share of
     ``rung``; the top rung by default), scored on mini-val after the last epoch (and every
-    ``eval_every`` epochs, for a learning curve; and at the ``probe``'s updates)."""
+    ``eval_every`` epochs, for a learning curve; and at the ``probe``'s updates); resumed from,
+    and saved after each epoch to, ``checkpoint`` when given."""
     proxy = context.proxy
     train_loader = make_loader(context.split, "mini_train", proxy.batch_size, shuffle=True, seed=seed,
                                indices=context.training_indices(rung), device=device,
@@ -123,7 +127,8 @@ def proxy_train(model: torch.nn.Module, context: ObjectiveContext, seed: int, de
             settings=proxy.loader))
     # quiet: the search has its own progress bar
     return train_model(model, train_loader, eval_loader, proxy.model_copy(update={"seed": seed}), device,
-                       soft_labels=soft_labels, options=RunOptions(progress=False, eval_every=eval_every, probe=probe))
+                       soft_labels=soft_labels,
+                       options=RunOptions(progress=False, eval_every=eval_every, probe=probe, checkpoint=checkpoint))
 
 
 def reference_accuracy(model_name: str, context: ObjectiveContext, device: str) -> float:
@@ -190,7 +195,9 @@ def _evaluate_into(row: TrialRow, spec: Any, candidate: Candidate, device: str,
     row["image_epochs"] = images_seen(len(context.training_indices(candidate.rung)), context.proxy)
     rule = candidate.prune
     probe = None if rule is None else Probe(at=rule.at, loader=None, stop=lambda updates, top1: rule.stop(updates, top1, s))
-    result = proxy_train(model, context, seed, device, candidate.rung, probe=probe)
+    checkpoint = None if candidate.checkpoint is None else Checkpoint(Path(candidate.checkpoint),
+                                                                      f"{spec.hash}-seed{seed}-rung{candidate.rung}")
+    result = proxy_train(model, context, seed, device, candidate.rung, probe=probe, checkpoint=checkpoint)
     planned = rule.total_updates if rule else result.steps  # the updates of a run to the end
     share = result.steps / planned if planned else 0.0
     row.update(epochs_trained=context.proxy.epochs * share if context.proxy.epochs else None,

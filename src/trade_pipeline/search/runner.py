@@ -124,6 +124,7 @@ def run_search(context: ObjectiveContext, params: SearchParams, fingerprint: dic
         def record(row: TrialRow) -> None:
             search.log.append(row)
             search.rows[row["trial_id"]] = row
+            student_checkpoint(search.state_dir, row["trial_id"]).unlink(missing_ok=True)  # the log has it now
             search.tracker.log_trial(row)
             bar.update(int(row["rung"] == 0))  # the bar counts candidates; promotions show in the postfix
             bar.set_postfix_str(_best_summary(search.rows))
@@ -182,7 +183,8 @@ def _run_bracket(search: _Search, bracket: list[Candidate], context: ObjectiveCo
     rule = pruning_rule((row for row in search.rows.values() if row["iteration"] < state.iteration), params.pruning,
                         context.proxy_updates, context.score)
     for rung in range(params.fidelity.top + 1):
-        evaluate_all([dataclasses.replace(c, prune=rule) for c in bracket if c.rung == rung and c.trial_id not in search.rows])
+        evaluate_all([dataclasses.replace(c, prune=rule, checkpoint=str(student_checkpoint(search.state_dir, c.trial_id)))
+                      for c in bracket if c.rung == rung and c.trial_id not in search.rows])
         if rung < params.fidelity.top and not any(c.rung == rung + 1 for c in bracket):
             bracket = state.pending = bracket + _promote(bracket, rung, search.rows, context, params,
                                                          state.next_trial_id)
@@ -195,6 +197,12 @@ def _run_bracket(search: _Search, bracket: list[Candidate], context: ObjectiveCo
     state.iteration += 1
     state.trace += _trace_rows(search.optimizer.describe(), len(search.optimizer.values), state.trace)
     search.save()
+
+
+def student_checkpoint(state_dir: Path, trial_id: int) -> Path:
+    """Where trial ``trial_id``'s proxy run saves its state after each epoch until its row is
+    logged: a search killed mid-student resumes that student from its last finished epoch."""
+    return state_dir / "students" / f"trial-{trial_id}.safetensors"
 
 
 def _ask(optimizer: AskTellOptimizer, costs: CandidateCosts, params: SearchParams, iteration: int, first_id: int

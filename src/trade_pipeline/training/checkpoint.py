@@ -36,7 +36,9 @@ class Checkpoint:
             )
         return state
 
-    def save(self, trainer: dict[str, Any], loader: dict[str, Any], epoch: int, history: list[dict[str, Any]]) -> None:
-        """Writes (atomically) the trainer's and the loader's state after ``epoch``."""
+    def save(self, trainer: dict[str, Any], loader: dict[str, Any], epoch: int, history: list[dict[str, Any]],
+             probes: list[dict[str, Any]] = ()) -> None:
+        """Writes (atomically) the trainer's and the loader's state after ``epoch``, with the
+        probes scored so far (a resumed run does not score them again)."""
         save_tensor_state(self.path, {"fingerprint": self.fingerprint, "epoch": epoch, "history": history,
-                                      "trainer": trainer, "loader": loader})
+                                      "probes": list(probes), "trainer": trainer, "loader": loader})

@@ -392,7 +392,7 @@ def _run_epochs(
                 "top1": top1, "top5": top5, "seconds": time.perf_counter() - epoch_start,
             })
             if options.checkpoint is not None and options.save_checkpoints:
-                options.checkpoint.save(trainer.state_dict(), train_loader.state_dict(), epoch, history)
+                options.checkpoint.save(trainer.state_dict(), train_loader.state_dict(), epoch, history, probes)
             if options.on_epoch is not None:
                 options.on_epoch(history[-1])
     return None
@@ -426,13 +426,13 @@ def train_model(
     trainer = Trainer(model, recipe, total_steps, recipe.warmup_updates(steps_per_epoch), device, soft_labels, teacher,
                       decay_steps=recipe.decay_updates(steps_per_epoch))
     history: list[dict[str, Any]] = []
+    probes: list[dict[str, Any]] = []
     saved = options.checkpoint.load() if options.checkpoint is not None else None
     if saved is not None:
         trainer.load_state_dict(saved["trainer"])
         train_loader.load_state_dict(saved["loader"])
-        history = saved["history"]
+        history, probes = saved["history"], list(saved.get("probes", []))
     start = time.perf_counter()
-    probes: list[dict[str, Any]] = []
     try:
         reason = _run_epochs(trainer, train_loader, eval_loader, total_steps, history, options, probes)
     except torch.OutOfMemoryError as error:
