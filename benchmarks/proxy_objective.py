@@ -37,6 +37,7 @@ from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.costs import CandidateCosts, accuracy_cost_trade_off, composite_objective
 from trade_pipeline.search.fidelity import images_seen
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
+from trade_pipeline.search.pruning import PruneRule
 from trade_pipeline.search.score import Budget, KDGuidedScore
 from trade_pipeline.search.session import objective_context
 from trade_pipeline.training.recipe import ProxyRecipe
@@ -137,13 +138,9 @@ class CachedObjective:
         self.acc_target = context.acc_target if acc_target is None else acc_target
         self.device = device
         self.cache_path = Path(cache_path)
-        self.rows: dict[str, dict[str, Any]] = {}
-        if self.cache_path.exists():
-            for line in self.cache_path.read_text().splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    self.rows[row["spec_hash"]] = row
+        self.rows = {row["spec_hash"]: row for row in _read_lines(self.cache_path)}
         self.skipped: dict[str, dict[str, Any]] = {}  # over-budget rows seen here, untrained
+        self.curves = {(line["spec_hash"], tuple(line["at"])): line for line in _read_lines(self.curves_path)}
         self.evaluated = 0  # architectures trained by this process (cache misses)
 
     def at(self, acc_target: float | None = None, budget: Budget | None = None) -> CachedObjective:
@@ -183,14 +180,44 @@ class CachedObjective:
         if row["status"] == "over_budget":
             self.skipped[key] = row
             return row
+        self._remember(key, row)
+        return row
+
+    def _remember(self, key: str, row: dict[str, Any]) -> None:
         self.rows[key] = row
         self.evaluated += 1
-        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.cache_path.open("a") as handle:
-            handle.write(json.dumps(row, default=str) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        return row
+        _append_line(self.cache_path, row)
+
+    @property
+    def curves_path(self) -> Path:
+        """Where the learning curves of ``curve`` are kept, beside the rows."""
+        return self.cache_path.with_name(f"{self.cache_path.stem}-curves.jsonl")
+
+    def curve(self, point: Sequence[float], at: tuple[int, ...]) -> list[list[float]] | None:
+        """``[updates, mini-val top-1]`` after each of ``at`` updates of the proxy run of the
+        architecture ``point`` decodes to (``search.pruning``'s probes; None if it failed or is over
+        budget). On a miss the student is trained again with probes: a probe leaves training as it
+        was, so the run must end at the cached accuracy (a student the cache lacks joins it)."""
+        key = self.key(np.asarray(point, dtype=float))
+        row = self.rows.get(key)
+        if row is not None and (row["status"] != "ok" or self._violation(row)):
+            return None
+        if (key, tuple(at)) not in self.curves:
+            rule = PruneRule(tuple(at), self.context.proxy_updates, self.score)  # no maps: probes, never stops
+            candidate = Candidate(trial_id=0, iteration=0, point=tuple(float(v) for v in point), trust_region=None,
+                                  prune=rule)
+            probed = evaluate_candidate(candidate, self.device, self.context)
+            if row is None and probed["status"] != "over_budget":
+                self._remember(key, {**probed, "curve": None})
+            if probed["status"] != "ok":
+                return None
+            if row is not None and probed["proxy_accuracy"] != row["proxy_accuracy"]:
+                raise RuntimeError(f"student {key}: its probed run ended at {probed['proxy_accuracy']}, the cache "
+                                   f"holds {row['proxy_accuracy']}: a probe changed training, or the cache is stale")
+            line = {"spec_hash": key, "at": list(at), "curve": probed["curve"], "seconds": probed["seconds"]}
+            self.curves[(key, tuple(at))] = line
+            _append_line(self.curves_path, line)
+        return self.curves[(key, tuple(at))]["curve"]
 
     def _violation(self, row: dict[str, Any]) -> str | None:
         """How ``row``'s measured costs break this view's budget (None: within, or never built)."""
@@ -233,6 +260,22 @@ class CachedObjective:
                   else {"trade_off": accuracy_cost_trade_off(costs, reference)})
         return {**target, "feasible": costs.within_budget,
                 "observe": lambda points: costs.observe(self.row(point) for point in np.atleast_2d(points))}
+
+
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSON-lines file (none if it does not exist)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _append_line(path: Path, record: dict[str, Any]) -> None:
+    """Appends one record, flushed and fsynced: a killed benchmark loses nothing it evaluated."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        handle.write(json.dumps(record, default=str) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def proxy_objective(project: str | Path, cache_dir: str | Path, epochs: int = 1, data_fraction: float = 0.2,
