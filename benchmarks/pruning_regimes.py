@@ -12,13 +12,15 @@ accuracy, as the search tells it. The unpruned arm is the suite's own composite 
 
 Both arms are read by proxy compute (image-epochs, the design's included): per seed the best
 log(Score) among the students trained to the end after each amount of compute, and the median
-over seeds. ``compute_share_to_match`` is the least share of the unpruned arm's final compute at
-which the pruned arm's median is at least as good as the unpruned arm's final median (null:
-never); paired wins and Wilcoxon p are taken at ``COMPARED_AT`` shares of that compute. A pruned
+over seeds. ``compute_share_to_match`` is the least share of the unpruned arm's (median) final
+compute at which the pruned arm's median is at least as good as the unpruned arm's median final
+best (null: never); paired wins and Wilcoxon p are taken at ``COMPARED_AT`` shares of that compute. A pruned
 student's final accuracy is in the cache, so the record also counts wrong prunes: students
-stopped that would have beaten the best of their bracket's rule. Records
-``docs/figures/pruning_<regime>.json``, ``pruning_regimes.csv`` (median best against compute) and
-``pruning_regimes.md``; runs under ``--out``/``proxy-<cache>-<regime>_50_pruning`` (a killed
+stopped that would have beaten the best of their bracket's rule. And it bounds what any rule
+probing there could do: the unpruned runs replayed with every student that did not improve on
+the best stopped at the first probe (``oracle``). Records
+``docs/figures/pruning_<regime>.json``, ``pruning_regimes.csv`` / ``.png`` (median best against
+compute) and ``pruning_regimes.md``; runs under ``--out``/``proxy-<cache>-<regime>_50_pruning`` (a killed
 benchmark resumes).
 
     python benchmarks/pruning_regimes.py --project /tmp/bench --regimes binding strict --seeds 0-9
@@ -128,16 +130,36 @@ def best_at(run: pd.DataFrame, compute: np.ndarray) -> np.ndarray:
     return np.where(index >= 0, best[np.maximum(index, 0)], np.inf)
 
 
-def compare(unpruned: dict[int, pd.DataFrame], pruned: dict[int, pd.DataFrame]) -> dict[str, Any]:
-    """The two arms by compute on the seeds both have: median curves, the share to match, and
-    paired tests at ``COMPARED_AT``."""
+def oracle(unpruned: dict[int, pd.DataFrame], share: float) -> dict[int, pd.DataFrame]:
+    """The unpruned runs as a pruner that knew every final score would have spent them: each search
+    student that did not improve on the best stops after ``share`` of its updates, and as it is
+    told the truth the search goes as it went. No rule stopping there can spend less."""
+    bounded = {}
+    for seed, run in unpruned.items():
+        best = np.nan_to_num(run["best"].to_numpy(), nan=np.inf)
+        kept = np.r_[True, best[1:] < best[:-1]] | (run["phase"] == "design").to_numpy()
+        bounded[seed] = run.assign(image_epochs=np.where(kept, run["image_epochs"], run["image_epochs"] * share))
+    return bounded
+
+
+def compare(unpruned: dict[int, pd.DataFrame], pruned: dict[int, pd.DataFrame], first_probe: float) -> dict[str, Any]:
+    """The two arms by compute on the seeds both have: median curves, the share to match (also of
+    the :func:`oracle` stopping at ``first_probe``), and paired tests at ``COMPARED_AT``."""
     seeds = sorted(set(unpruned) & set(pruned))
-    total = float(np.median([unpruned[s]["image_epochs"].sum() for s in seeds]))
-    grid = np.linspace(0.0, total, 401)
-    curves = {arm: np.median([best_at(runs[s], grid) for s in seeds], axis=0)
-              for arm, runs in (("unpruned", unpruned), ("pruned", pruned))}
-    final = curves["unpruned"][-1]
-    matched = np.flatnonzero(curves["pruned"] <= final)
+    totals = [unpruned[s]["image_epochs"].sum() for s in seeds]  # equal unless a budget skips students
+    total = float(np.median(totals))
+    grid = np.linspace(0.0, max(totals), 401)
+    final = float(np.median([unpruned[s]["best"].iloc[-1] for s in seeds]))
+
+    def median_curve(runs: dict[int, pd.DataFrame]) -> np.ndarray:
+        return np.median([best_at(runs[s], grid) for s in seeds], axis=0)
+
+    def share_to_match(curve: np.ndarray) -> float | None:
+        matched = np.flatnonzero(curve <= final)
+        return float(grid[matched[0]] / total) if len(matched) else None
+
+    curves = {"unpruned": median_curve(unpruned), "pruned": median_curve(pruned)}
+    bound = oracle(unpruned, first_probe)
     paired = {}
     for share in COMPARED_AT:
         ours = np.array([best_at(pruned[s], np.array([share * total]))[0] for s in seeds])
@@ -148,14 +170,29 @@ def compare(unpruned: dict[int, pd.DataFrame], pruned: dict[int, pd.DataFrame]) 
     stopped = pruned_rows[pruned_rows["pruned_at"].notna()]
     return {
         "n_seeds": len(seeds), "seeds": seeds, "unpruned_compute": total,
-        "compute_share_to_match": float(grid[matched[0]] / total) if len(matched) else None,
-        "unpruned_final_median": float(final), "pruned_final_median": float(np.median([pruned[s]["best"].iloc[-1] for s in seeds])),
+        "compute_share_to_match": share_to_match(curves["pruned"]),
+        "unpruned_final_median": final,
+        "pruned_final_median": float(np.median([pruned[s]["best"].iloc[-1] for s in seeds])),
         "pruned_compute_share": float(np.median([pruned[s]["image_epochs"].sum() for s in seeds]) / total),
         "pruned_students": int(len(stopped)), "students": int(len(pruned_rows)),
         "pruned_at_updates": {str(int(u)): int(n) for u, n in stopped["pruned_at"].value_counts().sort_index().items()},
         "wrong_prunes": int((stopped["final"] < stopped["best_before"]).sum()),
+        "oracle_first_probe": first_probe, "oracle_compute_share_to_match": share_to_match(median_curve(bound)),
+        "oracle_compute_share": float(np.median([bound[s]["image_epochs"].sum() for s in seeds]) / total),
         "paired": paired, "grid": grid, "curves": curves,
     }
+
+
+def probe_cost(objective: CachedObjective) -> dict[str, float]:
+    """What the probes cost, from the students evaluated both without them (the cache's row) and
+    with them (their curve): the median ratio and difference of the evaluation's seconds."""
+    pairs = np.array([(line["seconds"], objective.rows[key]["seconds"]) for (key, _), line in objective.curves.items()
+                      if objective.rows[key].get("seconds") not in (None, line["seconds"])])  # equal: trained once
+    if not len(pairs):
+        return {}
+    return {"students": len(pairs), "median_ratio": float(np.median(pairs[:, 0] / pairs[:, 1])),
+            "median_extra_seconds": float(np.median(pairs[:, 0] - pairs[:, 1])),
+            "median_unprobed_seconds": float(np.median(pairs[:, 1]))}
 
 
 def read_runs(folder: Path) -> dict[int, pd.DataFrame]:
@@ -187,23 +224,46 @@ def main() -> None:
             if not path.exists():
                 run_seed(f"proxy_{regime}_pruning", view, params, seed, path)
                 print(f"{regime} seed {seed}: best {pd.read_csv(path)['best'].iloc[-1]:.4g}", flush=True)
-    table, lines = [], []
+    table, lines, cost = [], [], probe_cost(objective)
     for regime in [regime for regime in regimes if pruned[regime].exists()]:
-        result = compare(read_runs(unpruned[regime]), read_runs(pruned[regime]))
+        result = compare(read_runs(unpruned[regime]), read_runs(pruned[regime]), params.pruning.at[0])
         grid, curves = result.pop("grid"), result.pop("curves")
         table += [{"regime": regime, "compute_share": share, "unpruned": u, "pruned": p}
                   for share, u, p in zip(grid / result["unpruned_compute"], curves["unpruned"], curves["pruned"])]
         record = {"regime": regime, "target": regimes[regime]["target"], "proxy_cache": fingerprint,
-                  "pruning": params.pruning.model_dump(mode="json"), **result, "commit": head_commit(),
+                  "pruning": params.pruning.model_dump(mode="json"), **result, "probe_cost": cost, "commit": head_commit(),
                   "machine": machine()}
         (args.figures / f"pruning_{regime}{variant}.json").write_text(json.dumps(record, indent=2) + "\n")
         lines.append(describe(regime, record))
     pd.DataFrame(table).to_csv(args.figures / f"pruning_regimes{variant}.csv", index=False)
-    text = "\n".join(["| regime | seeds | unpruned final median | pruned final median | pruned arm's compute "
+    plot(pd.DataFrame(table)).savefig(args.figures / f"pruning_regimes{variant}.png", dpi=120)
+    text = "\n".join([f"Probes at {params.pruning.at} of the updates: an evaluation takes {cost.get('median_ratio', math.nan):.3g}x "
+                      f"as long with them ({cost.get('students', 0)} students timed both ways).", "",
+                      "| regime | seeds | unpruned final median | pruned final median | pruned arm's compute "
                       "| compute share to match | students pruned | wrong prunes | at 50 % compute: pruned ahead "
                       "(p) | at 100 %: pruned ahead (p) |", "|---" * 10 + "|", *lines])
     (args.figures / f"pruning_regimes{variant}.md").write_text(text + "\n")
     print(text)
+
+
+def plot(table: pd.DataFrame):
+    """Median best log(Score) of both arms against the share of the unpruned arm's compute, a panel per regime."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    regimes = list(dict.fromkeys(table["regime"]))
+    figure, axes = plt.subplots(1, len(regimes), figsize=(3.6 * len(regimes), 3.2), squeeze=False)
+    for ax, regime in zip(axes[0], regimes):
+        rows = table[(table["regime"] == regime) & np.isfinite(table["unpruned"]) & np.isfinite(table["pruned"])]
+        for arm in ("unpruned", "pruned"):
+            ax.plot(rows["compute_share"], rows[arm], label=arm, drawstyle="steps-post")
+        ax.axvline(0.5, color="grey", linewidth=0.8, linestyle=":")
+        ax.set(title=regime, xlabel="share of the unpruned search's compute", ylabel="median best log(Score)")
+    axes[0][0].legend()
+    figure.tight_layout()
+    return figure
 
 
 def describe(regime: str, record: dict[str, Any]) -> str:

@@ -88,7 +88,8 @@ def test_a_pruned_search_stops_hopeless_students_and_tells_their_likely_final_sc
 
 
 def run(compute: list[float], best: list[float], **columns) -> pd.DataFrame:
-    return pd.DataFrame({"image_epochs": compute, "best": best, "pruned_at": [math.nan] * len(best),
+    return pd.DataFrame({"image_epochs": compute, "best": best, "phase": ["design"] + ["search"] * (len(best) - 1),
+                         "pruned_at": [math.nan] * len(best),
                          "final": [math.nan] * len(best), "best_before": [math.inf] * len(best), **columns})
 
 
@@ -100,13 +101,17 @@ def test_the_arms_are_compared_at_equal_compute(benchmarks) -> None:  # noqa: F8
                      pruned_at=[math.nan, 25, 25, math.nan], final=[math.nan, 5.0, -1.0, math.nan],
                      best_before=[math.inf, 3, 3, math.inf]),
               1: run([10, 2.5, 10, 2.5], [4, 4, 0, 0], pruned_at=[math.nan, 25, math.nan, 25])}
-    result = compare(unpruned, pruned)
+    result = compare(unpruned, pruned, first_probe=0.25)
     # seed 1 reaches 0 after 22.5: the median (0.5, 0) first drops to 0.25 <= 0.5 there
     assert result["compute_share_to_match"] == pytest.approx(22.5 / 40, abs=0.003)
     assert result["unpruned_final_median"] == 0.5 and result["pruned_final_median"] == 0.1
     assert result["pruned_compute_share"] == pytest.approx(25 / 40)
     assert result["pruned_students"] == 4 and result["pruned_at_updates"] == {"25": 4}
     assert result["wrong_prunes"] == 1  # seed 0's third student would have scored -1.0 < 3
+    # the oracle stops seed 0's last student (no improvement) at a quarter: 32.5 and 40 spent; seed 1
+    # improves with every student, so the median first reaches 0.5 at 40
+    assert result["oracle_compute_share"] == pytest.approx(36.25 / 40)
+    assert result["oracle_compute_share_to_match"] == pytest.approx(1.0)
     half, whole = result["paired"]["0.5"], result["paired"]["1"]
     assert (half["pruned_median"], half["unpruned_median"]) == (2.25, 2.5)  # (0.5, 4) against (2, 3)
     assert (half["wins"], half["losses"]) == (1, 1)
