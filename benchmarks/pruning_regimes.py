@@ -240,8 +240,8 @@ def main() -> None:
     text = "\n".join([f"Probes at {params.pruning.at} of the updates: an evaluation takes {cost.get('median_ratio', math.nan):.3g}x "
                       f"as long with them ({cost.get('students', 0)} students timed both ways).", "",
                       "| regime | seeds | unpruned final median | pruned final median | pruned arm's compute "
-                      "| compute share to match | students pruned | wrong prunes | at 50 % compute: pruned ahead "
-                      "(p) | at 100 %: pruned ahead (p) |", "|---" * 10 + "|", *lines])
+                      "| compute share to match | an oracle's share to match | students pruned | wrong prunes "
+                      "| at 50 % compute: pruned ahead (p) | at 100 %: pruned ahead (p) |", "|---" * 11 + "|", *lines])
     (args.figures / f"pruning_regimes{variant}.md").write_text(text + "\n")
     print(text)
 
@@ -268,11 +268,12 @@ def plot(table: pd.DataFrame):
 
 def describe(regime: str, record: dict[str, Any]) -> str:
     """One table row of a regime's record."""
-    share = record["compute_share_to_match"]
+    shares = [record[key] for key in ("compute_share_to_match", "oracle_compute_share_to_match")]
     paired = [record["paired"][f"{s:g}"] for s in COMPARED_AT]
     return (f"| {regime} | {record['n_seeds']} | {record['unpruned_final_median']:.3g} | "
             f"{record['pruned_final_median']:.3g} | {record['pruned_compute_share']:.0%} | "
-            f"{'never' if share is None else f'{share:.0%}'} | {record['pruned_students']}/{record['students']} | "
+            + " | ".join("never" if share is None else f"{share:.0%}" for share in shares)
+            + f" | {record['pruned_students']}/{record['students']} | "
             f"{record['wrong_prunes']} | "
             + " | ".join(f"{p['wins']}/{record['n_seeds']} ({p['wilcoxon_p']:.3g})" for p in paired) + " |")
 
