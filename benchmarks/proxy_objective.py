@@ -12,6 +12,8 @@ nothing it evaluated. Candidates are all trained with the same seed (``search.se
 architecture's value does not depend on when, or by which method, it was first proposed.
 The cache holds accuracies and costs of trained students; Eq. 2's score and the budget are
 applied when a row is read (``CachedObjective.at``), so one cache serves every target and budget.
+Learning curves at ``search.pruning``'s probes (``CachedObjective.curve``) are kept beside it, in
+``<cache>-curves.jsonl``, for the students a pruned search asked about.
 """
 
 from __future__ import annotations
