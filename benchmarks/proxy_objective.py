@@ -209,7 +209,9 @@ class CachedObjective:
             candidate = Candidate(trial_id=0, iteration=0, point=tuple(float(v) for v in point), trust_region=None,
                                   prune=rule)
             probed = evaluate_candidate(candidate, self.device, self.context)
-            if row is None and probed["status"] != "over_budget":
+            if probed["status"] == "over_budget":
+                self.skipped[key] = probed  # as ``row`` keeps it: ``row`` will not profile it again
+            elif row is None:
                 self._remember(key, {**probed, "curve": None})
             if probed["status"] != "ok":
                 return None

@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 
 from trade_pipeline.search.pruning import PruningParams, pruning_rule
-from trade_pipeline.search.score import KDGuidedScore
+from trade_pipeline.search.score import Budget, KDGuidedScore
 
 from .test_proxy_regimes import benchmarks, objective  # noqa: F401  (fixtures)
 
 
-def test_a_learning_curve_is_trained_once_and_ends_where_the_cached_run_ended(objective) -> None:  # noqa: F811
+def test_a_learning_curve_is_trained_once_and_ends_where_the_cached_run_ended(
+        objective, monkeypatch) -> None:  # noqa: F811
     from proxy_objective import CachedObjective
 
     rng = np.random.default_rng(3)
@@ -30,6 +31,16 @@ def test_a_learning_curve_is_trained_once_and_ends_where_the_cached_run_ended(ob
     # a student the cache lacks joins it from its probed run, without a second training
     assert reloaded.curve(fresh, at) is not None and reloaded.evaluated == 1
     assert CachedObjective(objective.context, objective.cache_path).rows.keys() == {row["spec_hash"], reloaded.key(fresh)}
+    # a new student over a view's budget is profiled once, not trained, and kept out of the file
+    import proxy_objective
+
+    evaluations = []
+    real = proxy_objective.evaluate_candidate
+    monkeypatch.setattr(proxy_objective, "evaluate_candidate", lambda *a, **k: evaluations.append(1) or real(*a, **k))
+    tight = reloaded.at(budget=Budget(max_macs_ratio=1e-9))
+    over = rng.random(len(objective.dimensions))
+    assert tight.curve(over, at) is None and tight.row(over)["status"] == "over_budget" and len(evaluations) == 1
+    assert tight.evaluated == 1 and tight.key(over) not in CachedObjective(objective.context, objective.cache_path).rows
     # a cache whose accuracy the probed run does not reproduce is refused
     reloaded.rows[row["spec_hash"]] = {**row, "proxy_accuracy": row["proxy_accuracy"] + 1.0}
     with pytest.raises(RuntimeError, match="a probe changed training, or the cache is stale"):
