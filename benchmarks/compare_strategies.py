@@ -395,6 +395,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.WARNING)
+    args.figures.mkdir(parents=True, exist_ok=True)
     turbo_options = {**CONF_BASE_TURBO, **{k: _number(v) for k, v in (item.split("=", 1) for item in args.set)}}
     from strategy_report import write_report  # benchmarks/strategy_report.py
 
