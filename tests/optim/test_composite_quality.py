@@ -122,21 +122,3 @@ def test_candidates_expected_to_reach_the_target_and_improve_go_first_then_by_pr
                                                   dtype=torch.float64))
     # with no threshold to respect (every p 1), it is plain expected improvement
     assert torch.argsort(feasibility_first(gain[:4], torch.ones(4), 0.5), descending=True).tolist() == [3, 1, 0, 2]
-
-
-def test_with_no_candidate_expected_to_reach_the_target_the_batch_adds_the_most_chance_that_one_pick_does() -> None:
-    """Ranked by each one's probability alone, the batch was the same few neighbours, which reach the
-    target together or not at all; each next pick must add the most probability that one of the
-    batch reaches it (from joint samples)."""
-    problem = PROBLEMS["categorical"]()
-    optimizer = create_optimizer("composite", 5, 0, dimensions=problem.dimensions, max_evaluations=8,
-                                 batch_size=2, objective=problem.objective())
-    told = problem.all_points[:2]
-    optimizer.tell(told, np.full(2, 4.0), np.full(2, 50.0))
-    candidates = problem.all_points[[100, 200, 300]]
-    # ten joint samples: 0 reaches the target in samples 0-2, 1 in 0-1 (always with 0), 2 in sample 5 only
-    reached = torch.zeros(10, 3, dtype=torch.bool)
-    reached[:3, 0], reached[:2, 1], reached[5, 2] = True, True, True
-    values = torch.where(reached, torch.tensor(-1.0, dtype=torch.float64), torch.tensor(5.0, dtype=torch.float64))
-    p_feasible = reached.double().mean(dim=0)  # 0.3, 0.2, 0.1: none expected to reach it
-    assert optimizer._greedy_expected_improvement(values, p_feasible, candidates, 2, reached) == [0, 2]

@@ -165,8 +165,7 @@ class CompositeTurbo(Turbo):
             picks = self._greedy_hypervolume(samples, candidates, n)
         else:
             values = self.objective.value(samples, torch.from_numpy(self.objective.known(candidates)))
-            reached = samples >= self.objective.threshold if self.objective.threshold is not None else None
-            picks = self._greedy_expected_improvement(values, p_feasible, candidates, n, reached)
+            picks = self._greedy_expected_improvement(values, p_feasible, candidates, n)
         origins = [{**region_origin(owners[i], initial=False), "predicted": float(mean[i]),
                     "p_feasible": None if self.trade_off is not None else float(p_feasible[i])} for i in picks]
         return candidates[picks].reshape(-1, self.dim), origins
@@ -318,7 +317,7 @@ class CompositeTurbo(Turbo):
         return candidates[fresh], [owners[i] for i in fresh]
 
     def _greedy_expected_improvement(self, values: torch.Tensor, p_feasible: torch.Tensor, candidates: np.ndarray,
-                                     n: int, reached: torch.Tensor | None = None) -> list[int]:
+                                     n: int) -> list[int]:
         """Up to ``n`` candidates (columns of ``values``, ``s x N`` objective samples) chosen one
         at a time by the Monte-Carlo expected improvement of the batch so far over the best value
         told, ranked by :meth:`_rank` with their probabilities ``p_feasible`` (``N``); a candidate
@@ -333,19 +332,14 @@ class CompositeTurbo(Turbo):
         mean = torch.where(unknown, torch.zeros_like(values[0]), values.mean(dim=0))
         tie_break = -1e-9 * (mean - mean.min()) / (mean.max() - mean.min() + 1e-12)
         available = torch.ones(values.shape[-1], dtype=torch.bool)
-        covered = torch.zeros(values.shape[:1], dtype=torch.bool)
         picks: list[int] = []
         while len(picks) < n and available.any():
             gain = (best.unsqueeze(-1) - values).clamp(min=0).mean(dim=0) + tie_break
-            order = p_feasible if reached is None or not picks else (reached & ~covered.unsqueeze(-1)).double().mean(0)
-            rank = feasibility_first(torch.where(unknown, torch.full_like(gain, math.nan), gain), p_feasible,
-                                     self.config.min_p_feasible, order)
+            rank = self._rank(torch.where(unknown, torch.full_like(gain, math.nan), gain), p_feasible)
             index = self._claim_best(rank, available, candidates)
             if index is not None:
                 picks.append(index)
                 best = torch.minimum(best, values[:, index])
-                if reached is not None:
-                    covered |= reached[:, index]
         return picks
 
     def _greedy_hypervolume(self, samples: torch.Tensor, candidates: np.ndarray, n: int) -> list[int]:
@@ -400,8 +394,7 @@ class CompositeTurbo(Turbo):
         return None
 
 
-def feasibility_first(gain: torch.Tensor, p_feasible: torch.Tensor, min_p_feasible: float,
-                      order: torch.Tensor | None = None) -> torch.Tensor:
+def feasibility_first(gain: torch.Tensor, p_feasible: torch.Tensor, min_p_feasible: float) -> torch.Tensor:
     """``N`` ranks, higher first, from expected improvements ``gain`` (NaN: objective unknown) and
     probabilities ``p_feasible`` of reaching the threshold (``N`` each).
 
@@ -416,7 +409,6 @@ def feasibility_first(gain: torch.Tensor, p_feasible: torch.Tensor, min_p_feasib
     """
     improving = gain > NO_GAIN
     passing = improving & (p_feasible >= min_p_feasible)
-    order = p_feasible if order is None else order
     rank = torch.where(passing, 1.0 + gain / (1.0 + gain.abs()),
-                       torch.where(improving, order - 1.0, p_feasible - 3.0 + gain.clamp(max=NO_GAIN)))
+                       torch.where(improving, p_feasible - 1.0, p_feasible - 3.0 + gain.clamp(max=NO_GAIN)))
     return torch.where(torch.isnan(gain), torch.full_like(gain, -4.0), rank)
