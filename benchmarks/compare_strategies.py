@@ -112,6 +112,7 @@ class Problem:
     key: Callable[[np.ndarray], str] | None = None  # point -> what it encodes (spec hash)
     strategy_options: Callable[[str], dict] = lambda strategy: {}
     outcome: Callable[[np.ndarray], np.ndarray] | None = None  # n x d -> n black-box outcomes (proxy accuracy)
+    outcome_sd: Callable[[np.ndarray], np.ndarray] | None = None  # n x d -> n: an estimated outcome's deviation
     outcome_target: float | None = None  # the constrained Optuna samplers' outcome >= target
     structure: Callable[[], dict] | None = None  # fresh per run: composite's objective, feasible, observe
     compute: Callable[[np.ndarray], np.ndarray] | None = None  # n x d -> n proxy computes (image-epochs)
@@ -160,7 +161,8 @@ def run_ours(method: str, problem: Problem, seed: int, budget: int, batch: int,
         options.update(structure)
 
     def tell(points: np.ndarray, values: np.ndarray) -> None:
-        optimizer.tell(points, values, problem.outcome(points) if problem.outcome else None)
+        optimizer.tell(points, values, problem.outcome(points) if problem.outcome else None,
+                       problem.outcome_sd(points) if problem.outcome_sd else None)
         if observe is not None:
             observe(points)
 

@@ -70,7 +70,8 @@ class PrunedSearch:
         row = self.view.row(point)
         full = float(self.view.image_epochs(point)[0])
         evaluated = {"key": row["spec_hash"], "status": row["status"], "curve": curve, "proxy_accuracy": None,
-                     "log_score": None, "told": math.nan, "outcome": math.nan, "image_epochs": full,
+                     "log_score": None, "told": math.nan, "outcome": math.nan, "outcome_sd": math.nan,
+                     "image_epochs": full,
                      "pruned_at": None, "best_before": rule.best_log_score}
         if curve is None or row["proxy_accuracy"] is None:  # failed, over budget, or learned nothing
             return self._keep(evaluated)
@@ -81,6 +82,7 @@ class PrunedSearch:
                 estimate = rule.estimate(updates, top1)
                 return self._keep({**evaluated, "status": "pruned", "curve": curve[: at + 1], "pruned_at": updates,
                                    "told": self.view.score.log_value(estimate, s), "outcome": estimate,
+                                   "outcome_sd": rule.estimate_sd(updates, top1),
                                    "image_epochs": round(full * updates / rule.total_updates), "final": final})
         return self._keep({**evaluated, "proxy_accuracy": accuracy, "log_score": final, "told": final,
                            "outcome": accuracy})
@@ -103,6 +105,7 @@ def pruned_problem(name: str, search: PrunedSearch, params: SearchParams) -> Pro
     view = search.view
     return Problem(name, view.dimensions, search, BUDGET, key=view.key,
                    strategy_options=project_settings(params), outcome=lambda p: search.field("outcome", p),
+                   outcome_sd=lambda p: search.field("outcome_sd", p),
                    outcome_target=view.acc_target, structure=view.strategy_structure,
                    compute=lambda p: search.field("image_epochs", p), progress=search.best)
 

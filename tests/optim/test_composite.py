@@ -151,3 +151,40 @@ def test_conditional_coordinates_are_canonicalised_so_one_candidate_is_one_point
     torch.testing.assert_close(space.canonical(points), expected)
     with pytest.raises(ValueError, match="must name an earlier discrete coordinate"):
         MixedSpace.from_dimensions([Dimension("ordinal", 2, active_if=(1, (1,))), Dimension("ordinal", 2)])
+
+
+def test_an_outcome_told_as_an_estimate_moves_the_model_less_than_a_measured_one() -> None:
+    """A pruned student is told its likely final accuracy with that estimate's deviation: the model
+    takes it as a noisier outcome, on top of the noise it learns for every measured one."""
+    from trade_pipeline.optim.gp import fit_outcome_gp, hyperparameters, outcome_gp
+    from trade_pipeline.optim.mixed import MixedSpace
+
+    space = MixedSpace(levels=(0, 0), categorical=())
+    grid = torch.linspace(0.1, 0.9, 5, dtype=torch.float64)
+    X = torch.cartesian_prod(grid, grid)
+    Y = X.sum(dim=-1, keepdim=True) - 1.0
+    Y[12] += 3.0  # the centre is told far above its neighbours
+    measured = fit_outcome_gp(X, Y, space, 40, seed=0)
+    fitted = hyperparameters(measured)
+    extra = torch.zeros_like(Y)
+    extra[12] = 4.0
+    estimated = outcome_gp(X, Y, space, fitted, train_Yvar=extra)
+    # the fit's learned noise carries over, under the name it has beside known variances
+    assert estimated.likelihood.second_noise.item() == pytest.approx(measured.likelihood.noise.item())
+    with torch.no_grad():
+        pull = {name: model.posterior(X[12:13]).mean.item() for name, model in
+                (("measured", measured), ("estimated", estimated))}
+        assert pull["measured"] - Y[12].item() > -0.5  # believed: the model goes (almost) through it
+        assert pull["estimated"] < pull["measured"] - 1.0  # an estimate this uncertain is mostly discounted
+        # no extra variance anywhere: the measured model
+        same = outcome_gp(X, Y, space, fitted, train_Yvar=torch.zeros_like(Y))
+        torch.testing.assert_close(same.posterior(X).mean, measured.posterior(X).mean, atol=1e-4, rtol=0)
+
+
+def test_an_outcomes_deviation_is_carried_to_the_logit_scale_to_first_order() -> None:
+    from trade_pipeline.optim.logit import logit_variance
+
+    # d logit / d accuracy = 1 / (100 p (1 - p)): 1/25 at 50 %, 1/16 at 80 %
+    torch.testing.assert_close(logit_variance(torch.tensor([50.0, 80.0], dtype=torch.float64),
+                                              torch.tensor([2.5, 3.2], dtype=torch.float64)),
+                               torch.tensor([0.01, 0.04], dtype=torch.float64))

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
 
 from trade_pipeline.config import ConfigError
+from trade_pipeline.optim.base import AskTellOptimizer
 from trade_pipeline.search import objective
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.fidelity import RungMap, rung_map
@@ -37,6 +39,8 @@ def test_a_student_stops_when_its_chance_of_beating_the_best_is_small():
         assert rule.p_improve(6, early, 0.5) == pytest.approx(norm.sf(edge), abs=1 / 200)
     assert not rule.stop(12, 50.0, 0.5) and rule.stop(12, 20.0, 0.5)  # P 0.34 and 0.037
     assert rule.estimate(6, 30.0) == pytest.approx(30.0)  # the identity map's median
+    # its deviation, to first order: sigma x d accuracy / d logit = 1.0 x 100 x 0.3 x 0.7
+    assert rule.estimate_sd(6, 30.0) == pytest.approx(21.0)
     assert not PruneRule(at=(6,), total_updates=24, score=SCORE).stop(6, 1.0, 9.0)  # no map yet: never stops
 
 
@@ -65,7 +69,13 @@ def test_a_search_stops_hopeless_students_early_and_tells_their_likely_final_sco
     # the tiny proxy has 3 updates: probes after 1 and 2; after 2 students finished, most are stopped
     pruning = {"enabled": True, "at": [0.3, 0.6], "min_completed": 2, "min_p_improve": 0.9}
     context, params, fingerprint = tiny_search(strategy="random", pruning=pruning)
+    told_sd, tell = [], AskTellOptimizer.tell
+    monkeypatch.setattr(AskTellOptimizer, "tell", lambda self, *args, **kwargs: (
+        told_sd.extend(kwargs["outcome_sd"]), tell(self, *args, **kwargs)))
     trials = run_search(context, params, fingerprint).trials
+    # an estimate is told as one, with its deviation (> 0); a measured accuracy with none (NaN)
+    assert (np.isfinite(told_sd) == (trials["status"] == "pruned").to_numpy()).all()
+    assert all(sd > 0 for sd in told_sd if np.isfinite(sd))
     first, later = trials[trials["iteration"] == 0], trials[trials["iteration"] > 0]
     assert (first["status"] == "ok").all()  # no student had finished when the first bracket was asked
     assert all(len(curve) == 2 for curve in trials.loc[trials["status"] == "ok", "curve"])

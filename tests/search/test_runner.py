@@ -353,7 +353,7 @@ def test_a_search_of_the_front_is_told_eq2_without_its_target_and_models_no_feas
     trials = _scripted_search(tiny_search, strategy=strategy, objective="pareto",
                               evolution={"population_size": 4, "tournament_size": 2}).trials
     context, params, _ = tiny_search(strategy=strategy, objective="pareto")
-    told = _told_history(trials.to_dict("records"), context, params.fidelity)
+    told = _told_history(trials.to_dict("records"), context, params)
     assert told["values"].tolist() == pytest.approx([math.log(s / accuracy) for s, accuracy
                                                      in zip(trials["resource_ratio"], trials["proxy_accuracy"])])
     assert told["outcomes"].tolist() == trials["proxy_accuracy"].tolist()

@@ -157,6 +157,7 @@ class AskTellOptimizer(abc.ABC):
         self._points = np.empty((0, dim))
         self._values = np.empty(0)
         self._outcomes = np.empty(0)
+        self._outcome_sd = np.empty(0)
         self._pending = np.empty((0, dim))
         self._pending_origins: list[dict] = []
         self._keys: set[Hashable] = set()
@@ -181,6 +182,11 @@ class AskTellOptimizer(abc.ABC):
     def outcomes(self) -> np.ndarray:
         """``n`` black-box outcomes told with the values (NaN where none was told)."""
         return self._outcomes.copy()
+
+    @property
+    def outcome_sd(self) -> np.ndarray:
+        """``n`` standard deviations of the outcomes told as estimates (NaN: measured)."""
+        return self._outcome_sd.copy()
 
     @property
     def initial_evaluations(self) -> int:
@@ -218,26 +224,36 @@ class AskTellOptimizer(abc.ABC):
         self._last_origins = origins
         return points.copy()
 
-    def tell(self, points: np.ndarray, values: np.ndarray, outcomes: np.ndarray | None = None) -> None:
+    def tell(self, points: np.ndarray, values: np.ndarray, outcomes: np.ndarray | None = None,
+             outcome_sd: np.ndarray | None = None) -> None:
         """Record evaluations: ``points`` ``n x d``, ``values`` ``n`` (NaN = failed evaluation).
 
         ``outcomes`` (``n``, NaN = unknown) is the black-box part of each value when the value
         is a known function of it (``composite``: proxy accuracy, whose Eq. 2 score is the
-        value); strategies that model only values ignore it. Every asked point should be told
-        once, failed ones as NaN; points never asked are accepted too (they join the history
-        and the de-duplication keys).
+        value); strategies that model only values ignore it. ``outcome_sd`` (``n``, NaN or 0 =
+        measured) marks an outcome that was estimated rather than measured (a student stopped
+        early is told its likely final accuracy) with the standard deviation of its error, so a
+        model of the outcome can weigh it less. Every asked point should be told once, failed
+        ones as NaN; points never asked are accepted too (they join the history and the
+        de-duplication keys).
         """
         points = np.asarray(points, dtype=np.float64).reshape(-1, self.dim)
         values = np.asarray(values, dtype=np.float64).reshape(-1)
         outcomes = np.full(len(values), math.nan) if outcomes is None else np.asarray(outcomes, np.float64).reshape(-1)
-        if not len(points) == len(values) == len(outcomes):
-            raise ValueError(f"tell got {len(points)} points, {len(values)} values and {len(outcomes)} outcomes.")
+        outcome_sd = (np.full(len(values), math.nan) if outcome_sd is None
+                      else np.asarray(outcome_sd, np.float64).reshape(-1))
+        if not len(points) == len(values) == len(outcomes) == len(outcome_sd):
+            raise ValueError(f"tell got {len(points)} points, {len(values)} values, {len(outcomes)} outcomes and "
+                             f"{len(outcome_sd)} outcome deviations.")
+        if (outcome_sd < 0).any():
+            raise ValueError(f"an outcome's standard deviation cannot be negative, got {outcome_sd.min()}")
         origins = [self._pop_pending(point) for point in points]
         self._keys.update(self.canonicalize(point) for point in points)
         indices = np.arange(len(self._values), len(self._values) + len(values))
         self._points = np.vstack([self._points, points])
         self._values = np.concatenate([self._values, values])
         self._outcomes = np.concatenate([self._outcomes, outcomes])
+        self._outcome_sd = np.concatenate([self._outcome_sd, np.where(outcome_sd > 0, outcome_sd, math.nan)])
         self._observe(indices, origins)
 
     def describe(self) -> list[dict]:
@@ -247,7 +263,7 @@ class AskTellOptimizer(abc.ABC):
     def state_dict(self, history: bool = True) -> dict:
         """Everything needed to resume, as JSON-able Python types only.
 
-        ``history=False`` leaves out the points, values and outcomes told (keeping their count),
+        ``history=False`` leaves out the points, values, outcomes and their deviations told (keeping their count),
         for a caller that keeps its own record of them, as the search's trial log does; it hands
         them back to :meth:`load_state_dict`.
         """
@@ -270,14 +286,16 @@ class AskTellOptimizer(abc.ABC):
                 "points": self._points.tolist(),
                 "values": [to_json_float(value) for value in self._values],
                 "outcomes": [to_json_float(outcome) for outcome in self._outcomes],
+                "outcome_sd": [to_json_float(sd) for sd in self._outcome_sd],
             }
         return state
 
     def load_state_dict(self, state: dict, history: dict | None = None) -> None:
         """Resume from ``state_dict()``; the next ``ask`` equals the original's.
 
-        ``history`` (``points`` ``n x d``, ``values`` and ``outcomes`` ``n``, in the order told)
-        replaces a history the state was saved without; its length must be the state's count.
+        ``history`` (``points`` ``n x d``, ``values``, ``outcomes`` and optionally ``outcome_sd`` ``n``,
+        in the order told) replaces a history the state was saved without; its length must be the
+        state's count.
         """
         if state["strategy"] != self.strategy or state["dim"] != self.dim:
             raise ValueError(
@@ -298,6 +316,8 @@ class AskTellOptimizer(abc.ABC):
         self._points = np.array(history["points"], dtype=np.float64).reshape(-1, self.dim)
         self._values = np.array([from_json_float(v) for v in history["values"]], dtype=np.float64)
         self._outcomes = np.array([from_json_float(v) for v in history["outcomes"]], dtype=np.float64)
+        self._outcome_sd = np.array([from_json_float(v) for v in history.get("outcome_sd", [None] * len(self._outcomes))],
+                                    dtype=np.float64)
         self.filtered = state["filtered"]
         self._pending = np.array(state["pending"], dtype=np.float64).reshape(-1, self.dim)
         self._pending_origins = [dict(origin) for origin in state["pending_origins"]]

@@ -46,7 +46,7 @@ from pydantic import Field
 
 from trade_pipeline.optim.gp import fit_outcome_gp, hyperparameters, outcome_gp
 from trade_pipeline.optim.hypervolume import TradeOff, hypervolume_improvement, nondominated
-from trade_pipeline.optim.logit import from_logit, to_logit
+from trade_pipeline.optim.logit import from_logit, logit_variance, to_logit
 from trade_pipeline.optim.trust_region import TrustRegion, TurboConfig, region_origin, restart_trust_region
 from trade_pipeline.optim.turbo import Turbo
 
@@ -269,14 +269,18 @@ class CompositeTurbo(Turbo):
 
     def _fit_outcome_model(self, indices: np.ndarray, seed: int):
         """GP of the logit outcome on the canonical points of every evaluation that has one
-        (``indices``); its hyperparameters are fitted again once ``refit_every`` evaluations came
-        in since the last fit, and kept in between."""
+        (``indices``), an outcome told as an estimate with its error's variance as extra noise; its
+        hyperparameters are fitted again once ``refit_every`` evaluations came in since the last
+        fit, and kept in between."""
         train_X = self.space.canonical(torch.from_numpy(self._points[indices]))
-        train_Y = to_logit(torch.from_numpy(self._outcomes[indices]), self._modelled.bounds).unsqueeze(-1)
+        outcomes = torch.from_numpy(self._outcomes[indices])
+        train_Y = to_logit(outcomes, self._modelled.bounds).unsqueeze(-1)
+        sd = torch.from_numpy(np.nan_to_num(self._outcome_sd[indices], nan=0.0))
+        train_Yvar = logit_variance(outcomes, sd, self._modelled.bounds).unsqueeze(-1) if sd.any() else None
         if self._hyperparameters is not None and len(indices) - self._fitted_on < self.config.refit_every:
             kept = {name: torch.tensor(value, dtype=torch.float64) for name, value in self._hyperparameters.items()}
-            return outcome_gp(train_X, train_Y, self.space, kept)
-        model = fit_outcome_gp(train_X, train_Y, self.space, self.settings.gp_fit_iterations, seed)
+            return outcome_gp(train_X, train_Y, self.space, kept, train_Yvar)
+        model = fit_outcome_gp(train_X, train_Y, self.space, self.settings.gp_fit_iterations, seed, train_Yvar)
         self._hyperparameters = {name: value.tolist() for name, value in hyperparameters(model).items()}
         self._fitted_on = len(indices)
         return model

@@ -23,7 +23,8 @@ from botorch.models.transforms.outcome import Standardize
 from botorch.models.kernels.categorical import CategoricalKernel
 from gpytorch.constraints import GreaterThan, Interval
 from gpytorch.kernels import MaternKernel, RBFKernel, ScaleKernel
-from gpytorch.likelihoods import GaussianLikelihood
+from botorch.models.utils.gpytorch_modules import get_gaussian_likelihood_with_lognormal_prior
+from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from trade_pipeline.optim.mixed import MixedSpace
@@ -106,24 +107,55 @@ def fit_mixed_gp(
 
 
 def outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace,
-               hyperparameters: Mapping[str, torch.Tensor] | None = None) -> SingleTaskGP:
+               hyperparameters: Mapping[str, torch.Tensor] | None = None,
+               train_Yvar: torch.Tensor | None = None) -> SingleTaskGP:
     """GP of a black-box outcome over the whole space (``n x d``, ``n x 1``), with BoTorch's
     default kernel and priors: lengthscales whose prior grows with the dimension (Hvarfner et
     al. 2024) and a learned noise. With a few dozen points in tens of dimensions, those priors
     rank unseen students' proxy accuracy better than TuRBO's unconstrained fit (docs/turbo.md).
+    ``train_Yvar`` (``n x 1``, 0 for a measured point) is the known extra variance of outcomes
+    that were estimated, added to the learned noise (:func:`_noisier_estimates`).
     Unfitted, with the raw ``hyperparameters`` of an earlier fit (:func:`hyperparameters`) if
     given: conditioning on new points with known hyperparameters costs no optimisation.
     """
     snap = SnapToLevels(space) if space.discrete else None
+    if train_Yvar is not None:  # floored as gpytorch floors fixed noise, so that it need not warn
+        train_Yvar = train_Yvar.clamp_min(gpytorch.settings.min_fixed_noise.value(train_Yvar.dtype))
     if space.categorical:
-        model = MixedSingleTaskGP(train_X, train_Y, cat_dims=list(space.categorical),
+        model = MixedSingleTaskGP(train_X, train_Y, cat_dims=list(space.categorical), train_Yvar=train_Yvar,
                                   outcome_transform=Standardize(m=1), input_transform=snap)
         floor_categorical_lengthscales(model, len(space.categorical))
     else:
-        model = SingleTaskGP(train_X, train_Y, outcome_transform=Standardize(m=1), input_transform=snap)
+        model = SingleTaskGP(train_X, train_Y, train_Yvar, outcome_transform=Standardize(m=1), input_transform=snap)
+    if train_Yvar is not None:
+        _noisier_estimates(model)
     if hyperparameters is not None:
-        model.load_state_dict(hyperparameters, strict=False)
+        model.load_state_dict(_noise_named_for(model, hyperparameters), strict=False)
     return model.eval()
+
+
+LEARNED_NOISE = "likelihood.noise_covar.raw_noise"
+LEARNED_EXTRA_NOISE = "likelihood.second_noise_covar.raw_noise"
+"""The learned noise's name in a model without and with known per-point variances."""
+
+
+def _noisier_estimates(model: SingleTaskGP) -> None:
+    """Give ``model`` (built with ``train_Yvar``, which BoTorch then takes as the whole noise) the
+    default learned noise, with its prior, on top of the known variances: a measured outcome keeps
+    the noise every outcome has (proxy accuracy varies by seed), an estimated one gets its own
+    error's variance besides."""
+    default = get_gaussian_likelihood_with_lognormal_prior(batch_shape=model._aug_batch_shape).noise_covar
+    model.likelihood = FixedNoiseGaussianLikelihood(
+        noise=model.likelihood.noise_covar.noise, learn_additional_noise=True, batch_shape=model._aug_batch_shape,
+        noise_prior=default.noise_prior, noise_constraint=default.raw_noise_constraint).to(model.train_targets)
+
+
+def _noise_named_for(model: SingleTaskGP, hyperparameters: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``hyperparameters`` with the learned noise under the name ``model`` gives it: a fit made
+    while no outcome was an estimate still serves once one is, and the other way round."""
+    names = (LEARNED_NOISE, LEARNED_EXTRA_NOISE)
+    wanted = names[isinstance(model.likelihood, FixedNoiseGaussianLikelihood)]
+    return {(wanted if name in names else name): value for name, value in hyperparameters.items()}
 
 
 def floor_categorical_lengthscales(model: SingleTaskGP, n_categorical: int) -> None:
@@ -138,9 +170,9 @@ def floor_categorical_lengthscales(model: SingleTaskGP, n_categorical: int) -> N
 
 
 def fit_outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace,
-                   max_iterations: int | None, seed: int) -> SingleTaskGP:
+                   max_iterations: int | None, seed: int, train_Yvar: torch.Tensor | None = None) -> SingleTaskGP:
     """:func:`outcome_gp` with its hyperparameters fitted (``seed``: as :func:`_fit`'s)."""
-    return _fit(outcome_gp(train_X, train_Y, space), max_iterations, seed)
+    return _fit(outcome_gp(train_X, train_Y, space, train_Yvar=train_Yvar), max_iterations, seed)
 
 
 def hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:

@@ -31,6 +31,14 @@ def from_logit(logits: torch.Tensor | np.ndarray | float, bounds: tuple[float, f
     return _like(low + (high - low) * torch.sigmoid(_as_tensor(logits)), logits)
 
 
+def logit_variance(outcomes: torch.Tensor, sd: torch.Tensor, bounds: tuple[float, float] = PERCENT) -> torch.Tensor:
+    """The variance on the logit scale of outcomes known to within standard deviations ``sd``
+    (in the outcome's units), to first order: ``sd`` over the slope of the outcome in its logit."""
+    low, high = bounds
+    share = ((outcomes - low) / (high - low)).clamp(MARGIN, 1 - MARGIN)
+    return (sd / ((high - low) * share * (1 - share))) ** 2
+
+
 def _as_tensor(values: torch.Tensor | np.ndarray | float) -> torch.Tensor:
     return values if isinstance(values, torch.Tensor) else torch.as_tensor(np.asarray(values, dtype=np.float64))
 

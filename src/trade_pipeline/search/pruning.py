@@ -6,7 +6,8 @@ chance). Students trained to the end give, per probe point, a map from the accur
 the final one (``fidelity.rung_map``: a line on the logit scale with its spread). At a probe,
 a student whose probability of a final Eq. 2 score better than the best so far is below
 ``min_p_improve`` stops; the strategy is told the log(Score) of its map's median final
-accuracy. The rule a bracket uses is fitted on the earlier brackets only, so the same seed
+accuracy, with that estimate's spread (the strategy's model takes it as a noisier outcome than
+a measured one). The rule a bracket uses is fitted on the earlier brackets only, so the same seed
 gives the same prunes whatever order a bracket's students finish in.
 """
 
@@ -76,6 +77,12 @@ class PruneRule:
     def estimate(self, updates: int, accuracy: float) -> float:
         """The final accuracy a student at ``accuracy`` after ``updates`` most likely reaches."""
         return self.maps[self.at.index(updates)].median(accuracy)
+
+    def estimate_sd(self, updates: int, accuracy: float) -> float:
+        """The standard deviation of that final accuracy around :meth:`estimate`, to first order
+        (the map's spread is on the logit scale): what the strategy is told with the estimate."""
+        share = self.estimate(updates, accuracy) / 100.0
+        return self.maps[self.at.index(updates)].sigma * 100.0 * share * (1.0 - share)
 
 
 def probe_updates(shares: Iterable[float], total_updates: int) -> tuple[int, ...]:

@@ -41,7 +41,7 @@ from trade_pipeline.search.checkpoint import (
 )
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.costs import CandidateCosts, accuracy_cost_trade_off, composite_objective
-from trade_pipeline.search.fidelity import FidelityParams, bracket_estimates, highest_rows, promotions, rung_maps
+from trade_pipeline.search.fidelity import bracket_estimates, highest_rows, promotions, rung_maps
 from trade_pipeline.search.objective import Candidate, ObjectiveContext, evaluate_candidate
 from trade_pipeline.search.pruning import pruning_rule
 from trade_pipeline.search.tracking import CandidateTracker
@@ -158,7 +158,7 @@ def _start(context: ObjectiveContext, params: SearchParams, fingerprint: dict[st
     told = [row for trial_id, row in sorted(rows.items()) if trial_id not in in_flight]
     if resuming:  # the log is the record of evaluations; the state holds only what it cannot give
         try:
-            optimizer.load_state_dict(saved["optimizer"], history=_told_history(told, context, params.fidelity))
+            optimizer.load_state_dict(saved["optimizer"], history=_told_history(told, context, params))
         except ValueError as error:
             raise ResumeError(f"cannot resume from {state_dir}: {error}. Start fresh with "
                               f"`{FRESH_START_HINT}`.") from error
@@ -190,8 +190,8 @@ def _run_bracket(search: _Search, bracket: list[Candidate], context: ObjectiveCo
                                                          state.next_trial_id)
             state.next_trial_id = max(c.trial_id for c in bracket) + 1
             search.save()
-    history = _history([c for c in bracket if c.rung == 0], search.rows, context, params.fidelity)
-    search.optimizer.tell(history["points"], history["values"], history["outcomes"])
+    history = _history([c for c in bracket if c.rung == 0], search.rows, context, params)
+    search.optimizer.tell(**history)
     search.costs.observe(search.rows[c.trial_id] for c in bracket)
     state.pending = []
     state.iteration += 1
@@ -236,35 +236,40 @@ def _ask(optimizer: AskTellOptimizer, costs: CandidateCosts, params: SearchParam
 
 
 def _history(asked: list[Candidate], rows: dict[int, TrialRow], context: ObjectiveContext,
-             fidelity: FidelityParams) -> dict[str, np.ndarray]:
+             params: SearchParams) -> dict[str, np.ndarray]:
     """What the optimizer is told of one bracket: each asked candidate's point, log(Score) (NaN,
     imputed by the optimizer, for failures and rejects) and proxy accuracy (NaN where none); a
     promoted candidate is told its top-rung row's, one stopped below the top rung its accuracy
-    mapped to the top (``fidelity.bracket_estimates``, fitted on this and the earlier brackets)."""
+    mapped to the top (``fidelity.bracket_estimates``, fitted on this and the earlier brackets). A
+    pruned student's accuracy is an estimate, told with its deviation (``outcome_sd``, NaN for
+    the rest) from the rule its bracket ran under, which the earlier brackets give again."""
     iteration = asked[0].iteration if asked else -1
     seen = [row for row in rows.values() if row["iteration"] <= iteration]
     bracket = [row for row in seen if row["iteration"] == iteration]
-    estimates = bracket_estimates(bracket, rung_maps(seen, fidelity), fidelity)
+    estimates = bracket_estimates(bracket, rung_maps(seen, params.fidelity), params.fidelity)
     highest = highest_rows(bracket)
     reached = [highest[rows[c.trial_id]["spec_hash"]] for c in asked]
     accuracies = [estimates[row["spec_hash"]] for row in reached]
+    rule = pruning_rule((row for row in seen if row["iteration"] < iteration), params.pruning,
+                        context.proxy_updates, context.score) if any(row["status"] == "pruned" for row in reached) else None
     return {
         "points": np.array([c.point for c in asked], dtype=np.float64).reshape(-1, context.space.dimension),
         "values": np.array([_estimated_value(row, accuracy, context) for row, accuracy in zip(reached, accuracies)]),
         "outcomes": np.array([math.nan if accuracy is None else accuracy for accuracy in accuracies]),
+        "outcome_sd": np.array([rule.estimate_sd(*row["curve"][-1]) if row["status"] == "pruned" else math.nan
+                                for row in reached]),
     }
 
 
-def _told_history(told: list[TrialRow], context: ObjectiveContext, fidelity: FidelityParams
-                  ) -> dict[str, np.ndarray]:
+def _told_history(told: list[TrialRow], context: ObjectiveContext, params: SearchParams) -> dict[str, np.ndarray]:
     """:func:`_history` of every finished bracket in ``told`` (trial-log rows), in the order told."""
     rows = {row["trial_id"]: row for row in told}
     parts = [_history([_as_candidate(row) for row in told if row["iteration"] == iteration and row["rung"] == 0],
-                      rows, context, fidelity)
+                      rows, context, params)
              for iteration in sorted({row["iteration"] for row in told})]
     if not parts:
-        return _history([], rows, context, fidelity)
-    return {key: np.concatenate([part[key] for part in parts]) for key in ("points", "values", "outcomes")}
+        return _history([], rows, context, params)
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
 def _as_candidate(row: TrialRow) -> Candidate:
