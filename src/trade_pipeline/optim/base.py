@@ -263,9 +263,9 @@ class AskTellOptimizer(abc.ABC):
     def state_dict(self, history: bool = True) -> dict:
         """Everything needed to resume, as JSON-able Python types only.
 
-        ``history=False`` leaves out the points, values, outcomes and their deviations told (keeping their count),
-        for a caller that keeps its own record of them, as the search's trial log does; it hands
-        them back to :meth:`load_state_dict`.
+        ``history=False`` leaves out the points, values, outcomes and outcome deviations told
+        (keeping their count), for a caller that keeps its own record of them, as the search's
+        trial log does; it hands them back to :meth:`load_state_dict`.
         """
         state = {
             "strategy": self.strategy,
@@ -316,8 +316,8 @@ class AskTellOptimizer(abc.ABC):
         self._points = np.array(history["points"], dtype=np.float64).reshape(-1, self.dim)
         self._values = np.array([from_json_float(v) for v in history["values"]], dtype=np.float64)
         self._outcomes = np.array([from_json_float(v) for v in history["outcomes"]], dtype=np.float64)
-        self._outcome_sd = np.array([from_json_float(v) for v in history.get("outcome_sd", [None] * len(self._outcomes))],
-                                    dtype=np.float64)
+        told_sd = history.get("outcome_sd", [None] * len(self._outcomes))  # states saved before deviations: none
+        self._outcome_sd = np.array([from_json_float(v) for v in told_sd], dtype=np.float64)
         self.filtered = state["filtered"]
         self._pending = np.array(state["pending"], dtype=np.float64).reshape(-1, self.dim)
         self._pending_origins = [dict(origin) for origin in state["pending_origins"]]

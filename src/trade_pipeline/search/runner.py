@@ -250,8 +250,9 @@ def _history(asked: list[Candidate], rows: dict[int, TrialRow], context: Objecti
     highest = highest_rows(bracket)
     reached = [highest[rows[c.trial_id]["spec_hash"]] for c in asked]
     accuracies = [estimates[row["spec_hash"]] for row in reached]
+    pruned = any(row["status"] == "pruned" for row in reached)
     rule = pruning_rule((row for row in seen if row["iteration"] < iteration), params.pruning,
-                        context.proxy_updates, context.score) if any(row["status"] == "pruned" for row in reached) else None
+                        context.proxy_updates, context.score) if pruned else None
     return {
         "points": np.array([c.point for c in asked], dtype=np.float64).reshape(-1, context.space.dimension),
         "values": np.array([_estimated_value(row, accuracy, context) for row, accuracy in zip(reached, accuracies)]),
