@@ -76,7 +76,8 @@ def test_the_methods_that_use_the_outcome_get_it(compare, tmp_path: Path, method
         from trade_pipeline.optim import CompositeTurbo
 
         real_tell = CompositeTurbo.tell
-        monkeypatch.setattr(CompositeTurbo, "tell", lambda self, p, v, o=None: (told.append(o), real_tell(self, p, v, o)))
+        monkeypatch.setattr(CompositeTurbo, "tell", lambda self, p, v, o=None, sd=None: (told.append(o),
+                                                                                 real_tell(self, p, v, o, sd)))
     problem = _outcome_problem(compare)
     compare.run_all(problem, [method], seeds=[0], budget=12, batch=4, out=tmp_path, tag="t", design_size=4,
                     log=lambda line: None)

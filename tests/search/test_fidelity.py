@@ -86,8 +86,8 @@ def test_a_search_on_a_ladder_retrains_the_best_of_each_bracket_on_the_full_task
 
     told: list[np.ndarray] = []  # the values the strategy is told, bracket by bracket
     tell = CompositeTurbo.tell
-    monkeypatch.setattr(CompositeTurbo, "tell", lambda self, points, values, outcomes: (
-        told.append(np.asarray(values)), tell(self, points, values, outcomes))[1])
+    monkeypatch.setattr(CompositeTurbo, "tell", lambda self, points, values, outcomes, outcome_sd=None: (
+        told.append(np.asarray(values)), tell(self, points, values, outcomes, outcome_sd))[1])
     monkeypatch.setattr(objective, "proxy_train", counting)
     context, params, fingerprint = tiny_search(strategy="composite", batch_size=4, fidelity=LADDER)
     trials = run_search(context, params, fingerprint).trials
