@@ -7,7 +7,7 @@ evaluations, batch 4), with pruning as the search applies it: before each bracke
 students (``pruning_rule``); each student's accuracy at the probes comes from its learning curve
 (``CachedObjective.curve``, trained again with probes on a miss); a student the rule stops costs
 the share of its updates it trained, and the strategy is told the log(Score) at its likely final
-accuracy, as the search tells it. The unpruned arm is the suite's own composite runs
+accuracy, with that estimate's deviation, as the search tells it. The unpruned arm is the suite's own composite runs
 (``proxy-<cache>-<regime>_50/composite-seed*.csv``), so run those first.
 
 Both arms are read by proxy compute (image-epochs, the design's included): per seed the best
@@ -71,8 +71,7 @@ class PrunedSearch:
         full = float(self.view.image_epochs(point)[0])
         evaluated = {"key": row["spec_hash"], "status": row["status"], "curve": curve, "proxy_accuracy": None,
                      "log_score": None, "told": math.nan, "outcome": math.nan, "outcome_sd": math.nan,
-                     "image_epochs": full,
-                     "pruned_at": None, "best_before": rule.best_log_score}
+                     "image_epochs": full, "pruned_at": None, "best_before": rule.best_log_score}
         if curve is None or row["proxy_accuracy"] is None:  # failed, over budget, or learned nothing
             return self._keep(evaluated)
         accuracy, s = row["proxy_accuracy"], row["resource_ratio"]
