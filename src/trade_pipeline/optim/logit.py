@@ -31,12 +31,19 @@ def from_logit(logits: torch.Tensor | np.ndarray | float, bounds: tuple[float, f
     return _like(low + (high - low) * torch.sigmoid(_as_tensor(logits)), logits)
 
 
+def outcome_per_logit(outcomes: torch.Tensor | np.ndarray | float, bounds: tuple[float, float] = PERCENT
+                      ) -> torch.Tensor | np.ndarray:
+    """The slope of the outcome in its logit at ``outcomes``: what carries a deviation between the
+    two scales, to first order."""
+    low, high = bounds
+    share = ((_as_tensor(outcomes) - low) / (high - low)).clamp(MARGIN, 1 - MARGIN)
+    return _like((high - low) * share * (1 - share), outcomes)
+
+
 def logit_variance(outcomes: torch.Tensor, sd: torch.Tensor, bounds: tuple[float, float] = PERCENT) -> torch.Tensor:
     """The variance on the logit scale of outcomes known to within standard deviations ``sd``
-    (in the outcome's units), to first order: ``sd`` over the slope of the outcome in its logit."""
-    low, high = bounds
-    share = ((outcomes - low) / (high - low)).clamp(MARGIN, 1 - MARGIN)
-    return (sd / ((high - low) * share * (1 - share))) ** 2
+    (in the outcome's units), to first order."""
+    return (sd / outcome_per_logit(outcomes, bounds)) ** 2
 
 
 def _as_tensor(values: torch.Tensor | np.ndarray | float) -> torch.Tensor:

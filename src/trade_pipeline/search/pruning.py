@@ -23,6 +23,7 @@ from pydantic import Field, field_validator
 from scipy.stats import norm
 
 from trade_pipeline.config import StrictModel
+from trade_pipeline.optim.logit import outcome_per_logit
 from trade_pipeline.search.fidelity import RungMap, rung_map
 from trade_pipeline.search.score import KDGuidedScore
 
@@ -81,8 +82,7 @@ class PruneRule:
     def estimate_sd(self, updates: int, accuracy: float) -> float:
         """The standard deviation of that final accuracy around :meth:`estimate`, to first order
         (the map's spread is on the logit scale): what the strategy is told with the estimate."""
-        share = self.estimate(updates, accuracy) / 100.0
-        return self.maps[self.at.index(updates)].sigma * 100.0 * share * (1.0 - share)
+        return self.maps[self.at.index(updates)].sigma * float(outcome_per_logit(self.estimate(updates, accuracy)))
 
 
 def probe_updates(shares: Iterable[float], total_updates: int) -> tuple[int, ...]:
