@@ -57,6 +57,13 @@ def regime_suite_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--project", type=Path, required=True, help="a project where data,teacher ran")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks" / "compare_strategies")
     parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "figures")
-    parser.add_argument("--proxy-epochs", type=int, default=2)
-    parser.add_argument("--proxy-fraction", type=float, default=0.5)
+    add_proxy_options(parser, epochs=2, fraction=0.5)
     return parser
+
+
+def add_proxy_options(parser: argparse.ArgumentParser, epochs: int, fraction: float) -> None:
+    """The proxy task's fidelity: epochs, share of mini-train and warm-up (the project's unless given)."""
+    parser.add_argument("--proxy-epochs", type=int, default=epochs)
+    parser.add_argument("--proxy-fraction", type=float, default=fraction)
+    parser.add_argument("--proxy-warmup", type=float, default=None,
+                        help="warm-up epochs of the proxy task (default: the project's search.proxy.warmup_epochs)")

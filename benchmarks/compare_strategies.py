@@ -73,6 +73,7 @@ from trade_pipeline.optim.base import Dimension
 from trade_pipeline.optim.choices import snap_to_levels
 from trade_pipeline.optim.trust_region import latin_hypercube, resolve_config
 
+from common import add_proxy_options
 from problems import PROBLEMS, make_problem
 
 if TYPE_CHECKING:
@@ -384,8 +385,7 @@ def main() -> None:
     parser.add_argument("--checkpoints", nargs="*", type=int, default=None,
                         help="evaluations to tabulate besides the last (default: 50 when the budget is larger)")
     parser.add_argument("--project", type=Path, default=ROOT, help="proxy: a project where data,teacher ran")
-    parser.add_argument("--proxy-epochs", type=int, default=1)
-    parser.add_argument("--proxy-fraction", type=float, default=0.2)
+    add_proxy_options(parser, epochs=1, fraction=0.2)
     parser.add_argument("--acc-target", type=float, default=None, help="proxy: Eq. 2's target (default: the project's)")
     parser.add_argument("--regimes", nargs="*", default=None,
                         help="nb201: which of its regimes (default: all); proxy: run these regimes (given alone: all) "
@@ -444,10 +444,9 @@ def run_regimes(problems: Sequence[tuple[Problem, str, str]], args: argparse.Nam
 
 def proxy_problem(args: argparse.Namespace) -> tuple[Problem, str]:
     """The project's objective at the reduced fidelity; the tag names the fidelity fingerprint."""
-    from proxy_objective import proxy_objective
+    from proxy_objective import proxy_objective_of
 
-    objective, fingerprint, search = proxy_objective(args.project, args.out / "proxy-cache", args.proxy_epochs,
-                                                     args.proxy_fraction, acc_target=args.acc_target)
+    objective, fingerprint, search = proxy_objective_of(args, acc_target=args.acc_target)
     budget = args.budget or 50
     return as_problem("proxy", objective, search, budget), f"proxy-{fingerprint}-target{objective.acc_target:g}_{budget}"
 
@@ -457,13 +456,12 @@ def proxy_regime_problems(args: argparse.Namespace) -> list[tuple[Problem, str, 
     the targets (and the budget regime's MACs limit) are set by ``--uniform`` students drawn as
     random search draws them, recorded in ``compare_proxy_regimes.json``. Each regime replaces the
     project's ``search.budget`` with its own (none but ``budget``'s)."""
-    from proxy_objective import proxy_objective, uniform_rows
+    from proxy_objective import proxy_objective_of, uniform_rows
     from regimes import proxy_regimes
 
     from trade_pipeline.search.score import Budget
 
-    objective, fingerprint, search = proxy_objective(args.project, args.out / "proxy-cache", args.proxy_epochs,
-                                                     args.proxy_fraction)
+    objective, fingerprint, search = proxy_objective_of(args)
     regimes = proxy_regimes(uniform_rows(objective, args.uniform), objective.context.teacher_costs["macs"])
     (args.figures / "compare_proxy_regimes.json").write_text(
         json.dumps({regime: {**values, "proxy_cache": fingerprint} for regime, values in regimes.items()}, indent=2)
@@ -528,13 +526,12 @@ def run_pareto(args: argparse.Namespace) -> None:
     hypervolume per method (``compare_proxy_pareto_<budget>``), then Eq. 2's best on each run's
     front at the targets of ``compare_proxy_regimes.json`` against the Eq. 2 searches there
     (``compare_proxy_pareto_<budget>_targets``)."""
-    from proxy_objective import proxy_objective
+    from proxy_objective import proxy_objective_of
     from strategy_report import write_pareto_report, write_target_report
 
     from trade_pipeline.search.score import Budget
 
-    objective, fingerprint, search = proxy_objective(args.project, args.out / "proxy-cache", args.proxy_epochs,
-                                                     args.proxy_fraction)
+    objective, fingerprint, search = proxy_objective_of(args)
     budget = args.budget or 50
     problem = pareto_problem(objective.at(budget=Budget()), search, budget)
     tag = f"proxy-{fingerprint}-pareto_{budget}"

@@ -31,7 +31,7 @@ from scipy.stats import spearmanr
 
 from common import head_commit, machine, regime_suite_parser
 from compare_strategies import parse_seeds
-from proxy_objective import proxy_objective, uniform_rows
+from proxy_objective import proxy_objective_of, uniform_rows
 from trade_pipeline.optim.gp import fit_outcome_gp
 from trade_pipeline.optim.logit import to_logit
 from trade_pipeline.optim.mixed import MixedSpace
@@ -91,8 +91,7 @@ def main() -> None:
     parser.add_argument("--uniform", type=int, default=200)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    objective, fingerprint, search = proxy_objective(args.project, args.out / "proxy-cache", args.proxy_epochs,
-                                                     args.proxy_fraction)
+    objective, fingerprint, search = proxy_objective_of(args)
     uniform = [row for row in uniform_rows(objective, args.uniform) if row["proxy_accuracy"] is not None]
     regimes = json.loads((args.figures / "compare_proxy_regimes.json").read_text())
     space = MixedSpace.from_dimensions(objective.dimensions)

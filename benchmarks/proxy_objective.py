@@ -18,6 +18,7 @@ Learning curves at ``search.pruning``'s probes (``CachedObjective.curve``) are k
 
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import hashlib
@@ -87,13 +88,17 @@ def load_project(project: str | Path) -> ProjectInputs:
                              context.params["teacher"], context.params["retrain"], selected)
 
 
-def reduced_params(search: SearchParams, epochs: int, data_fraction: float) -> SearchParams:
-    """``search`` with a cheaper proxy task (epochs, share of mini-train); latency is measured as
-    the search measures it (it costs little beside training, and the latency model needs it stable).
+def reduced_params(search: SearchParams, epochs: int, data_fraction: float, warmup_epochs: float | None = None
+                   ) -> SearchParams:
+    """``search`` with a cheaper proxy task (epochs, share of mini-train, and a warm-up other than
+    the project's if given); latency is measured as the search measures it (it costs little beside
+    training, and the latency model needs it stable).
 
     The recipe is re-validated, so a warm-up longer than the shortened run is cut to fit.
     """
-    proxy = ProxyRecipe.model_validate({**search.proxy.model_dump(), "epochs": epochs, "data_fraction": data_fraction})
+    warmup = {} if warmup_epochs is None else {"warmup_epochs": warmup_epochs}
+    proxy = ProxyRecipe.model_validate({**search.proxy.model_dump(), "epochs": epochs, "data_fraction": data_fraction,
+                                        **warmup})
     return search.model_copy(update={"proxy": proxy})
 
 
@@ -283,7 +288,8 @@ def _append_line(path: Path, record: dict[str, Any]) -> None:
 
 
 def proxy_objective(project: str | Path, cache_dir: str | Path, epochs: int = 1, data_fraction: float = 0.2,
-                    acc_target: float | None = None) -> tuple[CachedObjective, str, SearchParams]:
+                    acc_target: float | None = None, warmup_epochs: float | None = None
+                    ) -> tuple[CachedObjective, str, SearchParams]:
     """The project's search objective at the given fidelity, memoised under ``cache_dir``, the
     fidelity fingerprint that names the cache, and the search parameters it was made from.
 
@@ -291,13 +297,21 @@ def proxy_objective(project: str | Path, cache_dir: str | Path, epochs: int = 1,
     it first, so every benchmark that shares the cache measures alike."""
     torch.set_num_threads(1)
     inputs = load_project(project)
-    params = reduced_params(inputs.search, epochs, data_fraction)
+    params = reduced_params(inputs.search, epochs, data_fraction, warmup_epochs)
     fingerprint = fidelity_fingerprint(params, inputs, inputs.teacher_logits)
     context = objective_context(inputs.split, inputs.teacher_profile, inputs.teacher_logits, params)
     objective = CachedObjective(context, Path(cache_dir) / f"proxy-{fingerprint}.jsonl", params.device, acc_target)
     logger.info("proxy objective %s: teacher %s, %d epoch(s) on %.0f%% of mini-train, acc_target %.1f",
                 fingerprint, inputs.teacher_logits["teacher"], epochs, 100 * data_fraction, objective.acc_target)
     return objective, fingerprint, params
+
+
+def proxy_objective_of(args: argparse.Namespace, acc_target: float | None = None
+                       ) -> tuple[CachedObjective, str, SearchParams]:
+    """:func:`proxy_objective` of a benchmark's ``--project``, ``--out`` and proxy options
+    (``common.add_proxy_options``)."""
+    return proxy_objective(args.project, args.out / "proxy-cache", args.proxy_epochs, args.proxy_fraction,
+                           acc_target=acc_target, warmup_epochs=args.proxy_warmup)
 
 
 def uniform_rows(objective: CachedObjective, n: int, seed: int = 0, log: Callable[[str], None] = print

@@ -39,7 +39,7 @@ import pandas as pd
 
 from common import head_commit, machine, paired_test, regime_suite_parser
 from compare_strategies import Problem, parse_seeds, project_settings, run_one, shared_design
-from proxy_objective import CachedObjective, proxy_objective
+from proxy_objective import CachedObjective, proxy_objective_of
 
 from trade_pipeline.search.config import SearchParams
 from trade_pipeline.search.pruning import PruningParams, pruning_rule
@@ -210,12 +210,12 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                         help="search.pruning settings to try instead of the project's (runs and records kept apart)")
     args = parser.parse_args()
-    objective, fingerprint, params = proxy_objective(args.project, args.out / "proxy-cache", args.proxy_epochs,
-                                                     args.proxy_fraction)
+    objective, fingerprint, params = proxy_objective_of(args)
     overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
     params = params.model_copy(update={"pruning": PruningParams.model_validate({**params.pruning.model_dump(),
                                                                                 **overrides})})
-    variant = "".join(f"_{key}{value}" for key, value in sorted(overrides.items()))
+    variant = "".join(f"_{key}{'-'.join(map(str, value)) if isinstance(value, list) else value}"
+                      for key, value in sorted(overrides.items()))
     regimes = json.loads((args.figures / "compare_proxy_regimes.json").read_text())
     unpruned = {regime: args.out / f"proxy-{fingerprint}-{regime}_{BUDGET}" for regime in regimes}
     pruned = {regime: folder.with_name(f"{folder.name}_pruning{variant}") for regime, folder in unpruned.items()}

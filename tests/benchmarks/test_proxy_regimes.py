@@ -100,3 +100,23 @@ def test_the_cache_fingerprint_counts_settings_that_act_and_ignores_defaults_and
     # a recipe setting spelled out at its default is the same proxy task
     assert fingerprint(proxy={**base["proxy"], "ema_decay": None}) == first
     assert fingerprint(proxy={**base["proxy"], "epochs": 2}) != first
+
+
+def test_a_proxy_warm_up_other_than_the_projects_is_another_cache(benchmarks) -> None:
+    from proxy_objective import ProjectInputs, fidelity_fingerprint, reduced_params
+
+    from trade_pipeline.search.config import SearchParams
+
+    from ..search.conftest import tiny_inputs
+
+    split, profile, logits = tiny_inputs()
+    search = SearchParams.model_validate(tiny_search_params(proxy={"epochs": 2, "warmup_epochs": 1, "batch_size": 64}))
+
+    def fingerprint(params: SearchParams) -> str:
+        return fidelity_fingerprint(params, ProjectInputs(split, profile, logits, params, {}, None, None, []), logits)
+
+    projects = reduced_params(search, 2, 0.5)
+    assert projects.proxy.warmup_epochs == 1 and projects.proxy.epochs == 2
+    assert fingerprint(reduced_params(search, 2, 0.5, warmup_epochs=None)) == fingerprint(projects)
+    shorter = reduced_params(search, 2, 0.5, warmup_epochs=0.25)
+    assert shorter.proxy.warmup_epochs == 0.25 and fingerprint(shorter) != fingerprint(projects)
