@@ -49,7 +49,6 @@ from trade_pipeline.optim.hypervolume import TradeOff, hypervolume_improvement, 
 from trade_pipeline.optim.logit import from_logit, logit_variance, to_logit
 from trade_pipeline.optim.trust_region import TrustRegion, TurboConfig, region_origin, restart_trust_region
 from trade_pipeline.optim.turbo import Turbo
-from trade_pipeline.optim.warp import PowerWarp
 
 LOCAL_STEP = 0.05
 """How far local search moves a continuous coordinate (of the unit cube)."""
@@ -124,7 +123,6 @@ class CompositeTurbo(Turbo):
         self.trade_off = trade_off
         self._hyperparameters: dict[str, list] | None = None  # of the last outcome fit
         self._fitted_on = 0  # evaluations that fit saw
-        self._warp = PowerWarp()  # of the last outcome fit
 
     @property
     def _modelled(self) -> CompositeObjective | TradeOff | None:
@@ -155,13 +153,14 @@ class CompositeTurbo(Turbo):
         owners += [leader] * (len(candidates) - len(owners))
         shortlist = self._shortlist(candidates, self._rank(gain, p_feasible), max(self.config.shortlist, 4 * n))
         candidates, owners, p_feasible = candidates[shortlist], [owners[i] for i in shortlist], p_feasible[shortlist]
+        bounds = self._modelled.bounds
         with torch.no_grad():
             posterior = model.posterior(candidates)
             base = torch.randn(torch.Size([self.config.n_samples]) + posterior.base_sample_shape,
                                generator=generator, dtype=candidates.dtype)
             samples = posterior.rsample_from_base_samples(torch.Size([self.config.n_samples]), base).squeeze(-1)
-            mean = self._outcome(posterior.mean.squeeze(-1))
-        samples, candidates = self._outcome(samples), candidates.numpy()
+            mean = from_logit(posterior.mean.squeeze(-1), bounds)
+        samples, candidates = from_logit(samples, bounds), candidates.numpy()
         if self.trade_off is not None:
             picks = self._greedy_hypervolume(samples, candidates, n)
         else:
@@ -180,7 +179,7 @@ class CompositeTurbo(Turbo):
             posterior = model.posterior(candidates.unsqueeze(-2))
             mean = posterior.mean.reshape(-1)
             std = posterior.variance.clamp_min(0).sqrt().reshape(-1)
-        samples = self._outcome(mean + std * normal)
+        samples = from_logit(mean + std * normal, self._modelled.bounds)
         if self.trade_off is not None:
             return self._hypervolume_gain(samples, candidates.numpy()), torch.ones_like(mean)
         values = self.objective.value(samples, torch.from_numpy(self.objective.known(candidates.numpy())))
@@ -194,8 +193,7 @@ class CompositeTurbo(Turbo):
         the logit outcome's marginals); 1 where the objective has no threshold."""
         if self.objective.threshold is None:
             return torch.ones_like(mean)
-        edge = self._warp.forward(to_logit(torch.tensor(float(self.objective.threshold), dtype=mean.dtype),
-                                           self.objective.bounds))
+        edge = to_logit(torch.tensor(float(self.objective.threshold), dtype=mean.dtype), self.objective.bounds)
         return torch.special.ndtr((mean - edge) / std.clamp_min(1e-9))
 
     def _rank(self, gain: torch.Tensor, p_feasible: torch.Tensor) -> torch.Tensor:
@@ -276,16 +274,10 @@ class CompositeTurbo(Turbo):
         fit, and kept in between."""
         train_X = self.space.canonical(torch.from_numpy(self._points[indices]))
         outcomes = torch.from_numpy(self._outcomes[indices])
-        logits = to_logit(outcomes, self._modelled.bounds)
-        refit = self._hyperparameters is None or len(indices) - self._fitted_on >= self.config.refit_every
-        if refit:
-            self._warp = PowerWarp.fit(logits.numpy())
-        train_Y = self._warp.forward(logits).unsqueeze(-1)
+        train_Y = to_logit(outcomes, self._modelled.bounds).unsqueeze(-1)
         sd = torch.from_numpy(np.nan_to_num(self._outcome_sd[indices], nan=0.0))
-        train_Yvar = None
-        if sd.any():
-            train_Yvar = (logit_variance(outcomes, sd, self._modelled.bounds) * self._warp.slope(logits) ** 2).unsqueeze(-1)
-        if not refit:
+        train_Yvar = logit_variance(outcomes, sd, self._modelled.bounds).unsqueeze(-1) if sd.any() else None
+        if self._hyperparameters is not None and len(indices) - self._fitted_on < self.config.refit_every:
             kept = {name: torch.tensor(value, dtype=torch.float64) for name, value in self._hyperparameters.items()}
             return outcome_gp(train_X, train_Y, self.space, kept, train_Yvar)
         model = fit_outcome_gp(train_X, train_Y, self.space, self.settings.gp_fit_iterations, seed, train_Yvar)
@@ -293,18 +285,13 @@ class CompositeTurbo(Turbo):
         self._fitted_on = len(indices)
         return model
 
-    def _outcome(self, modelled: torch.Tensor) -> torch.Tensor:
-        """Outcomes of values on the model's scale (the warped logit)."""
-        return from_logit(self._warp.inverse(modelled), self._modelled.bounds)
-
     def _strategy_state(self) -> dict:
         return {**super()._strategy_state(), "outcome_hyperparameters": self._hyperparameters,
-                "fitted_on": self._fitted_on, "outcome_warp": dataclasses.asdict(self._warp)}
+                "fitted_on": self._fitted_on}
 
     def _load_strategy_state(self, state: dict) -> None:
         super()._load_strategy_state(state)
         self._hyperparameters, self._fitted_on = state["outcome_hyperparameters"], state["fitted_on"]
-        self._warp = PowerWarp(**state.get("outcome_warp", {}))
 
     def _candidates(self, regions: list, model, generator: torch.Generator, taken: set[bytes]
                     ) -> tuple[torch.Tensor, list]:

@@ -23,7 +23,7 @@ from botorch.models.transforms.outcome import Standardize
 from botorch.models.kernels.categorical import CategoricalKernel
 from botorch.models.utils.gpytorch_modules import get_gaussian_likelihood_with_lognormal_prior
 from gpytorch.constraints import GreaterThan, Interval
-from gpytorch.kernels import AdditiveKernel, MaternKernel, RBFKernel, ScaleKernel
+from gpytorch.kernels import MaternKernel, RBFKernel, ScaleKernel
 from gpytorch.likelihoods import FixedNoiseGaussianLikelihood, GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
@@ -121,14 +121,7 @@ def outcome_gp(train_X: torch.Tensor, train_Y: torch.Tensor, space: MixedSpace,
     snap = SnapToLevels(space) if space.discrete else None
     if train_Yvar is not None:  # floored as gpytorch floors fixed noise, so that it need not warn
         train_Yvar = train_Yvar.clamp_min(gpytorch.settings.min_fixed_noise.value(train_Yvar.dtype))
-    if space.categorical and not space.ordered:  # trial: main effects of each choice beside their interactions
-        categorical = list(space.categorical)
-        kernel = (ScaleKernel(AdditiveKernel(*[CategoricalKernel(active_dims=[i]) for i in categorical]))
-                  + ScaleKernel(CategoricalKernel(ard_num_dims=len(categorical), active_dims=categorical)))
-        model = SingleTaskGP(train_X, train_Y, train_Yvar, covar_module=kernel, outcome_transform=Standardize(m=1),
-                             input_transform=snap)
-        floor_categorical_lengthscales(model, len(space.categorical))
-    elif space.categorical:
+    if space.categorical:
         model = MixedSingleTaskGP(train_X, train_Y, cat_dims=list(space.categorical), train_Yvar=train_Yvar,
                                   outcome_transform=Standardize(m=1), input_transform=snap)
         floor_categorical_lengthscales(model, len(space.categorical))
