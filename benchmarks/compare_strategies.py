@@ -22,8 +22,8 @@ Problems: the analytic ones of ``problems.py`` (known optimum 0: the value is th
 ``nb201``: NAS-Bench-201's table scored by Eq. 2 at the targets of its regimes (``nb201.py``;
 the value is the regret; one report per regime, ``compare_nb201_<regime>_<budget>``, and the
 regimes' targets in ``compare_nb201_regimes.json``); or ``proxy``: the real search objective (log Score, Eq. 2) of the project at ``--project``, at a
-reduced fidelity (``--proxy-epochs`` on ``--proxy-fraction`` of mini-train, one latency
-repeat), each architecture evaluated once and memoised for all methods, seeds, targets and budgets
+reduced fidelity (``--proxy-epochs`` on ``--proxy-fraction`` of mini-train, ``--proxy-warmup``
+if not the project's warm-up, one latency repeat), each architecture evaluated once and memoised for all methods, seeds, targets and budgets
 (``proxy_objective.py``). ``proxy --regimes`` runs it in the regimes of ``regimes.py`` instead of
 at one target: ``--uniform`` students drawn as random search draws them set the targets met by
 40 / 10 / 2 % of them (``binding``, ``strict``, ``needle``) and ``budget``'s MACs limit (the
