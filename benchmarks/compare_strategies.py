@@ -89,6 +89,14 @@ OPTUNA_FRONT = ("nsga2", "motpe", "mogp")
 NSGA2_POPULATION = 10
 """NSGA-II's generation size: Optuna's default 50 would leave a 50-evaluation run one random generation."""
 METHODS = OURS + OPTUNA + OPTUNA_FRONT
+FRONT_METHODS = ("composite", "random", "evolution", *OPTUNA_FRONT)
+"""The strategies that grow a front."""
+
+
+def default_methods(objective: str) -> list[str]:
+    """What runs unless ``--methods`` says otherwise: every method that suits the objective."""
+    return list(FRONT_METHODS if objective == "pareto" else OURS + OPTUNA)
+
 REGIME_TARGETS = ("binding", "strict", "needle")
 """The regimes whose targets Eq. 2 is read at off a Pareto search's front (``budget`` adds a budget)."""
 RUN_COLUMNS = ("problem", "budget", "method", "seed", "evaluation", "phase", "value", "best", "optimizer_seconds", "key",
@@ -373,7 +381,9 @@ def parse_seeds(items: Sequence[str]) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("problem", choices=(*PROBLEMS, "proxy", "nb201"))
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--methods", nargs="+", default=None, choices=METHODS,
+                        help="default: every method the objective suits (pareto: the front-growing ones; "
+                             "otherwise all but Optuna's multi-objective samplers)")
     parser.add_argument("--seeds", nargs="+", default=["0-4"], help="e.g. 0 1 2 or 0-19")
     parser.add_argument("--budget", type=int, default=None, help="evaluations per run (default: the problem's; proxy: 50)")
     parser.add_argument("--batch", type=int, default=4)
@@ -395,6 +405,7 @@ def main() -> None:
                         help="proxy: pareto compares searches of the accuracy-s front by its hypervolume, and reads "
                              "Eq. 2's best off each front at the --regimes' targets")
     args = parser.parse_args()
+    args.methods = args.methods or default_methods(args.objective)
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.WARNING)
     args.figures.mkdir(parents=True, exist_ok=True)

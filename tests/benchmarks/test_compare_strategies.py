@@ -168,6 +168,15 @@ def test_nb201_runs_every_regime_as_its_own_problem(compare, tmp_path: Path) -> 
     assert len(runs) == 12 and (runs["best"] >= 0).all()  # regret: never below the table's optimum
 
 
+def test_every_default_method_runs_on_an_eq2_problem(compare, tmp_path: Path) -> None:
+    (problem, tag), = compare.nb201_problems(["needle"], budget=10, turbo_options={"n_candidates": 100}, overrides=[])
+    methods = compare.default_methods("eq2")
+    written = compare.run_all(problem, methods, seeds=[0], budget=10, batch=4, out=tmp_path, tag=tag,
+                              log=lambda line: None)
+    assert len(written) == len(methods) and not set(methods) & set(compare.OPTUNA_FRONT)
+    assert set(compare.default_methods("pareto")) == set(compare.FRONT_METHODS)
+
+
 def _trade_off_problem(compare):
     """A front like ``proxy --objective pareto``'s: accuracy rises with the cost x0 and with one choice."""
     from trade_pipeline.optim.hypervolume import TradeOff, hypervolume_trace
