@@ -10,7 +10,8 @@ the share of its updates it trained, and the strategy is told the log(Score) at 
 accuracy, with that estimate's deviation, as the search tells it. The unpruned arm is the suite's own composite runs
 (``proxy-<cache>-<regime>_50/composite-seed*.csv``), so run those first.
 
-Both arms are read by proxy compute (image-epochs, the design's included): per seed the best
+Both arms are read by proxy compute (training image-epochs, the design's included; what the
+probes' evaluations cost besides is measured by ``probe_cost.py``): per seed the best
 log(Score) among the students trained to the end after each amount of compute, and the median
 over seeds. ``compute_share_to_match`` is the least share of the unpruned arm's (median) final
 compute at which the pruned arm's median is at least as good as the unpruned arm's median final
@@ -185,18 +186,6 @@ def compare(unpruned: dict[int, pd.DataFrame], pruned: dict[int, pd.DataFrame], 
     }
 
 
-def probe_cost(objective: CachedObjective) -> dict[str, float]:
-    """What the probes cost, from the students evaluated both without them (the cache's row) and
-    with them (their curve): the median ratio and difference of the evaluation's seconds."""
-    pairs = np.array([(line["seconds"], objective.rows[key]["seconds"]) for (key, _), line in objective.curves.items()
-                      if objective.rows[key].get("seconds") not in (None, line["seconds"])])  # equal: trained once
-    if not len(pairs):
-        return {}
-    return {"students": len(pairs), "median_ratio": float(np.median(pairs[:, 0] / pairs[:, 1])),
-            "median_extra_seconds": float(np.median(pairs[:, 0] - pairs[:, 1])),
-            "median_unprobed_seconds": float(np.median(pairs[:, 1]))}
-
-
 def read_runs(folder: Path) -> dict[int, pd.DataFrame]:
     """The composite runs in ``folder`` by seed."""
     return {int(path.stem.rsplit("seed", 1)[1]): pd.read_csv(path) for path in sorted(folder.glob("composite-seed*.csv"))}
@@ -226,21 +215,20 @@ def main() -> None:
             if not path.exists():
                 run_seed(f"proxy_{regime}_pruning", view, params, seed, path)
                 print(f"{regime} seed {seed}: best {pd.read_csv(path)['best'].iloc[-1]:.4g}", flush=True)
-    table, lines, cost = [], [], probe_cost(objective)
+    table, lines = [], []
     for regime in [regime for regime in regimes if pruned[regime].exists()]:
         result = compare(read_runs(unpruned[regime]), read_runs(pruned[regime]), params.pruning.at[0])
         grid, curves = result.pop("grid"), result.pop("curves")
         table += [{"regime": regime, "compute_share": share, "unpruned": u, "pruned": p}
                   for share, u, p in zip(grid / result["unpruned_compute"], curves["unpruned"], curves["pruned"])]
         record = {"regime": regime, "target": regimes[regime]["target"], "proxy_cache": fingerprint,
-                  "pruning": params.pruning.model_dump(mode="json"), **result, "probe_cost": cost, "commit": head_commit(),
+                  "pruning": params.pruning.model_dump(mode="json"), **result, "commit": head_commit(),
                   "machine": machine()}
         (args.figures / f"pruning_{regime}{variant}.json").write_text(json.dumps(record, indent=2) + "\n")
         lines.append(describe(regime, record))
     pd.DataFrame(table).to_csv(args.figures / f"pruning_regimes{variant}.csv", index=False)
     plot(pd.DataFrame(table)).savefig(args.figures / f"pruning_regimes{variant}.png", dpi=120)
-    text = "\n".join([f"Probes at {params.pruning.at} of the updates: an evaluation takes {cost.get('median_ratio', math.nan):.3g}x "
-                      f"as long with them ({cost.get('students', 0)} students timed both ways).", "",
+    text = "\n".join([f"Probes at {params.pruning.at} of the updates (their cost: benchmarks/probe_cost.py).", "",
                       "| regime | seeds | unpruned final median | pruned final median | pruned arm's compute "
                       "| compute share to match | an oracle's share to match | students pruned | wrong prunes "
                       "| at 50 % compute: pruned ahead (p) | at 100 %: pruned ahead (p) |", "|---" * 11 + "|", *lines])
