@@ -16,12 +16,18 @@ interval (observation noise included); the mean predicted probability of meeting
 target against the share that met it. Writes ``docs/figures/model_calibration.csv`` (one row per
 regime, seed, checkpoint and set) and ``model_calibration.md`` (medians over seeds).
 
+``--cost-inputs`` gives the model each student's log cost ratios against the teacher (params,
+MACs, latency: known before training) as three more continuous inputs, scaled to [0, 1] over the
+uniform students (records ``model_calibration_cost_inputs``): does knowing what a student costs
+make the model less optimistic about the cheap students the search picks?
+
     python benchmarks/model_calibration.py --project /tmp/bench --seeds 0-9 --proxy-epochs 2 --proxy-fraction 0.5
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +38,7 @@ from scipy.stats import spearmanr
 from common import head_commit, machine, regime_suite_parser
 from compare_strategies import parse_seeds
 from proxy_objective import proxy_objective_of, uniform_rows
+from trade_pipeline.optim.base import Dimension
 from trade_pipeline.optim.gp import fit_outcome_gp
 from trade_pipeline.optim.logit import to_logit
 from trade_pipeline.optim.mixed import MixedSpace
@@ -58,11 +65,15 @@ def held_out_scores(model, points: np.ndarray, accuracy: np.ndarray, target: flo
 
 
 def replay(run: pd.DataFrame, rows: dict, uniform: list[dict], space: MixedSpace, target: float, after: int,
-           next_n: int, iterations: int | None, seed: int) -> list[dict]:
-    """Both held-out sets' scores for the model fitted on the first ``after`` evaluations of ``run``."""
+           next_n: int, iterations: int | None, seed: int,
+           features: Callable[[list[dict]], np.ndarray] | None = None) -> list[dict]:
+    """Both held-out sets' scores for the model fitted on the first ``after`` evaluations of ``run``
+    (``features``: more inputs of each row, after its encoding; ``space`` then covers them too)."""
     def trained(keys) -> tuple[np.ndarray, np.ndarray]:
         kept = [rows[key] for key in keys if key in rows and rows[key]["proxy_accuracy"] is not None]
         points = np.array([row["encoding"] for row in kept], dtype=np.float64).reshape(len(kept), -1)
+        if features is not None:
+            points = np.hstack([points, features(kept).reshape(len(kept), -1)])
         return space.canonical(torch.from_numpy(points)).numpy(), np.array([row["proxy_accuracy"] for row in kept])
 
     seen = list(run["key"][:after])
@@ -81,6 +92,19 @@ def replay(run: pd.DataFrame, rows: dict, uniform: list[dict], space: MixedSpace
     return results
 
 
+def cost_features(uniform: list[dict], teacher_costs: dict) -> Callable[[list[dict]], np.ndarray]:
+    """Rows -> ``n x 3`` log ratios of params, MACs and latency to the teacher's, scaled so that
+    the uniform students' span [0.1, 0.9] of the unit interval."""
+    names = ("params", "macs", "latency_ms")
+
+    def log_ratios(rows: list[dict]) -> np.ndarray:
+        return np.log([[row[name] / teacher_costs[name] for name in names] for row in rows]).reshape(len(rows), 3)
+
+    span = log_ratios(uniform)
+    low, width = span.min(axis=0), np.ptp(span, axis=0) / 0.8
+    return lambda rows: (log_ratios(rows) - low) / width + 0.1
+
+
 def main() -> None:
     parser = regime_suite_parser(__doc__.splitlines()[0])
     parser.add_argument("--regimes", nargs="+", default=["binding", "strict", "needle", "budget"])
@@ -89,12 +113,16 @@ def main() -> None:
     parser.add_argument("--next", type=int, default=8, dest="next_n")
     parser.add_argument("--budget", type=int, default=50, help="evaluations of the runs replayed")
     parser.add_argument("--uniform", type=int, default=200)
+    parser.add_argument("--cost-inputs", action="store_true", help="the model also sees each student's log cost ratios")
     args = parser.parse_args()
     torch.set_num_threads(1)
     objective, fingerprint, search = proxy_objective_of(args)
     uniform = [row for row in uniform_rows(objective, args.uniform) if row["proxy_accuracy"] is not None]
     regimes = json.loads((args.figures / "compare_proxy_regimes.json").read_text())
-    space = MixedSpace.from_dimensions(objective.dimensions)
+    dimensions = tuple(objective.dimensions) + (Dimension(),) * (3 * args.cost_inputs)
+    space = MixedSpace.from_dimensions(dimensions)
+    features = cost_features(uniform, objective.context.teacher_costs) if args.cost_inputs else None
+    name = "model_calibration" + "_cost_inputs" * args.cost_inputs
     records = []
     for regime in args.regimes:
         for seed in parse_seeds(args.seeds):
@@ -102,19 +130,21 @@ def main() -> None:
                               dtype={"key": str})
             for after in args.after:
                 for result in replay(run, objective.rows, uniform, space, regimes[regime]["target"], after,
-                                     args.next_n, search.composite.gp_fit_iterations, seed):
+                                     args.next_n, search.composite.gp_fit_iterations, seed, features):
                     records.append({"regime": regime, "seed": seed, "after": after, **result})
     table = pd.DataFrame(records)
-    table.to_csv(args.figures / "model_calibration.csv", index=False)
+    table.to_csv(args.figures / f"{name}.csv", index=False)
     columns = ["spearman", "rmse_ratio", "coverage90", "mean_error", "mean_p_feasible", "met_share"]
     summary = table.groupby(["held_out", "regime", "after"], sort=False)[["train", *columns]].median().reset_index()
-    lines = [f"Medians over seeds {' '.join(args.seeds)}; proxy cache {fingerprint}; commit {head_commit()}; {machine()}.", "",
+    inputs = "the encoding" + " and log cost ratios" * args.cost_inputs
+    lines = [f"Medians over seeds {' '.join(args.seeds)}; proxy cache {fingerprint}; model inputs: {inputs}; "
+             f"commit {head_commit()}; {machine()}.", "",
              "| held out | regime | after | trained on | Spearman | logit RMSE / constant's | 90 % coverage | "
              "mean logit error | mean P(meets target) | share met |", "|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r.held_out} | {r.regime} | {r.after} | {r.train:.0f} | {r.spearman:.2f} | {r.rmse_ratio:.2f} | "
               f"{r.coverage90:.2f} | {r.mean_error:+.2f} | {r.mean_p_feasible:.2f} | {r.met_share:.2f} |"
               for r in summary.itertuples()]
-    (args.figures / "model_calibration.md").write_text("\n".join(lines) + "\n")
+    (args.figures / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -1,10 +1,9 @@
 """What pruning_signal reports of early accuracies: the misses a safe cut stops, and a target
-carried to another schedule by rank; what probe_cost pairs."""
+carried to another schedule by rank."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from .test_proxy_regimes import benchmarks  # noqa: F401  (fixture)
 
@@ -32,13 +31,3 @@ def test_a_target_moves_to_what_as_many_students_meet_under_the_other_schedule(b
     assert same_rank(54.0, today, other) == 66.0  # two meet 54 today; the second best under the other is 66
     assert same_rank(99.0, today, other) == np.inf  # none meets it
 
-
-def test_probe_cost_pairs_each_probe_set_with_the_same_students_without_probes(benchmarks) -> None:  # noqa: F811
-    from probe_cost import summary
-
-    # two students: 1 s and 2 s without probes; probed, 1.5 s and 2.2 s
-    sets = summary({"none": [1.0, 2.0], "probed": [1.5, 2.2]})
-    assert sets["none"] == {"median_seconds": 1.5, "median_extra_seconds": 0.0, "median_ratio": 1.0}
-    assert sets["probed"]["median_seconds"] == pytest.approx(1.85)
-    assert sets["probed"]["median_extra_seconds"] == pytest.approx(0.35)  # (0.5 + 0.2) / 2, paired
-    assert sets["probed"]["median_ratio"] == pytest.approx(1.3)  # (1.5 + 1.1) / 2: not 1.85 / 1.5
