@@ -17,8 +17,8 @@ target against the share that met it. Writes ``docs/figures/model_calibration.cs
 regime, seed, checkpoint and set) and ``model_calibration.md`` (medians over seeds).
 
 ``--cost-inputs`` gives the model each student's log cost ratios against the teacher (params,
-MACs, latency: known before training) as three more continuous inputs, scaled to [0, 1] over the
-uniform students (records ``model_calibration_cost_inputs``): does knowing what a student costs
+MACs, latency: known before training) as three more continuous inputs, scaled so that the
+uniform students span [0.1, 0.9] (records ``model_calibration_cost_inputs``): does knowing what a student costs
 make the model less optimistic about the cheap students the search picks?
 
     python benchmarks/model_calibration.py --project /tmp/bench --seeds 0-9 --proxy-epochs 2 --proxy-fraction 0.5

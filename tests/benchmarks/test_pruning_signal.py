@@ -30,4 +30,3 @@ def test_a_target_moves_to_what_as_many_students_meet_under_the_other_schedule(b
     other = np.array([58.0, 71.0, 66.0, 49.0])
     assert same_rank(54.0, today, other) == 66.0  # two meet 54 today; the second best under the other is 66
     assert same_rank(99.0, today, other) == np.inf  # none meets it
-
