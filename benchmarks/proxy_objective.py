@@ -223,7 +223,7 @@ class CachedObjective:
             if row is not None and probed["proxy_accuracy"] != row["proxy_accuracy"]:
                 raise RuntimeError(f"student {key}: its probed run ended at {probed['proxy_accuracy']}, the cache "
                                    f"holds {row['proxy_accuracy']}: a probe changed training, or the cache is stale")
-            line = {"spec_hash": key, "at": list(at), "curve": probed["curve"], "seconds": probed["seconds"]}
+            line = {"spec_hash": key, "at": list(at), "curve": probed["curve"]}
             self.curves[(key, tuple(at))] = line
             _append_line(self.curves_path, line)
         return self.curves[(key, tuple(at))]["curve"]
