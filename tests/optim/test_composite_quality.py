@@ -122,3 +122,38 @@ def test_candidates_expected_to_reach_the_target_and_improve_go_first_then_by_pr
                                                   dtype=torch.float64))
     # with no threshold to respect (every p 1), it is plain expected improvement
     assert torch.argsort(feasibility_first(gain[:4], torch.ones(4), 0.5), descending=True).tolist() == [3, 1, 0, 2]
+
+
+def test_candidates_not_expected_to_reach_the_target_go_local_first() -> None:
+    gain = torch.tensor([0.2, 5.0, 0.3, 0.0], dtype=torch.float64)
+    p_feasible = torch.tensor([0.9, 0.4, 0.2, 0.6], dtype=torch.float64)
+    local = torch.tensor([False, False, True, False])
+    rank = feasibility_first(gain, p_feasible, 0.5, local)
+    # passing: 0 wherever it is; then those that may improve, the local one (2, p 0.2) before the one away
+    # from the best (1, p 0.4); by hand: p - 1 local, p - 2 away
+    assert torch.argsort(rank, descending=True).tolist() == [0, 2, 1, 3]
+    torch.testing.assert_close(rank[:3], torch.tensor([1 + 0.2 / 1.2, 0.4 - 2, 0.2 - 1], dtype=torch.float64))
+    torch.testing.assert_close(feasibility_first(gain, p_feasible, 0.5, torch.ones(4, dtype=torch.bool)),
+                               feasibility_first(gain, p_feasible, 0.5))
+
+
+def test_the_search_stays_global_until_a_student_reaches_the_target_then_local_first() -> None:
+    problem = PROBLEMS["categorical"]()
+    optimizer = create_optimizer("composite", len(problem.dimensions), 0, dimensions=problem.dimensions,
+                                 max_evaluations=32, batch_size=4, objective=problem.objective())
+    levels = np.array(list(itertools.product(range(4), repeat=5)))
+    ranked = problem.all_points[np.argsort(problem.accuracy(problem.all_points))]
+    misses = ranked[:8]  # the least accurate: none meets the target
+    optimizer.tell(misses, problem.value(misses), problem.accuracy(misses))
+    region = optimizer._regions[0]
+    model = optimizer._fit_outcome_model(np.arange(8), seed=0)
+    candidates = torch.from_numpy(problem.all_points)
+    assert optimizer._near_best(region, model)(candidates).all()
+
+    best = ranked[-1:]  # the most accurate meets it, and becomes the region's best point
+    optimizer.tell(best, problem.value(best), problem.accuracy(best))
+    region = optimizer._regions[0]
+    near = optimizer._near_best(region, model)(candidates)
+    assert 0 < near.sum() < len(levels)
+    changed = (problem._levels(problem.all_points) != problem._levels(best)).sum(axis=1)
+    assert near[torch.from_numpy(changed == 0)].all() and not near[torch.from_numpy(changed == 5)].any()

@@ -10,7 +10,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from trade_pipeline.optim.base import Dimension
 from trade_pipeline.optim.gp import fit_mixed_gp
-from trade_pipeline.optim.mixed import MixedSpace, hamming_radius, mixed_candidates
+from trade_pipeline.optim.mixed import MixedSpace, hamming_radius, mixed_candidates, region_contains
 from trade_pipeline.optim.trust_region import TurboConfig, resolve_config
 from trade_pipeline.optim.turbo import ContinuousTurbo, Turbo
 
@@ -62,6 +62,30 @@ def test_candidates_are_bin_centres_within_the_hamming_radius_and_the_box():
     ordinal_steps = (candidates[:, 2:6] - center[2:6]).abs() * 5
     assert torch.isclose(ordinal_steps[ordinal_steps > 0], torch.tensor(1.0, dtype=torch.float64)).all()
     assert ((candidates[:, :2] - center[:2]).abs() <= 0.05 + 1e-12).all()
+
+
+def test_a_region_contains_every_candidate_drawn_in_it_and_nothing_past_its_box_or_ball():
+    dims = [Dimension()] * 2 + [ORDINAL] * 4 + [CATEGORICAL] * 4
+    space = MixedSpace.from_dimensions(dims)
+    center = space.snap(torch.full((10,), 0.5, dtype=torch.float64))
+    lengthscales = torch.ones(6, dtype=torch.float64)
+    drawn = mixed_candidates(center, lengthscales, 0.1, 2, space, 500, 0.8, torch.Generator().manual_seed(0))
+    assert region_contains(drawn, center, lengthscales, 0.1, 2, space).all()
+
+    def moved(coordinate: int, value: float) -> torch.Tensor:
+        point = center.clone()
+        point[coordinate] = value
+        return point
+
+    # by hand: the box is 0.1 wide (0.45-0.55) on the continuous coordinates; an ordinal reaches its
+    # neighbouring levels (0.3, 0.7) but not two levels away (0.1); a categorical any choice
+    points = torch.stack([center, moved(0, 0.54), moved(0, 0.56), moved(2, 0.3), moved(2, 0.1), moved(9, 0.125)])
+    assert region_contains(points, center, lengthscales, 0.1, 2, space).tolist() == [True, True, False, True,
+                                                                                       False, True]
+    three_choices = center.clone()
+    three_choices[[6, 7, 8]] = 0.125  # three discrete coordinates changed: past a ball of radius 2
+    assert not region_contains(three_choices[None], center, lengthscales, 0.1, 2, space).any()
+    assert region_contains(three_choices[None], center, lengthscales, 0.1, 3, space).all()
 
 
 def test_hamming_radius_shrinks_from_every_choice_to_one_over_the_length_range():

@@ -14,7 +14,8 @@ has to learn costs that the search can compute. This strategy instead
   Monte-Carlo expected improvement of the objective, computed from posterior samples of the
   outcome and the known outcomes (composite BO, Astudillo & Frazier 2019), feasibility first:
   a candidate the model expects to miss the objective's threshold (Eq. 2's target) comes after
-  every candidate it expects to reach it that may improve, and one that cannot improve comes
+  every candidate it expects to reach it that may improve, those in the leading trust region
+  first once a student reached the threshold (SCBO's locality), and one that cannot improve comes
   last (:func:`feasibility_first`);
 * draws joint posterior samples over the best of those and fills the batch greedily (q-EI);
 * or, given a :class:`~trade_pipeline.optim.hypervolume.TradeOff` instead (no target: the front of
@@ -44,9 +45,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from trade_pipeline.optim.gp import fit_outcome_gp, hyperparameters, outcome_gp
+from trade_pipeline.optim.gp import fit_outcome_gp, hyperparameters, ordered_lengthscales, outcome_gp
 from trade_pipeline.optim.hypervolume import TradeOff, hypervolume_improvement, nondominated
 from trade_pipeline.optim.logit import from_logit, logit_variance, to_logit
+from trade_pipeline.optim.mixed import hamming_radius, region_contains
 from trade_pipeline.optim.trust_region import TrustRegion, TurboConfig, region_origin, restart_trust_region
 from trade_pipeline.optim.turbo import Turbo
 
@@ -148,11 +150,14 @@ class CompositeTurbo(Turbo):
         if not len(candidates):  # everything drawn was evaluated already (a tiny space)
             return super()._ask_guided(n)
         normal = torch.randn(self.config.n_samples, 1, generator=generator, dtype=torch.float64)
-        candidates, gain, p_feasible = self._local_search(model, candidates, normal, taken)
         leader = min(ready, key=lambda region: region.best_value)
+        near = self._near_best(leader, model)
+        candidates, gain, p_feasible = self._local_search(model, candidates, normal, taken)
         owners += [leader] * (len(candidates) - len(owners))
-        shortlist = self._shortlist(candidates, self._rank(gain, p_feasible), max(self.config.shortlist, 4 * n))
-        candidates, owners, p_feasible = candidates[shortlist], [owners[i] for i in shortlist], p_feasible[shortlist]
+        local = near(candidates)
+        shortlist = self._shortlist(candidates, self._rank(gain, p_feasible, local), max(self.config.shortlist, 4 * n))
+        candidates, owners = candidates[shortlist], [owners[i] for i in shortlist]
+        p_feasible, local = p_feasible[shortlist], local[shortlist]
         bounds = self._modelled.bounds
         with torch.no_grad():
             posterior = model.posterior(candidates)
@@ -165,7 +170,7 @@ class CompositeTurbo(Turbo):
             picks = self._greedy_hypervolume(samples, candidates, n)
         else:
             values = self.objective.value(samples, torch.from_numpy(self.objective.known(candidates)))
-            picks = self._greedy_expected_improvement(values, p_feasible, candidates, n)
+            picks = self._greedy_expected_improvement(values, p_feasible, local, candidates, n)
         origins = [{**region_origin(owners[i], initial=False), "predicted": float(mean[i]),
                     "p_feasible": None if self.trade_off is not None else float(p_feasible[i])} for i in picks]
         return candidates[picks].reshape(-1, self.dim), origins
@@ -196,17 +201,38 @@ class CompositeTurbo(Turbo):
         edge = to_logit(torch.tensor(float(self.objective.threshold), dtype=mean.dtype), self.objective.bounds)
         return torch.special.ndtr((mean - edge) / std.clamp_min(1e-9))
 
-    def _rank(self, gain: torch.Tensor, p_feasible: torch.Tensor) -> torch.Tensor:
+    def _rank(self, gain: torch.Tensor, p_feasible: torch.Tensor, local: torch.Tensor | None = None) -> torch.Tensor:
         """:func:`feasibility_first` with this strategy's ``min_p_feasible``."""
-        return feasibility_first(gain, p_feasible, self.config.min_p_feasible)
+        return feasibility_first(gain, p_feasible, self.config.min_p_feasible, local)
+
+    def _near_best(self, region: TrustRegion, model) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``N x d`` candidates -> ``N`` flags: which lie in ``region`` (the leading one: its box
+        and Hamming ball around its best point, :func:`~trade_pipeline.optim.mixed.region_contains`)
+        once an evaluation reached the objective's threshold; until then all of them, since the
+        search for a first feasible point is global (SCBO keeps it in the region too, which here
+        left more runs without any)."""
+        threshold = None if self.objective is None else self.objective.threshold
+        if threshold is None or not (np.nan_to_num(self._outcomes, nan=-math.inf) >= threshold).any():
+            return lambda candidates: torch.ones(len(candidates), dtype=torch.bool)
+        radius = hamming_radius(region.length, self.space.n_discrete, self.settings.length_min, self.settings.length_max)
+        centre, lengthscales = self._centre(region), ordered_lengthscales(model)
+        return lambda candidates: region_contains(candidates, centre, lengthscales, region.length, radius, self.space)
+
+    def _centre(self, region: TrustRegion) -> torch.Tensor:
+        """The snapped point of ``region``'s best value: where its candidates are drawn around."""
+        indices = list(region.observations)
+        values = np.where(np.isfinite(self._values[indices]), self._values[indices], np.inf)
+        return self.space.snap(torch.from_numpy(self._points[indices[int(np.argmin(values))]]))
 
     def _local_search(self, model, candidates: torch.Tensor, normal: torch.Tensor, taken: set[bytes]
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The candidates plus, for ``local_steps`` rounds, every one-choice neighbour of the
         ``local_starts`` best by :meth:`_rank` and, in the first round, of the best point evaluated
         (for a trade-off: of every point on its front); Optuna's GP sampler refines its acquisition
-        the same way, from the same starts. Returns all of them, their gains and their
-        probabilities of reaching the threshold."""
+        the same way, from the same starts. The starts are ranked with no preference for the leading
+        region (:meth:`_near_best`): they look for what may pass anywhere (preferring the region's
+        lost on our own space). Returns all of them, their gains and their probabilities of
+        reaching the threshold."""
         gain, p_feasible = self._screen(model, candidates, normal)
         anchors = self._points[self._front() if self.trade_off is not None else [int(np.nanargmin(self._values))]]
         for step in range(self.config.local_steps):
@@ -300,10 +326,7 @@ class CompositeTurbo(Turbo):
         credited to."""
         parts, owners = [], []
         for region in regions:
-            indices = list(region.observations)
-            values = np.where(np.isfinite(self._values[indices]), self._values[indices], np.inf)
-            centre = self.space.snap(torch.from_numpy(self._points[indices[int(np.argmin(values))]]))
-            local = self._around(centre, region, model, generator)
+            local = self._around(self._centre(region), region, model, generator)
             parts.append(local)
             owners += [region] * len(local)
         uniform = torch.rand(self.config.n_global, self.dim, generator=generator, dtype=torch.float64)
@@ -320,11 +343,12 @@ class CompositeTurbo(Turbo):
         fresh = [i for i, row in enumerate(candidates.numpy()) if row.tobytes() not in taken]
         return candidates[fresh], [owners[i] for i in fresh]
 
-    def _greedy_expected_improvement(self, values: torch.Tensor, p_feasible: torch.Tensor, candidates: np.ndarray,
-                                     n: int) -> list[int]:
+    def _greedy_expected_improvement(self, values: torch.Tensor, p_feasible: torch.Tensor, local: torch.Tensor,
+                                     candidates: np.ndarray, n: int) -> list[int]:
         """Up to ``n`` candidates (columns of ``values``, ``s x N`` objective samples) chosen one
         at a time by the Monte-Carlo expected improvement of the batch so far over the best value
-        told, ranked by :meth:`_rank` with their probabilities ``p_feasible`` (``N``); a candidate
+        told, ranked by :meth:`_rank` with their probabilities ``p_feasible`` and flags ``local``
+        (``N`` each); a candidate
         whose key is taken or that ``feasible`` refuses is skipped.
 
         Candidates with an unknown objective (NaN) come last; ties (no sample improves) go to the
@@ -339,7 +363,7 @@ class CompositeTurbo(Turbo):
         picks: list[int] = []
         while len(picks) < n and available.any():
             gain = (best.unsqueeze(-1) - values).clamp(min=0).mean(dim=0) + tie_break
-            rank = self._rank(torch.where(unknown, torch.full_like(gain, math.nan), gain), p_feasible)
+            rank = self._rank(torch.where(unknown, torch.full_like(gain, math.nan), gain), p_feasible, local)
             index = self._claim_best(rank, available, candidates)
             if index is not None:
                 picks.append(index)
@@ -398,14 +422,17 @@ class CompositeTurbo(Turbo):
         return None
 
 
-def feasibility_first(gain: torch.Tensor, p_feasible: torch.Tensor, min_p_feasible: float) -> torch.Tensor:
-    """``N`` ranks, higher first, from expected improvements ``gain`` (NaN: objective unknown) and
-    probabilities ``p_feasible`` of reaching the threshold (``N`` each).
+def feasibility_first(gain: torch.Tensor, p_feasible: torch.Tensor, min_p_feasible: float,
+                      local: torch.Tensor | None = None) -> torch.Tensor:
+    """``N`` ranks, higher first, from expected improvements ``gain`` (NaN: objective unknown),
+    probabilities ``p_feasible`` of reaching the threshold and flags ``local`` (in the leading
+    trust region; None: all are), ``N`` each.
 
     Candidates the model expects to reach the threshold (``p_feasible >= min_p_feasible``) and to
     improve go by expected improvement, above every other; the other candidates that may improve
-    go by ``p_feasible`` (SCBO's rule when nothing is expected to be feasible); then those that
-    cannot improve (``gain`` at most ``NO_GAIN``), by ``p_feasible`` too; unknown objectives last.
+    go by ``p_feasible`` (SCBO's rule when nothing is expected to be feasible), the local ones
+    first (SCBO's region: where the model is least wrong); then those that cannot improve
+    (``gain`` at most ``NO_GAIN``), by ``p_feasible`` too; unknown objectives last.
     Below the threshold Eq. 2 is a 1/epsilon cliff, so expected improvement alone is ~ P(feasible)
     x the gain if feasible, and the cheapest candidates' thin tails outbid the ones likely to
     reach it. A candidate sure to reach the threshold but no cheaper than the best is worth nothing,
@@ -413,6 +440,7 @@ def feasibility_first(gain: torch.Tensor, p_feasible: torch.Tensor, min_p_feasib
     """
     improving = gain > NO_GAIN
     passing = improving & (p_feasible >= min_p_feasible)
+    away = 0.0 if local is None else (~local).to(p_feasible.dtype)
     rank = torch.where(passing, 1.0 + gain / (1.0 + gain.abs()),
-                       torch.where(improving, p_feasible - 1.0, p_feasible - 3.0 + gain.clamp(max=NO_GAIN)))
+                       torch.where(improving, p_feasible - 1.0 - away, p_feasible - 3.0 + gain.clamp(max=NO_GAIN)))
     return torch.where(torch.isnan(gain), torch.full_like(gain, -4.0), rank)

@@ -143,11 +143,7 @@ def mixed_candidates(
     one takes another choice; at most ``radius`` discrete coordinates change. With no
     discrete coordinate this is TuRBO's perturbed-Sobol candidate set, draw for draw.
     """
-    ordered = list(space.ordered)
-    lower, upper = torch.zeros_like(center), torch.ones_like(center)
-    if ordered:
-        box = trust_region_bounds(center[ordered], lengthscales, length)
-        lower[ordered], upper[ordered] = box[0], box[1]
+    lower, upper = _box(center, lengthscales, length, space)
     sobol, mask = sobol_perturbations(n, center.shape[-1], probability, generator, center.dtype)
     if space.discrete:
         discrete = space.is_discrete(center)
@@ -155,6 +151,44 @@ def mixed_candidates(
     values = _perturbed_values(center, lower, upper, sobol, space)
     candidates = torch.where(mask, values, center.expand_as(values))
     return torch.unique(candidates, dim=0) if space.discrete else candidates
+
+
+def region_contains(points: torch.Tensor, center: torch.Tensor, lengthscales: torch.Tensor, length: float,
+                    radius: int, space: MixedSpace) -> torch.Tensor:
+    """``n`` flags: which of ``points`` (``n x d``, snapped) :func:`mixed_candidates` could draw
+    around ``center`` with the same box and ball (every coordinate within the levels or values it
+    reaches, at most ``radius`` discrete ones changed)."""
+    lower, upper = _box(center, lengthscales, length, space)
+    inside = (points >= lower) & (points <= upper)
+    if not space.discrete:
+        return inside.all(dim=-1)
+    discrete = space.is_discrete(center)
+    level, first, last = space.level(points), *_reachable_levels(center, lower, upper, space)
+    inside = torch.where(discrete, (level >= first) & (level <= last), inside)
+    moved = (level != space.level(center)) & discrete
+    return inside.all(dim=-1) & (moved.sum(dim=-1) <= radius)
+
+
+def _box(center: torch.Tensor, lengthscales: torch.Tensor, length: float, space: MixedSpace
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``d`` lower and upper ends of the region's box: TuRBO's on the ordered coordinates, the
+    whole axis on the categorical ones."""
+    ordered = list(space.ordered)
+    lower, upper = torch.zeros_like(center), torch.ones_like(center)
+    if ordered:
+        box = trust_region_bounds(center[ordered], lengthscales, length)
+        lower[ordered], upper[ordered] = box[0], box[1]
+    return lower, upper
+
+
+def _reachable_levels(center: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, space: MixedSpace
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``d`` first and last levels a discrete coordinate may take: those ``[lower, upper]``
+    touches, widened to the centre's neighbours for ordinals (categoricals: every choice)."""
+    own = space.level(center)
+    first = torch.minimum(space.level(lower), (own - 1).clamp(min=0))
+    last = torch.maximum(space.level(upper), torch.minimum(own + 1, space.counts(center) - 1))
+    return first, last
 
 
 def _within_radius(moved: torch.Tensor, radius: int, generator: torch.Generator) -> torch.Tensor:
@@ -181,10 +215,8 @@ def _perturbed_values(
     continuous = lower + (upper - lower) * sobol
     if not space.discrete:
         return continuous
-    counts = space.counts(center)
     own = space.level(center)
-    first = torch.minimum(space.level(lower), (own - 1).clamp(min=0))
-    last = torch.maximum(space.level(upper), torch.minimum(own + 1, counts - 1))
+    first, last = _reachable_levels(center, lower, upper, space)
     others = last - first  # levels in [first, last] but the centre's own; >= 1 when discrete
     pick = first + torch.minimum((sobol * others).floor(), (others - 1).clamp(min=0))
     pick = pick + (pick >= own).to(pick.dtype)
