@@ -230,9 +230,9 @@ class CompositeTurbo(Turbo):
         ``local_starts`` best by :meth:`_rank` and, in the first round, of the best point evaluated
         (for a trade-off: of every point on its front); Optuna's GP sampler refines its acquisition
         the same way, from the same starts. The starts are ranked with no preference for the leading
-        region (:meth:`_near_best`): they look for what may pass anywhere (preferring the region's
-        lost on our own space). Returns all of them, their gains and their probabilities of
-        reaching the threshold."""
+        region (:meth:`_near_best`): they look for what may pass anywhere (starting them in the
+        region too did worse on our own space). Returns all of them, their gains and their
+        probabilities of reaching the threshold."""
         gain, p_feasible = self._screen(model, candidates, normal)
         anchors = self._points[self._front() if self.trade_off is not None else [int(np.nanargmin(self._values))]]
         for step in range(self.config.local_steps):
@@ -348,8 +348,7 @@ class CompositeTurbo(Turbo):
         """Up to ``n`` candidates (columns of ``values``, ``s x N`` objective samples) chosen one
         at a time by the Monte-Carlo expected improvement of the batch so far over the best value
         told, ranked by :meth:`_rank` with their probabilities ``p_feasible`` and flags ``local``
-        (``N`` each); a candidate
-        whose key is taken or that ``feasible`` refuses is skipped.
+        (``N`` each); a candidate whose key is taken or that ``feasible`` refuses is skipped.
 
         Candidates with an unknown objective (NaN) come last; ties (no sample improves) go to the
         lowest mean value.
