@@ -94,7 +94,7 @@ def replay(run: pd.DataFrame, rows: dict, uniform: list[dict], space: MixedSpace
 
 def cost_features(uniform: list[dict], teacher_costs: dict) -> Callable[[list[dict]], np.ndarray]:
     """Rows -> ``n x 3`` log ratios of params, MACs and latency to the teacher's, scaled so that
-    the uniform students' span [0.1, 0.9] of the unit interval."""
+    the uniform students span [0.1, 0.9] of the unit interval."""
     names = ("params", "macs", "latency_ms")
 
     def log_ratios(rows: list[dict]) -> np.ndarray:

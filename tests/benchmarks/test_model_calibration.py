@@ -14,5 +14,5 @@ def test_cost_inputs_are_log_ratios_to_the_teacher_spread_over_the_uniform_stude
     uniform = [{"params": 10.0, "macs": 100.0, "latency_ms": 0.2}, {"params": 100.0, "macs": 1000.0, "latency_ms": 2.0}]
     features = cost_features(uniform, teacher)
     np.testing.assert_allclose(features(uniform), [[0.1] * 3, [0.9] * 3])
-    # a hundredth lies as far below the span as a tenth lies above it: log-scaled
+    # a hundredth lies one whole span (a decade, 0.8) below a tenth: log-scaled
     np.testing.assert_allclose(features([{"params": 1.0, "macs": 10.0, "latency_ms": 0.02}]), [[-0.7] * 3])
