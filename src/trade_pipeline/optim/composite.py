@@ -45,7 +45,6 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from trade_pipeline.optim.calibration import ForwardErrors
 from trade_pipeline.optim.gp import fit_outcome_gp, hyperparameters, ordered_lengthscales, outcome_gp
 from trade_pipeline.optim.hypervolume import TradeOff, hypervolume_improvement, nondominated
 from trade_pipeline.optim.logit import from_logit, logit_variance, to_logit
@@ -126,7 +125,6 @@ class CompositeTurbo(Turbo):
         self.trade_off = trade_off
         self._hyperparameters: dict[str, list] | None = None  # of the last outcome fit
         self._fitted_on = 0  # evaluations that fit saw
-        self._errors = ForwardErrors()  # of the model on its own picks, before it saw them
 
     @property
     def _modelled(self) -> CompositeObjective | TradeOff | None:
@@ -166,17 +164,15 @@ class CompositeTurbo(Turbo):
             base = torch.randn(torch.Size([self.config.n_samples]) + posterior.base_sample_shape,
                                generator=generator, dtype=candidates.dtype)
             samples = posterior.rsample_from_base_samples(torch.Size([self.config.n_samples]), base).squeeze(-1)
-            logit_mean, logit_sd = posterior.mean.squeeze(-1), posterior.variance.clamp_min(0).sqrt().squeeze(-1)
-        samples = from_logit(self._errors.samples(samples, logit_mean, logit_sd), bounds)
-        mean, candidates = from_logit(self._errors.marginals(logit_mean, logit_sd)[0], bounds), candidates.numpy()
+            mean = from_logit(posterior.mean.squeeze(-1), bounds)
+        samples, candidates = from_logit(samples, bounds), candidates.numpy()
         if self.trade_off is not None:
             picks = self._greedy_hypervolume(samples, candidates, n)
         else:
             values = self.objective.value(samples, torch.from_numpy(self.objective.known(candidates)))
             picks = self._greedy_expected_improvement(values, p_feasible, local, candidates, n)
         origins = [{**region_origin(owners[i], initial=False), "predicted": float(mean[i]),
-                    "p_feasible": None if self.trade_off is not None else float(p_feasible[i]),
-                    "logit_mean": float(logit_mean[i]), "logit_sd": float(logit_sd[i])} for i in picks]
+                    "p_feasible": None if self.trade_off is not None else float(p_feasible[i])} for i in picks]
         return candidates[picks].reshape(-1, self.dim), origins
 
     def _screen(self, model, candidates: torch.Tensor, normal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,7 +182,8 @@ class CompositeTurbo(Turbo):
         probabilities of reaching the threshold (1 for a trade-off: it has none)."""
         with torch.no_grad():  # N batches of one point: marginals only, never the N x N covariance
             posterior = model.posterior(candidates.unsqueeze(-2))
-            mean, std = self._errors.marginals(posterior.mean.reshape(-1), posterior.variance.clamp_min(0).sqrt().reshape(-1))
+            mean = posterior.mean.reshape(-1)
+            std = posterior.variance.clamp_min(0).sqrt().reshape(-1)
         samples = from_logit(mean + std * normal, self._modelled.bounds)
         if self.trade_off is not None:
             return self._hypervolume_gain(samples, candidates.numpy()), torch.ones_like(mean)
@@ -314,24 +311,13 @@ class CompositeTurbo(Turbo):
         self._fitted_on = len(indices)
         return model
 
-    def _observe(self, indices: np.ndarray, origins: list[dict]) -> None:
-        """TuRBO's bookkeeping, and each measured outcome of a model-guided pick scored against the
-        posterior it was chosen on (:class:`~trade_pipeline.optim.calibration.ForwardErrors`); an
-        outcome told as an estimate is not a measurement of the model's error."""
-        super()._observe(indices, origins)
-        for index, origin in zip(indices, origins):
-            if "logit_mean" in origin and not np.isfinite(self._outcome_sd[index]):
-                outcome = float(to_logit(float(self._outcomes[index]), self._modelled.bounds))
-                self._errors.add(origin["logit_mean"], origin["logit_sd"], outcome)
-
     def _strategy_state(self) -> dict:
         return {**super()._strategy_state(), "outcome_hyperparameters": self._hyperparameters,
-                "fitted_on": self._fitted_on, "forward_errors": self._errors.errors}
+                "fitted_on": self._fitted_on}
 
     def _load_strategy_state(self, state: dict) -> None:
         super()._load_strategy_state(state)
         self._hyperparameters, self._fitted_on = state["outcome_hyperparameters"], state["fitted_on"]
-        self._errors = ForwardErrors(list(state["forward_errors"]))
 
     def _candidates(self, regions: list, model, generator: torch.Generator, taken: set[bytes]
                     ) -> tuple[torch.Tensor, list]:

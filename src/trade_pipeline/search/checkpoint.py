@@ -22,12 +22,11 @@ from trade_pipeline.serialization import fingerprint, save_json
 # Key of the saved state under which the caller stores ``search_fingerprint(...)``.
 FINGERPRINT_KEY = "fingerprint"
 FRESH_START_HINT = "kedro run --pipelines=search --params=search.resume=false"
-STATE_FORMAT = 7
+STATE_FORMAT = 6
 """The layout of the saved state and the optimizer's; raised when an older one cannot be resumed
 (2: the history lives in the trial log, the composite strategy keeps its GP's hyperparameters;
 3: trial rows carry their search.fidelity rung; 4: trial rows carry the strategy's p_feasible and guided;
-5: the fingerprint leaves out the ladder's rungs while it is off; 6: trial rows carry pruning's curve;
-7: the composite strategy keeps its model's errors on its picks)."""
+5: the fingerprint leaves out the ladder's rungs while it is off)."""
 # Settings a resumed search may change: where and how fast it runs, and how far it goes.
 RESUMABLE_CHANGES = ("n_trials", "resume", "state_dir", "executor", "dask", "batch_size", "top_k", "hard_label_search")
 
