@@ -119,6 +119,7 @@ class Problem:
     objective: Callable[[np.ndarray], np.ndarray]  # n x d -> n
     budget: int
     key: Callable[[np.ndarray], str] | None = None  # point -> what it encodes (spec hash)
+    network: Callable[[np.ndarray], str] | None = None  # point -> the network it builds (the search's key)
     strategy_options: Callable[[str], dict] = lambda strategy: {}
     outcome: Callable[[np.ndarray], np.ndarray] | None = None  # n x d -> n black-box outcomes (proxy accuracy)
     outcome_sd: Callable[[np.ndarray], np.ndarray] | None = None  # n x d -> n: an estimated outcome's deviation
@@ -135,7 +136,9 @@ class Problem:
         return len(self.dimensions)
 
     def canonicalize(self, point: np.ndarray) -> object:
-        """Points that decode to the same thing are one candidate (the search's spec hash)."""
+        """Points that build the same thing are one candidate (the search's network hash)."""
+        if self.network is not None:
+            return self.network(point)
         if self.key is not None:
             return self.key(point)
         return tuple(snap_to_levels(point, self.dimensions)[0].round(12).tolist())
@@ -504,7 +507,7 @@ def project_settings(search: SearchParams) -> Callable[[str], dict]:
 
 def as_problem(name: str, objective: CachedObjective, search: SearchParams, budget: int) -> Problem:
     """A ``CachedObjective`` as every method sees it: each strategy with the project's settings."""
-    return Problem(name, objective.dimensions, objective, budget, key=objective.key,
+    return Problem(name, objective.dimensions, objective, budget, key=objective.key, network=objective.network,
                    strategy_options=project_settings(search), outcome=objective.accuracy,
                    outcome_target=objective.acc_target, structure=objective.strategy_structure,
                    compute=objective.image_epochs)
@@ -524,7 +527,7 @@ def pareto_problem(objective: CachedObjective, search: SearchParams, budget: int
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(objective.resource_ratio(points) / objective.accuracy(points))
 
-    return Problem("proxy_pareto", objective.dimensions, told, budget, key=objective.key,
+    return Problem("proxy_pareto", objective.dimensions, told, budget, key=objective.key, network=objective.network,
                    strategy_options=project_settings(search), outcome=objective.accuracy,
                    structure=partial(objective.strategy_structure, reference), compute=objective.image_epochs,
                    cost=objective.resource_ratio,

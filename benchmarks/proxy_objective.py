@@ -172,6 +172,12 @@ class CachedObjective:
         """The architecture a point decodes to (its spec hash)."""
         return self.context.space.decode(point).hash
 
+    def network(self, point: np.ndarray) -> str:
+        """The network a point builds (its spec's network hash): the search's de-duplication key.
+        Rows stay keyed by spec hash, so a method that proposes two specs of one network (Optuna's
+        samplers) still gets each its own row."""
+        return self.context.space.decode(point).network_hash
+
     def row(self, point: Sequence[float]) -> dict[str, Any]:
         """The trial row of the architecture ``point`` decodes to under this view's budget,
         evaluating it on a cache miss."""

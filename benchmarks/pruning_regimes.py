@@ -103,7 +103,7 @@ class PrunedSearch:
 def pruned_problem(name: str, search: PrunedSearch, params: SearchParams) -> Problem:
     """The regime's problem as the default strategy sees it, with pruning."""
     view = search.view
-    return Problem(name, view.dimensions, search, BUDGET, key=view.key,
+    return Problem(name, view.dimensions, search, BUDGET, key=view.key, network=view.network,
                    strategy_options=project_settings(params), outcome=lambda p: search.field("outcome", p),
                    outcome_sd=lambda p: search.field("outcome_sd", p),
                    outcome_target=view.acc_target, structure=view.strategy_structure,

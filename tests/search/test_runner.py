@@ -361,3 +361,26 @@ def test_a_search_of_the_front_is_told_eq2_without_its_target_and_models_no_feas
     assert len(guided) == 4 and guided["p_feasible"].isna().all()  # no target, so no P(meets it)
     if strategy == "composite":
         assert guided["predicted_accuracy"].between(0, 100).all()
+
+
+def test_specs_that_build_one_network_are_one_candidate_to_the_strategy(tiny_search):
+    """The tiny space's first block (one layer, stride 1, 8 wide) has a residual only behind the
+    8-wide stem: behind the 4-wide one its two skip choices are one network, trained once."""
+    import numpy as np
+
+    from trade_pipeline.search.costs import CandidateCosts
+    from trade_pipeline.search.runner import _make_optimizer
+
+    context, params, _ = tiny_search(strategy="composite")
+    costs = CandidateCosts(context.space, context.split.channels, context.split.num_classes, context.teacher_costs,
+                           context.budget)
+    optimizer = _make_optimizer(params, context, costs)
+    names = context.space.dimension_names
+
+    def key(stem_width: float, skip: float):  # bin centres: 0.25 the first choice, 0.75 the second
+        point = np.full(len(names), 0.25)
+        point[names.index("stem.width")], point[names.index("blocks[0].skip")] = stem_width, skip
+        return optimizer.canonicalize(point)
+
+    assert key(0.25, 0.25) == key(0.25, 0.75)  # 4-wide stem: identity and none build the same network
+    assert key(0.75, 0.25) != key(0.75, 0.75)  # 8-wide stem: the residual is there or not

@@ -79,3 +79,21 @@ def test_spec_json_and_state_dict_rebuild_an_identical_model():
 def test_bad_builder_arguments_are_refused_by_name():
     with pytest.raises(ValueError, match="in_chans: expected an integer >= 1, got 0"):
         StudentNet(_spec(), in_chans=0, num_classes=10, img_size=28)
+
+
+def test_specs_of_one_network_hash_build_the_same_module():
+    """The search's de-duplication key equates only specs whose modules compute the same thing."""
+    def block(skip: str, stride: int, width: int) -> ConvBlockSpec:
+        return ConvBlockSpec(block_type="mbconv", layers=1, kernel_size=3, expansion_ratio=2, se_ratio=0.25,
+                             skip=skip, width=width, stride=stride)
+
+    def build(skip: str) -> tuple[ArchitectureSpec, torch.Tensor]:
+        spec = ArchitectureSpec(stem_width=8, stem_stride=1, blocks=(block(skip, 2, 8), block(skip, 1, 16)))
+        torch.manual_seed(0)
+        model = StudentNet(spec, in_chans=1, num_classes=10, img_size=12).eval()
+        torch.manual_seed(1)
+        return spec, model(torch.randn(2, 1, 12, 12))
+
+    (identity, out_identity), (none, out_none) = build("identity"), build("none")
+    assert identity.hash != none.hash and identity.network_hash == none.network_hash
+    torch.testing.assert_close(out_identity, out_none, rtol=0, atol=0)

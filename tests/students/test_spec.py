@@ -98,3 +98,20 @@ def test_feature_size_uses_the_strides_of_present_blocks_only():
     spec = _spec()  # stem 2, one stride-2 block: 28 -> 14 -> 7
     assert spec.strides == (2, 1, 2, 1, 1)
     assert spec.feature_size(28) == 7 and spec.feature_size(27) == 7
+
+
+def test_specs_that_differ_only_in_a_skip_timm_never_adds_share_one_network_hash():
+    """A one-layer block that changes stride or width has no residual whatever ``skip`` says, so
+    the search must not train that network twice; where the residual exists, the skip matters."""
+    one_layer = (_block("fused_mbconv", width=16), _block(width=24, stride=1), _block(width=24, stride=2))
+    drawn = _spec(blocks=one_layer, transformer=None)  # every skip "identity"
+    # block 0: stride 1 from the 16-wide stem, its residual exists; blocks 1 and 2 change width or stride
+    inert = _spec(blocks=(one_layer[0], _block(width=24, skip="none"), _block(width=24, stride=2, skip="none")),
+                  transformer=None)
+    live = _spec(blocks=(_block("fused_mbconv", width=16, skip="none"), *one_layer[1:]), transformer=None)
+    two_layers = [_spec(blocks=(*one_layer[:2], _block(layers=2, width=24, stride=2, skip=skip)), transformer=None)
+                  for skip in ("identity", "none")]
+    assert drawn.hash != inert.hash and drawn.network_hash == inert.network_hash
+    assert drawn.network_hash != live.network_hash  # the stem-width block keeps its residual
+    assert two_layers[0].network_hash != two_layers[1].network_hash  # its second layer has one
+    assert len(drawn.network_hash) == 16

@@ -309,8 +309,8 @@ def _make_optimizer(params: SearchParams, context: ObjectiveContext, costs: Cand
     whose known costs break ``search.budget``; ``composite`` also computes Eq. 2 from them, or,
     searching the front (``search.objective: pareto``), it and ``evolution`` get the trade-off."""
     space = context.space
-    options: dict[str, Any] = {"canonicalize": lambda x: space.decode(x).hash, "max_evaluations": params.n_trials,
-                               "dimensions": space.dimensions,
+    options: dict[str, Any] = {"canonicalize": lambda x: space.decode(x).network_hash,
+                               "max_evaluations": params.n_trials, "dimensions": space.dimensions,
                                "feasible": costs.within_budget if context.budget.limited else None}
     if params.strategy_options is not None:
         options["config"] = params.strategy_options

@@ -1,7 +1,8 @@
 """The architecture spec: the canonical, JSON-able description of one student (App. C).
 
 A spec is the source of truth for a student: the builder turns it into a module, its JSON
-is saved next to the weights, and its hash de-duplicates candidates during the search. It
+is saved next to the weights, and the hash of the network it builds de-duplicates candidates
+during the search. It
 records everything the builder needs (strides included), so a saved spec rebuilds the model
 without the search space it came from.
 
@@ -135,8 +136,25 @@ class ArchitectureSpec:
 
     @property
     def hash(self) -> str:
-        """Stable short sha256 of the canonical JSON; equal architectures hash alike."""
+        """Stable short sha256 of the canonical JSON; equal specs hash alike."""
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()[:HASH_LENGTH]
+
+    @property
+    def network_hash(self) -> str:
+        """:attr:`hash` of the network this spec builds, by which the search de-duplicates its
+        candidates. A block of one layer that changes stride or width has no residual whatever its
+        ``skip`` says (timm adds one only at stride 1 between equal widths), so specs that differ
+        only in such a ``skip`` build the same module; here it reads ``"none"``. The spec itself
+        keeps the choice as drawn, so its own :attr:`hash` (the trial log's and the caches' key)
+        stays what it was."""
+        blocks, in_chs = [], self.stem_width
+        for block in self.blocks:
+            if block is not None:
+                if block.layers == 1 and (block.stride != 1 or block.width != in_chs):
+                    block = dataclasses.replace(block, skip="none")
+                in_chs = block.width
+            blocks.append(block)
+        return dataclasses.replace(self, blocks=tuple(blocks)).hash
 
     @classmethod
     def from_json(cls, text: str) -> ArchitectureSpec:
