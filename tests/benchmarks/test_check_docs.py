@@ -24,8 +24,8 @@ def _doc(tmp_path: Path, cell: str) -> Path:
 
 
 def test_a_number_its_record_holds_passes_and_one_it_does_not_is_named(check_docs, tmp_path):
-    assert check_docs.check([_doc(tmp_path, "-0.316 [-0.405, -0.253]")]) == ([], [])
-    missing, _ = check_docs.check([_doc(tmp_path, "-0.316 [-0.777, -0.253]")])
+    assert check_docs.check([_doc(tmp_path, "-0.3 [-0.377, -0.266]")]) == ([], [])
+    missing, _ = check_docs.check([_doc(tmp_path, "-0.3 [-0.777, -0.266]")])
     assert len(missing) == 1 and "-0.777 not in docs/figures/compare_proxy_strict_50.md" in missing[0]
 
 
