@@ -2,20 +2,13 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
 @pytest.fixture
-def proxy_noise(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    import proxy_noise
-
-    return proxy_noise
+def proxy_noise(benchmark_module):
+    return benchmark_module("proxy_noise")
 
 
 def test_the_students_nearest_the_target_are_taken_once_each_and_only_trained_ones(proxy_noise) -> None:

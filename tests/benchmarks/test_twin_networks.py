@@ -2,20 +2,13 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
 @pytest.fixture
-def twin_networks(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    import twin_networks
-
-    return twin_networks
+def twin_networks(benchmark_module):
+    return benchmark_module("twin_networks")
 
 
 def test_a_second_spec_of_one_network_is_a_repeat_and_its_new_best_is_counted(twin_networks) -> None:
