@@ -6,6 +6,7 @@ import math
 import pandas as pd
 import pytest
 
+
 @pytest.fixture
 def proxy_noise(benchmark_module):
     return benchmark_module("proxy_noise")

@@ -6,6 +6,7 @@ import math
 import pandas as pd
 import pytest
 
+
 @pytest.fixture
 def twin_networks(benchmark_module):
     return benchmark_module("twin_networks")
