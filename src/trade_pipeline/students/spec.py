@@ -2,9 +2,8 @@
 
 A spec is the source of truth for a student: the builder turns it into a module, its JSON
 is saved next to the weights, and the hash of the network it builds de-duplicates candidates
-during the search. It
-records everything the builder needs (strides included), so a saved spec rebuilds the model
-without the search space it came from.
+during the search. It records everything the builder needs (strides included), so a saved spec
+rebuilds the model without the search space it came from.
 
 Absent parts are ``None`` rather than "0 layers plus leftover choices": a block that is not
 there has no kernel size, so two architectures that differ only in such leftovers are the
