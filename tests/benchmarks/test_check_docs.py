@@ -9,24 +9,23 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture
-def check_docs(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    import check_docs
-
-    return check_docs
+def check_docs(benchmark_module):
+    return benchmark_module("check_docs")
 
 
-def _doc(tmp_path: Path, cell: str) -> Path:
-    path = tmp_path / "doc.md"
-    path.write_text("Record: `docs/figures/compare_proxy_strict_50.md`.\n\n| method | best |\n|---|---|\n"
-                    f"| composite | {cell} |\n")
-    return path
+def test_a_number_its_record_holds_passes_and_one_it_does_not_is_named(check_docs, tmp_path, monkeypatch):
+    monkeypatch.setattr(check_docs, "ROOT", tmp_path)  # a record of its own, not one a benchmark rewrites
+    (tmp_path / "docs" / "figures").mkdir(parents=True)
+    (tmp_path / "docs" / "figures" / "trial.md").write_text("| method | best |\n| composite | -0.316 [-0.405, -0.253] |\n")
 
+    def doc(cell: str) -> Path:
+        path = tmp_path / "doc.md"
+        path.write_text(f"Record: `docs/figures/trial.md`.\n\n| method | best |\n|---|---|\n| composite | {cell} |\n")
+        return path
 
-def test_a_number_its_record_holds_passes_and_one_it_does_not_is_named(check_docs, tmp_path):
-    assert check_docs.check([_doc(tmp_path, "-0.3 [-0.377, -0.266]")]) == ([], [])
-    missing, _ = check_docs.check([_doc(tmp_path, "-0.3 [-0.777, -0.266]")])
-    assert len(missing) == 1 and "-0.777 not in docs/figures/compare_proxy_strict_50.md" in missing[0]
+    assert check_docs.check([doc("-0.316 [-0.405, -0.253]")]) == ([], [])
+    missing, _ = check_docs.check([doc("-0.316 [-0.777, -0.253]")])
+    assert len(missing) == 1 and "-0.777 not in docs/figures/trial.md" in missing[0]
 
 
 def test_a_percentage_may_be_a_fraction_in_the_record_and_counts_of_runs_are_not_checked(check_docs, tmp_path):
