@@ -15,8 +15,9 @@ def check_docs(benchmark_module):
 
 def test_a_number_its_record_holds_passes_and_one_it_does_not_is_named(check_docs, tmp_path, monkeypatch):
     monkeypatch.setattr(check_docs, "ROOT", tmp_path)  # a record of its own, not one a benchmark rewrites
-    (tmp_path / "docs" / "figures").mkdir(parents=True)
-    (tmp_path / "docs" / "figures" / "trial.md").write_text("| method | best |\n| composite | -0.316 [-0.405, -0.253] |\n")
+    figures = tmp_path / "docs" / "figures"
+    figures.mkdir(parents=True)
+    (figures / "trial.md").write_text("| method | best |\n| composite | -0.316 [-0.405, -0.253] |\n")
 
     def doc(cell: str) -> Path:
         path = tmp_path / "doc.md"
