@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from common import head_commit
+from proxy_objective import cached_rows
 from strategy_report import LABELS, ORDER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,11 +35,7 @@ def proxy_regimes(out: Path, figures: Path) -> dict[str, tuple[Path, float, dict
     regimes = {}
     for name in REGIMES:
         cache = suite[name]["proxy_cache"]
-        accuracy = {}
-        with open(out / "proxy-cache" / f"proxy-{cache}.jsonl") as lines:
-            for line in lines:
-                row = json.loads(line)
-                accuracy[row["spec_hash"]] = row["proxy_accuracy"]
+        accuracy = {row["spec_hash"]: row["proxy_accuracy"] for row in cached_rows(out, cache)}
         regimes[name] = (out / f"proxy-{cache}-{name}_50", suite[name]["target"], accuracy)
     return regimes
 
@@ -90,7 +87,9 @@ def main() -> None:
     args = parser.parse_args()
     regimes = proxy_regimes(args.out, args.figures) if args.problem == "proxy" else nb201_regimes(args.out)
     record = {"question": "Do the strategies whose picks meet the target most often find the best students?",
-              "command": f"python benchmarks/met_share.py {args.problem}" + (" --out <its runs>" if args.problem == "nb201" else ""), "commit": head_commit(), "regimes": {}}
+              "command": f"python benchmarks/met_share.py {args.problem}"
+                         + (" --out <its runs>" if args.problem == "nb201" else ""),
+              "commit": head_commit(), "regimes": {}}
     for regime, (folder, target, accuracy) in regimes.items():
         methods = met_shares(folder, target, accuracy)
         rho = spearmanr([m["met_share"] for m in methods], [m["median_best"] for m in methods]).statistic

@@ -277,6 +277,12 @@ class CachedObjective:
                 "observe": lambda points: costs.observe(self.row(point) for point in np.atleast_2d(points))}
 
 
+def cached_rows(out: Path, fingerprint: str) -> list[dict[str, Any]]:
+    """The trial rows in the cache ``fingerprint`` under a benchmark's ``--out``, where
+    ``proxy_objective_of`` keeps it."""
+    return _read_lines(out / "proxy-cache" / f"proxy-{fingerprint}.jsonl")
+
+
 def _read_lines(path: Path) -> list[dict[str, Any]]:
     """The records of a JSON-lines file (none if it does not exist)."""
     if not path.exists():

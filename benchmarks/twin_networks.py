@@ -21,6 +21,7 @@ import pandas as pd
 
 from common import head_commit
 from met_share import REGIMES
+from proxy_objective import cached_rows
 from strategy_report import ORDER
 from trade_pipeline.students.spec import ArchitectureSpec
 
@@ -54,12 +55,8 @@ def main() -> None:
               "regimes": {}}
     for regime in REGIMES:
         cache = suite[regime]["proxy_cache"]
-        network = {}
-        with open(args.out / "proxy-cache" / f"proxy-{cache}.jsonl") as lines:
-            for line in lines:
-                row = json.loads(line)
-                if row.get("spec_json"):
-                    network[row["spec_hash"]] = ArchitectureSpec.from_json(row["spec_json"]).network_hash
+        network = {row["spec_hash"]: ArchitectureSpec.from_json(row["spec_json"]).network_hash
+                   for row in cached_rows(args.out, cache) if row.get("spec_json")}
         folder, methods = args.out / f"proxy-{cache}-{regime}_50", {}
         for method in ORDER:
             runs = [pd.read_csv(path, dtype={"key": str}) for path in sorted(folder.glob(f"{method}-seed*.csv"))]
